@@ -1,0 +1,301 @@
+package btree
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/coldsend/coldsend/ondisk"
+)
+
+const testNodeSize = 4096
+
+// memReader serves hand-built blocks, checking expectations the way
+// ondisk.Volume does (minus checksums), so tree logic can be tested without
+// an image.
+type memReader struct {
+	blocks map[uint64][]byte
+	reads  int
+}
+
+func (m *memReader) ReadTreeBlock(logical uint64, want ondisk.BlockExpect) (*ondisk.Node, error) {
+	m.reads++
+	b, ok := m.blocks[logical]
+	if !ok {
+		return nil, &ondisk.BlockError{Logical: logical, Tree: want.Owner, Err: errors.New("no such block")}
+	}
+	n, err := ondisk.ParseNode(b)
+	if err != nil {
+		return nil, &ondisk.BlockError{Logical: logical, Tree: want.Owner, Err: err}
+	}
+	if err := checkExpect(n, logical, want); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+type testItem struct {
+	key  ondisk.Key
+	data []byte
+}
+
+// buildTree lays items out into leaves of at most perLeaf items and nodes of
+// at most perNode pointers, returning the reader and the root.
+func buildTree(items []testItem, perLeaf, perNode int) (*memReader, Root) {
+	m := &memReader{blocks: map[uint64][]byte{}}
+	next := uint64(1 << 20)
+	alloc := func() uint64 { a := next; next += testNodeSize; return a }
+	type ptr struct {
+		key  ondisk.Key
+		addr uint64
+	}
+	var level []ptr
+	for i := 0; i < len(items) || i == 0; i += perLeaf {
+		end := min(i+perLeaf, len(items))
+		addr := alloc()
+		m.blocks[addr] = leafBlock(addr, items[i:end])
+		k := ondisk.Key{}
+		if i < len(items) {
+			k = items[i].key
+		}
+		level = append(level, ptr{k, addr})
+	}
+	lvl := uint8(0)
+	for len(level) > 1 {
+		lvl++
+		var up []ptr
+		for i := 0; i < len(level); i += perNode {
+			end := min(i+perNode, len(level))
+			addr := alloc()
+			b := headerBlock(addr, lvl, end-i)
+			for j, p := range level[i:end] {
+				o := ondisk.HeaderSize + j*ondisk.KeyPtrSize
+				ondisk.PutKey(b[o:], p.key)
+				binary.LittleEndian.PutUint64(b[o+17:], p.addr)
+				binary.LittleEndian.PutUint64(b[o+25:], 7)
+			}
+			m.blocks[addr] = b
+			up = append(up, ptr{level[i].key, addr})
+		}
+		level = up
+	}
+	return m, Root{ID: 5, Bytenr: level[0].addr, Level: lvl, Generation: 7}
+}
+
+func headerBlock(addr uint64, level uint8, n int) []byte {
+	b := make([]byte, testNodeSize)
+	binary.LittleEndian.PutUint64(b[48:], addr)
+	binary.LittleEndian.PutUint64(b[80:], 7)
+	binary.LittleEndian.PutUint64(b[88:], 5)
+	binary.LittleEndian.PutUint32(b[96:], uint32(n))
+	b[100] = level
+	return b
+}
+
+func leafBlock(addr uint64, items []testItem) []byte {
+	b := headerBlock(addr, 0, len(items))
+	end := testNodeSize - ondisk.HeaderSize
+	for i, it := range items {
+		o := ondisk.HeaderSize + i*ondisk.ItemHdrSize
+		ondisk.PutKey(b[o:], it.key)
+		end -= len(it.data)
+		binary.LittleEndian.PutUint32(b[o+17:], uint32(end))
+		binary.LittleEndian.PutUint32(b[o+21:], uint32(len(it.data)))
+		copy(b[ondisk.HeaderSize+end:], it.data)
+	}
+	return b
+}
+
+func makeItems(n int) []testItem {
+	items := make([]testItem, n)
+	for i := range items {
+		// Keys 10, 20, 30, ... across object IDs and types.
+		items[i] = testItem{ondisk.Key{ObjectID: uint64(256 + i/4), Type: uint8(1 + i%4*10), Offset: uint64(i * 10)}, []byte(fmt.Sprint(i))}
+	}
+	return items
+}
+
+func TestIterateAllShapes(t *testing.T) {
+	for _, tc := range []struct{ n, perLeaf, perNode int }{
+		{0, 4, 4}, {1, 4, 4}, {4, 4, 4}, {5, 4, 4}, {17, 4, 2}, {100, 3, 3}, {1000, 7, 5},
+	} {
+		t.Run(fmt.Sprintf("n%d_leaf%d_node%d", tc.n, tc.perLeaf, tc.perNode), func(t *testing.T) {
+			items := makeItems(tc.n)
+			m, root := buildTree(items, tc.perLeaf, tc.perNode)
+			tr := New(NewCache(m, 0), root)
+
+			c, err := tr.First()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range items {
+				if !c.Valid() || c.Key() != items[i].key || string(c.Data()) != string(items[i].data) {
+					t.Fatalf("forward item %d: valid=%v", i, c.Valid())
+				}
+				if err := c.Next(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.Valid() {
+				t.Fatalf("cursor still valid after %d items", len(items))
+			}
+
+			c, err = tr.Last()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := len(items) - 1; i >= 0; i-- {
+				if !c.Valid() || c.Key() != items[i].key {
+					t.Fatalf("backward item %d: valid=%v", i, c.Valid())
+				}
+				if err := c.Prev(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.Valid() {
+				t.Fatal("cursor still valid before the first item")
+			}
+		})
+	}
+}
+
+func TestSeek(t *testing.T) {
+	items := makeItems(200)
+	m, root := buildTree(items, 5, 3)
+	tr := New(m, root)
+	for i, it := range items {
+		// Exact hits.
+		c, err := tr.Seek(it.key)
+		if err != nil || !c.Valid() || c.Key() != it.key {
+			t.Fatalf("Seek(%v) exact failed: %v", it.key, err)
+		}
+		if d, err := tr.Lookup(it.key); err != nil || string(d) != string(it.data) {
+			t.Fatalf("Lookup(%v) = %q, %v", it.key, d, err)
+		}
+		// Between keys: Seek lands on the next, SeekLE on this one.
+		between := it.key
+		between.Offset++
+		c, err = tr.Seek(between)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i+1 < len(items) {
+			if !c.Valid() || c.Key() != items[i+1].key {
+				t.Fatalf("Seek(%v) should land on %v", between, items[i+1].key)
+			}
+		} else if c.Valid() {
+			t.Fatalf("Seek past the end is valid at %v", c.Key())
+		}
+		c, err = tr.SeekLE(between)
+		if err != nil || !c.Valid() || c.Key() != it.key {
+			t.Fatalf("SeekLE(%v) should land on %v", between, it.key)
+		}
+		if _, err := tr.Lookup(between); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Lookup(%v) err = %v, want ErrNotFound", between, err)
+		}
+	}
+	c, err := tr.SeekLE(ondisk.Key{ObjectID: 1})
+	if err != nil || c.Valid() {
+		t.Fatalf("SeekLE before the first key: valid=%v err=%v", c.Valid(), err)
+	}
+}
+
+func TestWalkObject(t *testing.T) {
+	items := makeItems(400)
+	m, root := buildTree(items, 6, 4)
+	tr := New(m, root)
+	var got []ondisk.Key
+	err := tr.WalkObject(300, 21, func(k ondisk.Key, _ []byte) (bool, error) {
+		got = append(got, k)
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []ondisk.Key
+	for _, it := range items {
+		if it.key.ObjectID == 300 && it.key.Type == 21 {
+			want = append(want, it.key)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(want) == 0 {
+		t.Fatalf("WalkObject got %v want %v", got, want)
+	}
+}
+
+func TestCorruptTrees(t *testing.T) {
+	items := makeItems(60)
+	for _, tc := range []struct {
+		name  string
+		break_ func(m *memReader, root Root)
+	}{
+		{"pointer back to root", func(m *memReader, root Root) {
+			b := m.blocks[root.Bytenr]
+			binary.LittleEndian.PutUint64(b[ondisk.HeaderSize+ondisk.KeyPtrSize+17:], root.Bytenr)
+		}},
+		{"pointer to a sibling", func(m *memReader, root Root) {
+			b := m.blocks[root.Bytenr]
+			first := binary.LittleEndian.Uint64(b[ondisk.HeaderSize+17:])
+			binary.LittleEndian.PutUint64(b[ondisk.HeaderSize+ondisk.KeyPtrSize+17:], first)
+		}},
+		{"stale generation", func(m *memReader, root Root) {
+			b := m.blocks[root.Bytenr]
+			binary.LittleEndian.PutUint64(b[ondisk.HeaderSize+ondisk.KeyPtrSize+25:], 6)
+		}},
+		{"missing block", func(m *memReader, root Root) {
+			b := m.blocks[root.Bytenr]
+			binary.LittleEndian.PutUint64(b[ondisk.HeaderSize+ondisk.KeyPtrSize+17:], 12345)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, root := buildTree(items, 4, 4)
+			tc.break_(m, root)
+			tr := New(NewCache(m, 0), root)
+			c, err := tr.First()
+			n := 0
+			for err == nil && c.Valid() {
+				n++
+				if n > len(items) {
+					t.Fatal("iteration did not stop at a corrupt tree")
+				}
+				err = c.Next()
+			}
+			var be *ondisk.BlockError
+			if !errors.As(err, &be) {
+				t.Fatalf("got %v after %d items, want a BlockError", err, n)
+			}
+			if be.Tree != 5 {
+				t.Errorf("error does not name the tree: %v", err)
+			}
+		})
+	}
+}
+
+func TestCacheBound(t *testing.T) {
+	items := makeItems(2000)
+	m, root := buildTree(items, 4, 4)
+	c := NewCache(m, 10*testNodeSize)
+	tr := New(c, root)
+	for range 2 {
+		cur, err := tr.First()
+		for err == nil && cur.Valid() {
+			err = cur.Next()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := c.Stats(); s.Bytes > 10*testNodeSize {
+			t.Fatalf("cache holds %d bytes, bound is %d", s.Bytes, 10*testNodeSize)
+		}
+	}
+	for range 2 {
+		if _, err := tr.Lookup(items[500].key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := c.Stats()
+	if s.Evicted == 0 || s.Hits == 0 {
+		t.Fatalf("cache never evicted or hit: %+v", s)
+	}
+}

@@ -1,0 +1,138 @@
+package btree
+
+import (
+	"github.com/coldsend/coldsend/ondisk"
+)
+
+// Cursor is a position on an item of a tree: the path of blocks from the
+// leaf (index 0) to the root with the slot taken in each. Moving it reads
+// blocks through the tree's Reader. The zero Cursor is not usable; get one
+// from Tree.Seek and friends.
+type Cursor struct {
+	t     *Tree
+	nodes []*ondisk.Node // nodes[level]
+	slots []int          // slots[level]
+	valid bool
+}
+
+// descend builds the path to key k: in internal nodes the last pointer
+// whose key is <= k, in the leaf the slot of k or where it would go (which
+// may be one past the last item).
+func (c *Cursor) descend(k ondisk.Key) error {
+	root, err := c.t.RootNode()
+	if err != nil {
+		return err
+	}
+	lvl := int(root.Level)
+	c.nodes = make([]*ondisk.Node, lvl+1)
+	c.slots = make([]int, lvl+1)
+	n := root
+	for {
+		slot, _ := n.Search(k)
+		c.nodes[n.Level], c.slots[n.Level] = n, slot
+		if n.Level == 0 {
+			break
+		}
+		if n, err = c.t.Child(n, slot); err != nil {
+			return err
+		}
+	}
+	c.valid = c.slots[0] < c.nodes[0].NumItems()
+	return nil
+}
+
+// Valid reports whether the cursor is on an item.
+func (c *Cursor) Valid() bool { return c.valid }
+
+// Key returns the current item's key.
+func (c *Cursor) Key() ondisk.Key { return c.nodes[0].Key(c.slots[0]) }
+
+// Data returns the current item's payload. It aliases the cached block and
+// must not be modified.
+func (c *Cursor) Data() []byte { return c.nodes[0].ItemData(c.slots[0]) }
+
+// Leaf returns the current leaf and slot, for callers that need the block
+// itself (its address or generation).
+func (c *Cursor) Leaf() (*ondisk.Node, int) { return c.nodes[0], c.slots[0] }
+
+// Next moves to the following item; at the end the cursor becomes invalid.
+func (c *Cursor) Next() error {
+	if c.slots[0]+1 < c.nodes[0].NumItems() {
+		c.slots[0]++
+		c.valid = true
+		return nil
+	}
+	// Climb to the lowest level with a pointer to the right, then take the
+	// leftmost path below it.
+	lvl := 1
+	for ; lvl < len(c.nodes); lvl++ {
+		if c.slots[lvl]+1 < c.nodes[lvl].NumItems() {
+			break
+		}
+	}
+	if lvl == len(c.nodes) {
+		c.slots[0] = c.nodes[0].NumItems()
+		c.valid = false
+		return nil
+	}
+	c.slots[lvl]++
+	for ; lvl > 0; lvl-- {
+		child, err := c.t.Child(c.nodes[lvl], c.slots[lvl])
+		if err != nil {
+			c.valid = false
+			return err
+		}
+		c.nodes[lvl-1], c.slots[lvl-1] = child, 0
+	}
+	if c.nodes[0].NumItems() == 0 {
+		c.valid = false
+		return &ondisk.BlockError{Logical: c.nodes[0].Bytenr, Tree: c.t.root.ID, Err: corruptf("empty leaf below the root")}
+	}
+	c.valid = true
+	return nil
+}
+
+// Prev moves to the preceding item; before the first item the cursor
+// becomes invalid.
+func (c *Cursor) Prev() error {
+	if c.slots[0] > 0 {
+		c.slots[0]--
+		c.valid = true
+		return nil
+	}
+	lvl := 1
+	for ; lvl < len(c.nodes); lvl++ {
+		if c.slots[lvl] > 0 {
+			break
+		}
+	}
+	if lvl == len(c.nodes) {
+		c.valid = false
+		return nil
+	}
+	c.slots[lvl]--
+	for ; lvl > 0; lvl-- {
+		child, err := c.t.Child(c.nodes[lvl], c.slots[lvl])
+		if err != nil {
+			c.valid = false
+			return err
+		}
+		c.nodes[lvl-1], c.slots[lvl-1] = child, child.NumItems()-1
+	}
+	if c.nodes[0].NumItems() == 0 {
+		c.valid = false
+		return &ondisk.BlockError{Logical: c.nodes[0].Bytenr, Tree: c.t.root.ID, Err: corruptf("empty leaf below the root")}
+	}
+	c.valid = true
+	return nil
+}
+
+// Clone returns an independent copy of the cursor at the same position.
+func (c *Cursor) Clone() *Cursor {
+	return &Cursor{
+		t:     c.t,
+		nodes: append([]*ondisk.Node(nil), c.nodes...),
+		slots: append([]int(nil), c.slots...),
+		valid: c.valid,
+	}
+}

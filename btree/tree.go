@@ -1,0 +1,131 @@
+package btree
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/coldsend/coldsend/ondisk"
+)
+
+// ErrNotFound is returned by Lookup when no item has the key.
+var ErrNotFound = errors.New("item not found")
+
+func corruptf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ondisk.ErrCorrupt}, args...)...)
+}
+
+// Root locates the root block of a tree, as named by the superblock or by a
+// ROOT_ITEM.
+type Root struct {
+	ID         uint64 // tree ID (owner), for error messages
+	Bytenr     uint64
+	Level      uint8
+	Generation uint64
+}
+
+// Tree is a committed B-tree that can be searched and iterated. It holds no
+// state besides its root, so one Tree may be used by many cursors.
+type Tree struct {
+	r    Reader
+	root Root
+}
+
+// New returns the tree rooted at root, read through r (normally a *Cache).
+func New(r Reader, root Root) *Tree { return &Tree{r: r, root: root} }
+
+// Root returns the tree's root locator.
+func (t *Tree) Root() Root { return t.root }
+
+// Reader returns the block reader the tree reads through.
+func (t *Tree) Reader() Reader { return t.r }
+
+// RootNode reads the tree's root block.
+func (t *Tree) RootNode() (*ondisk.Node, error) {
+	return t.r.ReadTreeBlock(t.root.Bytenr, ondisk.BlockExpect{Level: t.root.Level, Generation: t.root.Generation, Owner: t.root.ID})
+}
+
+// Child reads the block that pointer slot of node n points to, checked
+// against the pointer's generation, the expected level and first key.
+func (t *Tree) Child(n *ondisk.Node, slot int) (*ondisk.Node, error) {
+	bytenr, gen := n.BlockPtr(slot)
+	k := n.Key(slot)
+	return t.r.ReadTreeBlock(bytenr, ondisk.BlockExpect{Level: n.Level - 1, Generation: gen, Owner: t.root.ID, FirstKey: &k})
+}
+
+// Lookup returns the payload of the item with exactly key k.
+func (t *Tree) Lookup(k ondisk.Key) ([]byte, error) {
+	c, err := t.Seek(k)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Valid() || c.Key() != k {
+		return nil, ErrNotFound
+	}
+	return c.Data(), nil
+}
+
+// Seek returns a cursor on the first item whose key is >= k. The cursor is
+// not Valid when no such item exists.
+func (t *Tree) Seek(k ondisk.Key) (*Cursor, error) {
+	c := &Cursor{t: t}
+	if err := c.descend(k); err != nil {
+		return nil, err
+	}
+	if c.slots[0] >= c.nodes[0].NumItems() {
+		if err := c.Next(); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// SeekLE returns a cursor on the last item whose key is <= k. The cursor is
+// not Valid when every key is greater than k.
+func (t *Tree) SeekLE(k ondisk.Key) (*Cursor, error) {
+	c := &Cursor{t: t}
+	if err := c.descend(k); err != nil {
+		return nil, err
+	}
+	leaf := c.nodes[0]
+	if c.slots[0] < leaf.NumItems() && leaf.Key(c.slots[0]) == k {
+		return c, nil
+	}
+	if err := c.Prev(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// First returns a cursor on the tree's first item.
+func (t *Tree) First() (*Cursor, error) { return t.Seek(ondisk.Key{}) }
+
+// Last returns a cursor on the tree's last item.
+func (t *Tree) Last() (*Cursor, error) { return t.SeekLE(ondisk.MaxKey) }
+
+// Walk calls fn for every item with from <= key <= to, in key order, until
+// fn returns false or an error.
+func (t *Tree) Walk(from, to ondisk.Key, fn func(k ondisk.Key, data []byte) (bool, error)) error {
+	c, err := t.Seek(from)
+	if err != nil {
+		return err
+	}
+	for c.Valid() {
+		k := c.Key()
+		if k.Compare(to) > 0 {
+			return nil
+		}
+		if more, err := fn(k, c.Data()); err != nil || !more {
+			return err
+		}
+		if err := c.Next(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WalkObject calls fn for every item of one object ID and type, in key
+// order, e.g. every INODE_REF of an inode or every EXTENT_DATA of a file.
+func (t *Tree) WalkObject(objectID uint64, typ uint8, fn func(k ondisk.Key, data []byte) (bool, error)) error {
+	return t.Walk(ondisk.Key{ObjectID: objectID, Type: typ}, ondisk.Key{ObjectID: objectID, Type: typ, Offset: ^uint64(0)}, fn)
+}

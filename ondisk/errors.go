@@ -1,0 +1,51 @@
+package ondisk
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrCorrupt is wrapped by every error that reports bytes which do not form
+// a valid structure; test with errors.Is.
+var ErrCorrupt = errors.New("corrupt")
+
+// DeviceError reports a failure at a physical byte offset of one device.
+type DeviceError struct {
+	Device string // path or name of the device
+	Offset int64  // byte offset on that device
+	What   string // what was being read, e.g. "superblock"
+	Err    error
+}
+
+func (e *DeviceError) Error() string {
+	return fmt.Sprintf("%s: %s at byte offset %d: %v", e.Device, e.What, e.Offset, e.Err)
+}
+
+func (e *DeviceError) Unwrap() error { return e.Err }
+
+// BlockError reports a failure at a logical address: a tree block or an
+// item inside it. Tree and Key are optional context (zero when unknown).
+type BlockError struct {
+	Logical uint64 // logical address of the tree block or data
+	Tree    uint64 // owning tree ID, 0 if unknown
+	Key     *Key   // the item or pointer key concerned, nil if none
+	Err     error
+}
+
+func (e *BlockError) Error() string {
+	s := fmt.Sprintf("logical %d", e.Logical)
+	if e.Tree != 0 {
+		s += " in " + TreeName(e.Tree)
+	}
+	if e.Key != nil {
+		s += " key " + e.Key.String()
+	}
+	return s + ": " + e.Err.Error()
+}
+
+func (e *BlockError) Unwrap() error { return e.Err }
+
+// corruptf returns an error wrapping ErrCorrupt with a formatted message.
+func corruptf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
+}
