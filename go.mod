@@ -1,10 +1,11 @@
 module github.com/coldsend/coldsend
 
-go 1.26.0
+go 1.26
 
 require (
-	github.com/anchore/go-lzo v0.1.1 // indirect
-	github.com/klauspost/compress v1.20.3 // indirect
-	golang.org/x/crypto v0.58.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
+	github.com/anchore/go-lzo v0.1.1
+	github.com/dsnet/golib v0.0.0-20171103203638-1ea166775780
+	github.com/klauspost/compress v1.20.3
+	golang.org/x/crypto v0.58.0
+	golang.org/x/sys v0.49.0
 )

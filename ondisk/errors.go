@@ -49,3 +49,43 @@ func (e *BlockError) Unwrap() error { return e.Err }
 func corruptf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
 }
+
+// ErrNotBtrfs is wrapped by errors for devices that hold no btrfs
+// superblock at all (wrong magic, or too small to hold one).
+var ErrNotBtrfs = errors.New("not a btrfs filesystem")
+
+// ErrUnsupported is wrapped by errors for valid filesystems that use a
+// feature coldsend cannot read.
+var ErrUnsupported = errors.New("unsupported feature")
+
+// ErrMissingDevice is wrapped by Open's error when a device the filesystem
+// needs was not given.
+var ErrMissingDevice = errors.New("missing device")
+
+// kindError is a message that matches a sentinel under errors.Is without
+// repeating the sentinel's text.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string        { return e.msg }
+func (e *kindError) Is(target error) bool { return target == e.kind }
+
+func notBtrfsf(format string, args ...any) error {
+	return &kindError{ErrNotBtrfs, fmt.Sprintf(format, args...)}
+}
+
+func unsupportedf(format string, args ...any) error {
+	return &kindError{ErrUnsupported, fmt.Sprintf(format, args...)}
+}
+
+func missingf(format string, args ...any) error {
+	return &kindError{ErrMissingDevice, fmt.Sprintf(format, args...)}
+}
+
+// invalidf is corruptf without the "corrupt: " prefix, for messages that
+// are listed per copy and would repeat it.
+func invalidf(format string, args ...any) error {
+	return &kindError{ErrCorrupt, fmt.Sprintf(format, args...)}
+}

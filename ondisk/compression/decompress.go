@@ -1,0 +1,125 @@
+package compression
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/coldsend/coldsend/ondisk"
+)
+
+// MaxUnit is the most a compressed extent decodes to (BTRFS_MAX_COMPRESSED),
+// and also the most it occupies on disk.
+const MaxUnit = 128 << 10
+
+// Decoder decodes compressed extents, keeping its decompressors and
+// buffers between calls. The zero value is ready to use. A Decoder must not
+// be used concurrently.
+type Decoder struct {
+	src     bytes.Reader
+	flate   io.ReadCloser // a flate.Resetter, made on first zlib use
+	zstd    *zstd.Decoder // made on first zstd use
+	scratch []byte        // for output that does not fit in dst
+}
+
+var pool = sync.Pool{New: func() any { return new(Decoder) }}
+
+// Decompress decodes src with a pooled Decoder; see Decoder.Decompress.
+func Decompress(dst []byte, alg uint8, src []byte, sectorSize int) (int, error) {
+	d := pool.Get().(*Decoder)
+	defer pool.Put(d)
+	return d.Decompress(dst, alg, src, sectorSize)
+}
+
+// Decompress decodes the compressed extent src, compressed with alg
+// (ondisk.CompressZlib, CompressLZO or CompressZstd), into dst, stopping
+// once len(dst) bytes are produced. It returns how many bytes it produced;
+// when the data ends early that is less than len(dst), and, as the kernel
+// does for regular extents, the caller should treat the rest as zeros (for
+// inline extents the kernel reports an I/O error instead). sectorSize is
+// the filesystem's; the LZO framing depends on it.
+//
+// Corrupt input gives an error wrapping ondisk.ErrCorrupt that names the
+// algorithm and the byte offset in src where decoding failed. Bytes written
+// to dst before an error are not meaningful.
+func (d *Decoder) Decompress(dst []byte, alg uint8, src []byte, sectorSize int) (int, error) {
+	if sectorSize < 512 || sectorSize > 1<<16 || sectorSize&(sectorSize-1) != 0 {
+		return 0, fmt.Errorf("compression: bad sector size %d", sectorSize)
+	}
+	switch alg {
+	case ondisk.CompressZlib:
+		return d.zlib(dst, src)
+	case ondisk.CompressLZO:
+		return d.lzo(dst, src, sectorSize)
+	case ondisk.CompressZstd:
+		return d.zstdDecode(dst, src)
+	}
+	return 0, fmt.Errorf("compression: unknown compression type %d", alg)
+}
+
+// corrupt reports bad compressed data at byte off of the input.
+func corrupt(alg string, off int, format string, args ...any) error {
+	return fmt.Errorf("%w: %s data at byte %d: %s", ondisk.ErrCorrupt, alg, off, fmt.Sprintf(format, args...))
+}
+
+// corruptErr is corrupt for a failure reported by a decompression library.
+func corruptErr(alg string, off int, err error) error {
+	return fmt.Errorf("%w: %s data at byte %d: %w", ondisk.ErrCorrupt, alg, off, err)
+}
+
+// zlib skips a valid zlib header and inflates the raw deflate stream after
+// it, so the Adler-32 trailer is never checked; the kernel does the same.
+// Whatever follows the end of the stream is padding.
+func (d *Decoder) zlib(dst, src []byte) (int, error) {
+	if len(src) <= 2 {
+		return 0, corrupt("zlib", 0, "%d bytes cannot hold a stream", len(src))
+	}
+	cmf, flg := src[0], src[1]
+	switch {
+	case cmf&0x0f != 8 || (uint(cmf)<<8|uint(flg))%31 != 0:
+		return 0, corrupt("zlib", 0, "invalid header %#02x %#02x", cmf, flg)
+	case flg&0x20 != 0:
+		return 0, corrupt("zlib", 1, "header asks for a preset dictionary")
+	case cmf>>4 > 7:
+		// The kernel's inflateInit2 rejects windows above 32 KiB.
+		return 0, corrupt("zlib", 0, "window size 2^%d exceeds 32 KiB", cmf>>4+8)
+	}
+	d.src.Reset(src[2:])
+	if d.flate == nil {
+		d.flate = flate.NewReader(&d.src)
+	} else if err := d.flate.(flate.Resetter).Reset(&d.src, nil); err != nil {
+		return 0, err
+	}
+	n := 0
+	for n < len(dst) {
+		m, err := d.flate.Read(dst[n:])
+		n += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			// The reader takes input a byte at a time from a bytes.Reader,
+			// so what it has consumed is where it stopped, give or take
+			// the few bytes of its bit buffer.
+			return n, corruptErr("zlib", len(src)-d.src.Len(), err)
+		}
+	}
+	return n, nil
+}
+
+// out returns where to decode up to size bytes meant for dst: dst itself
+// when it has room (direct), else the Decoder's scratch buffer, from which
+// the caller copies what fits.
+func (d *Decoder) out(dst []byte, size int) (buf []byte, direct bool) {
+	if len(dst) >= size {
+		return dst[:size:size], true
+	}
+	if cap(d.scratch) < size {
+		d.scratch = make([]byte, size)
+	}
+	return d.scratch[:size], false
+}

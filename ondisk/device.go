@@ -1,0 +1,114 @@
+package ondisk
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Device is one member of a filesystem: an image file, a block device or
+// anything else that reads at offsets. Size bounds every read.
+type Device struct {
+	Name string
+	R    io.ReaderAt
+	Size int64
+}
+
+// OpenDeviceFile opens path read-only. The size comes from seeking to the
+// end, which works for block devices where Stat reports 0.
+func OpenDeviceFile(path string) (*Device, io.Closer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		f.Close()
+		return nil, nil, &DeviceError{Device: path, What: "size query", Err: err}
+	}
+	return &Device{Name: path, R: f, Size: size}, f, nil
+}
+
+// readAt fills p from physical offset off of d, refusing reads outside the
+// device.
+func (d *Device) readAt(p []byte, off uint64, what string) error {
+	size := uint64(max(d.Size, 0))
+	if off > size || uint64(len(p)) > size-off {
+		return &DeviceError{Device: d.Name, Offset: int64(min(off, 1<<63-1)), What: what,
+			Err: fmt.Errorf("%w: %d bytes would end past the device end %d", ErrCorrupt, len(p), d.Size)}
+	}
+	n, err := d.R.ReadAt(p, int64(off))
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return &DeviceError{Device: d.Name, Offset: int64(off), What: what, Err: err}
+}
+
+// ReadSuperblock returns the superblock of d: the newest valid copy among
+// the primary and the mirrors that fit on the device, considering only
+// copies of the same filesystem as the first valid one. Normally that is
+// the primary; when a mirror is used instead, or a copy is damaged, warn
+// (if not nil) is told why. A primary without the btrfs magic means the
+// device is not btrfs (mirrors may be leftovers of an earlier filesystem),
+// so mirrors are only a fallback for a primary that is damaged.
+func ReadSuperblock(d *Device, warn func(msg string)) (*Superblock, error) {
+	if warn == nil {
+		warn = func(string) {}
+	}
+	buf := make([]byte, SuperblockSize)
+	var best *Superblock
+	var primaryErr error
+	for i, off := range SuperblockOffsets {
+		if off+SuperblockSize > d.Size {
+			if i == 0 {
+				primaryErr = notBtrfsf("device is only %d bytes, too short for a superblock", d.Size)
+			}
+			break
+		}
+		err := d.readAt(buf, uint64(off), "superblock")
+		var sb *Superblock
+		if err == nil {
+			sb, err = ParseSuperblock(buf)
+		}
+		if err == nil && sb.Bytenr != uint64(off) {
+			err = corruptf("copy records bytenr %d, so it is stale", sb.Bytenr)
+		}
+		switch {
+		case err != nil && i == 0:
+			primaryErr = err
+			continue
+		case err != nil:
+			// A blank mirror slot is normal (for instance a sparse image
+			// never written there); only damage is worth a warning.
+			if !errors.Is(err, ErrNotBtrfs) && primaryErr == nil {
+				warn(fmt.Sprintf("%s: superblock copy at byte offset %d is invalid: %v", d.Name, off, err))
+			}
+			continue
+		case best != nil && best.FSID != sb.FSID:
+			warn(fmt.Sprintf("%s: superblock copy at byte offset %d belongs to another filesystem (fsid %s); ignored", d.Name, off, sb.FSID))
+			continue
+		}
+		if best == nil || sb.Generation > best.Generation {
+			best = sb
+		}
+	}
+	if best != nil && errors.Is(primaryErr, ErrNotBtrfs) {
+		primaryErr = fmt.Errorf("%w (a superblock copy of generation %d remains at byte offset %d, probably from an earlier filesystem)", primaryErr, best.Generation, best.Bytenr)
+		best = nil
+	}
+	if best == nil {
+		return nil, &DeviceError{Device: d.Name, Offset: SuperblockOffsets[0], What: "no valid btrfs superblock", Err: primaryErr}
+	}
+	if primaryErr != nil {
+		warn(fmt.Sprintf("%s: primary superblock at byte offset %d is invalid (%v); using the copy at byte offset %d (generation %d)",
+			d.Name, SuperblockOffsets[0], primaryErr, best.Bytenr, best.Generation))
+	} else if best.Bytenr != uint64(SuperblockOffsets[0]) {
+		warn(fmt.Sprintf("%s: superblock copy at byte offset %d has generation %d, newer than the primary; using it",
+			d.Name, best.Bytenr, best.Generation))
+	}
+	return best, nil
+}

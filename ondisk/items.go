@@ -1,0 +1,804 @@
+package ondisk
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// This file decodes leaf item payloads. Every decoder takes the payload
+// alone (Node.ItemData), checks every length before reading, and returns
+// byte slices that alias the payload rather than copies.
+
+// Timespec is a btrfs_timespec: seconds since the epoch (signed on disk in
+// practice, e.g. times before 1970) and nanoseconds.
+type Timespec struct {
+	Sec  int64
+	Nsec uint32
+}
+
+func decodeTimespec(b []byte) Timespec {
+	return Timespec{Sec: int64(binary.LittleEndian.Uint64(b)), Nsec: binary.LittleEndian.Uint32(b[8:])}
+}
+
+// InodeItemSize is the size of a btrfs_inode_item.
+const InodeItemSize = 160
+
+// Inode flags: the low 32 bits of btrfs_inode_item.flags.
+const (
+	InodeNoDataSum    uint32 = 0x1
+	InodeNoDataCOW    uint32 = 0x2
+	InodeReadOnly     uint32 = 0x4
+	InodeNoCompress   uint32 = 0x8
+	InodePrealloc     uint32 = 0x10
+	InodeSync         uint32 = 0x20
+	InodeImmutable    uint32 = 0x40
+	InodeAppend       uint32 = 0x80
+	InodeNoDump       uint32 = 0x100
+	InodeNoAtime      uint32 = 0x200
+	InodeDirSync      uint32 = 0x400
+	InodeCompress     uint32 = 0x800
+	InodeRootItemInit uint32 = 0x80000000 // only in the inode embedded in a ROOT_ITEM
+
+	inodeKnownFlags = InodeNoDataSum | InodeNoDataCOW | InodeReadOnly | InodeNoCompress |
+		InodePrealloc | InodeSync | InodeImmutable | InodeAppend | InodeNoDump |
+		InodeNoAtime | InodeDirSync | InodeCompress | InodeRootItemInit
+)
+
+// InodeROVerity is the read-only-compatible inode flag (high 32 bits of
+// btrfs_inode_item.flags) marking an fs-verity file.
+const InodeROVerity uint32 = 0x1
+
+// InodeItem is a decoded btrfs_inode_item (INODE_ITEM payload).
+type InodeItem struct {
+	Generation uint64 // transid that created the inode; (ino, Generation) identifies it
+	Transid    uint64 // last transid that changed it
+	Size       uint64
+	Nbytes     uint64
+	BlockGroup uint64
+	Nlink      uint32
+	UID        uint32
+	GID        uint32
+	Mode       uint32
+	Rdev       uint64
+	Flags      uint32 // Inode* flags
+	ROFlags    uint32 // InodeRO* flags
+	Sequence   uint64
+	Atime      Timespec
+	Ctime      Timespec
+	Mtime      Timespec
+	Otime      Timespec
+}
+
+func decodeInodeItem(b []byte) InodeItem {
+	_ = b[InodeItemSize-1]
+	flags := binary.LittleEndian.Uint64(b[64:])
+	return InodeItem{
+		Generation: binary.LittleEndian.Uint64(b[0:]),
+		Transid:    binary.LittleEndian.Uint64(b[8:]),
+		Size:       binary.LittleEndian.Uint64(b[16:]),
+		Nbytes:     binary.LittleEndian.Uint64(b[24:]),
+		BlockGroup: binary.LittleEndian.Uint64(b[32:]),
+		Nlink:      binary.LittleEndian.Uint32(b[40:]),
+		UID:        binary.LittleEndian.Uint32(b[44:]),
+		GID:        binary.LittleEndian.Uint32(b[48:]),
+		Mode:       binary.LittleEndian.Uint32(b[52:]),
+		Rdev:       binary.LittleEndian.Uint64(b[56:]),
+		Flags:      uint32(flags),
+		ROFlags:    uint32(flags >> 32),
+		Sequence:   binary.LittleEndian.Uint64(b[72:]),
+		Atime:      decodeTimespec(b[112:]),
+		Ctime:      decodeTimespec(b[124:]),
+		Mtime:      decodeTimespec(b[136:]),
+		Otime:      decodeTimespec(b[148:]),
+	}
+}
+
+// ParseInodeItem decodes an INODE_ITEM payload. Unknown low (incompat)
+// flags are rejected as the kernel does, since they may change how the
+// inode's data must be read; unknown RO flags are kept.
+func ParseInodeItem(b []byte) (InodeItem, error) {
+	if len(b) != InodeItemSize {
+		return InodeItem{}, corruptf("inode item is %d bytes, want %d", len(b), InodeItemSize)
+	}
+	it := decodeInodeItem(b)
+	if unk := it.Flags &^ inodeKnownFlags; unk != 0 {
+		return InodeItem{}, corruptf("inode item flags at byte 64: unknown flags %#x", unk)
+	}
+	return it, nil
+}
+
+// InodeRef is one name record of an INODE_REF item; the parent directory
+// is the key offset. Name aliases the item payload.
+type InodeRef struct {
+	Index uint64 // DIR_INDEX offset of this name in the parent
+	Name  []byte
+}
+
+const inodeRefHdr = 10
+
+// ParseInodeRefs decodes the packed records of an INODE_REF payload.
+func ParseInodeRefs(b []byte) ([]InodeRef, error) {
+	if len(b) <= inodeRefHdr {
+		return nil, corruptf("inode ref item is %d bytes, want more than %d", len(b), inodeRefHdr)
+	}
+	n, err := countRecords(b, inodeRefHdr, 8, "inode ref")
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]InodeRef, 0, n)
+	for off := 0; off < len(b); {
+		nl := int(binary.LittleEndian.Uint16(b[off+8:]))
+		end := off + inodeRefHdr + nl
+		refs = append(refs, InodeRef{Index: binary.LittleEndian.Uint64(b[off:]), Name: b[off+inodeRefHdr : end : end]})
+		off = end
+	}
+	return refs, nil
+}
+
+// countRecords walks packed {header, name} records whose le16 name length
+// sits at nameLenOff inside a hdr-byte header, and checks that they tile b.
+func countRecords(b []byte, hdr, nameLenOff int, what string) (int, error) {
+	n := 0
+	for off := 0; off < len(b); n++ {
+		if len(b)-off < hdr {
+			return 0, corruptf("%s record %d at byte %d: %d-byte header overruns the %d-byte item", what, n, off, hdr, len(b))
+		}
+		nl := int(binary.LittleEndian.Uint16(b[off+nameLenOff:]))
+		if len(b)-off-hdr < nl {
+			return 0, corruptf("%s record %d at byte %d: name_len %d overruns the %d-byte item", what, n, off, nl, len(b))
+		}
+		off += hdr + nl
+	}
+	return n, nil
+}
+
+// InodeExtref is one record of an INODE_EXTREF item. Records in one item
+// may name different parents (they share the item only on hash collision).
+type InodeExtref struct {
+	Parent uint64
+	Index  uint64
+	Name   []byte
+}
+
+const inodeExtrefHdr = 18
+
+// ParseInodeExtrefs decodes the packed records of an INODE_EXTREF payload.
+func ParseInodeExtrefs(b []byte) ([]InodeExtref, error) {
+	if len(b) == 0 {
+		return nil, corruptf("inode extref item is empty")
+	}
+	n, err := countRecords(b, inodeExtrefHdr, 16, "inode extref")
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]InodeExtref, 0, n)
+	for off := 0; off < len(b); {
+		nl := int(binary.LittleEndian.Uint16(b[off+16:]))
+		end := off + inodeExtrefHdr + nl
+		refs = append(refs, InodeExtref{
+			Parent: binary.LittleEndian.Uint64(b[off:]),
+			Index:  binary.LittleEndian.Uint64(b[off+8:]),
+			Name:   b[off+inodeExtrefHdr : end : end],
+		})
+		off = end
+	}
+	return refs, nil
+}
+
+// Directory entry file types (BTRFS_FT_*), the DirItem.Type values.
+const (
+	FTUnknown uint8 = iota
+	FTRegFile
+	FTDir
+	FTChrdev
+	FTBlkdev
+	FTFifo
+	FTSock
+	FTSymlink
+	FTXattr
+	ftMax
+)
+
+var fileTypeNames = [ftMax]string{"UNKNOWN", "FILE", "DIR", "CHRDEV", "BLKDEV", "FIFO", "SOCK", "SYMLINK", "XATTR"}
+
+// FileTypeName names a BTRFS_FT_* value the way dump-tree does.
+func FileTypeName(t uint8) string {
+	if t < ftMax {
+		return fileTypeNames[t]
+	}
+	return fmt.Sprintf("UNKNOWN.%d", t)
+}
+
+// DirItem is one btrfs_dir_item entry, as found in DIR_ITEM, DIR_INDEX and
+// XATTR_ITEM payloads. Name and Data alias the payload.
+type DirItem struct {
+	Location Key // (ino, INODE_ITEM, 0), (subvol, ROOT_ITEM, -1), or zero for xattrs
+	Transid  uint64
+	Type     uint8 // FT* value
+	Name     []byte
+	Data     []byte // xattr value; empty for directory entries
+}
+
+const (
+	dirItemHdr = 30
+	maxNameLen = 255
+	// ftEncrypted marks an fscrypt name (never set by upstream kernels).
+	ftEncrypted = 0x80
+)
+
+// ParseDirItems decodes the packed entries of a DIR_ITEM, DIR_INDEX or
+// XATTR_ITEM payload. DIR_INDEX items hold exactly one entry; checking that
+// is left to the caller, which knows the key.
+func ParseDirItems(b []byte) ([]DirItem, error) {
+	if len(b) == 0 {
+		return nil, corruptf("dir item is empty")
+	}
+	n := 0
+	for off := 0; off < len(b); n++ {
+		if len(b)-off < dirItemHdr {
+			return nil, corruptf("dir item entry %d at byte %d: %d-byte header overruns the %d-byte item", n, off, dirItemHdr, len(b))
+		}
+		if err := checkDirItemHeader(b[off:], n, off); err != nil {
+			return nil, err
+		}
+		total := dirItemHdr + int(binary.LittleEndian.Uint16(b[off+25:])) + int(binary.LittleEndian.Uint16(b[off+27:]))
+		if len(b)-off < total {
+			return nil, corruptf("dir item entry %d at byte %d: name and data (%d bytes) overrun the %d-byte item", n, off, total-dirItemHdr, len(b))
+		}
+		off += total
+	}
+	items := make([]DirItem, 0, n)
+	for off := 0; off < len(b); {
+		dataLen := int(binary.LittleEndian.Uint16(b[off+25:]))
+		nameEnd := off + dirItemHdr + int(binary.LittleEndian.Uint16(b[off+27:]))
+		end := nameEnd + dataLen
+		items = append(items, DirItem{
+			Location: DecodeKey(b[off:]),
+			Transid:  binary.LittleEndian.Uint64(b[off+17:]),
+			Type:     b[off+29],
+			Name:     b[off+dirItemHdr : nameEnd : nameEnd],
+			Data:     b[nameEnd:end:end],
+		})
+		off = end
+	}
+	return items, nil
+}
+
+// checkDirItemHeader applies the kernel tree checker's per-entry rules.
+func checkDirItemHeader(h []byte, n, off int) error {
+	switch t := h[8]; t {
+	case 0, InodeItemKey, RootItemKey:
+	default:
+		return corruptf("dir item entry %d at byte %d: location key type %d is not INODE_ITEM or ROOT_ITEM", n, off, t)
+	}
+	typ := h[29]
+	if typ&ftEncrypted != 0 {
+		// Encrypted names are ciphertext; treating them as names would be wrong.
+		return corruptf("dir item entry %d at byte %d: type %#x has the unsupported encrypted bit", n, off+29, typ)
+	}
+	if typ >= ftMax {
+		return corruptf("dir item entry %d at byte %d: type %d is not a BTRFS_FT_* value", n, off+29, typ)
+	}
+	if nl := binary.LittleEndian.Uint16(h[27:]); nl > maxNameLen {
+		return corruptf("dir item entry %d at byte %d: name_len %d exceeds %d", n, off+27, nl, maxNameLen)
+	}
+	if dl := binary.LittleEndian.Uint16(h[25:]); dl != 0 && typ != FTXattr {
+		return corruptf("dir item entry %d at byte %d: data_len %d on a non-xattr entry", n, off+25, dl)
+	}
+	return nil
+}
+
+// File extent types (btrfs_file_extent_item.type).
+const (
+	FileExtentInline   uint8 = 0
+	FileExtentReg      uint8 = 1
+	FileExtentPrealloc uint8 = 2
+)
+
+// Compression types (btrfs_file_extent_item.compression).
+const (
+	CompressNone uint8 = 0
+	CompressZlib uint8 = 1
+	CompressLZO  uint8 = 2
+	CompressZstd uint8 = 3
+)
+
+// File extent item layout.
+const (
+	FileExtentInlineDataStart = 21 // inline data starts where disk_bytenr would
+	FileExtentItemSize        = 53 // REG and PREALLOC items
+)
+
+// FileExtentItem is a decoded btrfs_file_extent_item (EXTENT_DATA payload).
+type FileExtentItem struct {
+	Generation    uint64
+	RAMBytes      uint64 // decoded size of the whole extent
+	Compression   uint8
+	Encryption    uint8
+	OtherEncoding uint16
+	Type          uint8
+
+	// REG and PREALLOC only. DiskBytenr 0 is a hole.
+	DiskBytenr   uint64
+	DiskNumBytes uint64
+	Offset       uint64 // into the decoded extent
+	NumBytes     uint64
+
+	// INLINE only: item bytes from FileExtentInlineDataStart on, possibly
+	// compressed. Aliases the payload.
+	InlineData []byte
+}
+
+// ParseFileExtentItem decodes an EXTENT_DATA payload with the tree
+// checker's rules: known type and compression, no encryption, uncompressed
+// inline data exactly RAMBytes long, REG/PREALLOC exactly 53 bytes.
+func ParseFileExtentItem(b []byte) (FileExtentItem, error) {
+	if len(b) < FileExtentInlineDataStart {
+		return FileExtentItem{}, corruptf("file extent item is %d bytes, want at least %d", len(b), FileExtentInlineDataStart)
+	}
+	fe := FileExtentItem{
+		Generation:    binary.LittleEndian.Uint64(b[0:]),
+		RAMBytes:      binary.LittleEndian.Uint64(b[8:]),
+		Compression:   b[16],
+		Encryption:    b[17],
+		OtherEncoding: binary.LittleEndian.Uint16(b[18:]),
+		Type:          b[20],
+	}
+	if fe.Compression > CompressZstd {
+		return FileExtentItem{}, corruptf("file extent compression at byte 16: unknown type %d", fe.Compression)
+	}
+	if fe.Encryption != 0 {
+		return FileExtentItem{}, corruptf("file extent encryption at byte 17: %d, want 0", fe.Encryption)
+	}
+	switch fe.Type {
+	case FileExtentInline:
+		fe.InlineData = b[FileExtentInlineDataStart:len(b):len(b)]
+		if fe.Compression == CompressNone && fe.RAMBytes != uint64(len(fe.InlineData)) {
+			return FileExtentItem{}, corruptf("uncompressed inline file extent: ram_bytes (byte 8) %d, but %d bytes of data", fe.RAMBytes, len(fe.InlineData))
+		}
+	case FileExtentReg, FileExtentPrealloc:
+		if len(b) != FileExtentItemSize {
+			return FileExtentItem{}, corruptf("%s file extent item is %d bytes, want %d", fileExtentTypeName(fe.Type), len(b), FileExtentItemSize)
+		}
+		fe.DiskBytenr = binary.LittleEndian.Uint64(b[21:])
+		fe.DiskNumBytes = binary.LittleEndian.Uint64(b[29:])
+		fe.Offset = binary.LittleEndian.Uint64(b[37:])
+		fe.NumBytes = binary.LittleEndian.Uint64(b[45:])
+	default:
+		return FileExtentItem{}, corruptf("file extent type at byte 20: unknown type %d", fe.Type)
+	}
+	return fe, nil
+}
+
+func fileExtentTypeName(t uint8) string {
+	if t == FileExtentReg {
+		return "regular"
+	}
+	return "prealloc"
+}
+
+// Root item sizes: the legacy form ends just before generation_v2.
+const (
+	RootItemSize       = 439
+	LegacyRootItemSize = 239
+)
+
+// Root item flags.
+const (
+	RootSubvolRDONLY uint64 = 1 << 0
+	// rootSubvolDead is in-memory only, but the tree checker tolerates it.
+	rootSubvolDead uint64 = 1 << 48
+)
+
+// RootItem is a decoded btrfs_root_item (ROOT_ITEM payload). For a legacy
+// 239-byte item every field from GenerationV2 on is zero.
+type RootItem struct {
+	Inode        InodeItem // embedded, mostly unused
+	Generation   uint64
+	RootDirID    uint64
+	Bytenr       uint64 // root node of the tree
+	ByteLimit    uint64
+	BytesUsed    uint64
+	LastSnapshot uint64
+	Flags        uint64 // RootSubvol* flags
+	Refs         uint32 // 0 while the tree is being deleted
+	DropProgress Key
+	DropLevel    uint8
+	Level        uint8
+
+	Legacy       bool // the item is LegacyRootItemSize bytes
+	GenerationV2 uint64
+	UUID         UUID
+	ParentUUID   UUID
+	ReceivedUUID UUID
+	Ctransid     uint64
+	Otransid     uint64
+	Stransid     uint64
+	Rtransid     uint64
+	Ctime        Timespec
+	Otime        Timespec
+	Stime        Timespec
+	Rtime        Timespec
+}
+
+// ExtendedValid reports whether the fields from GenerationV2 on may be
+// trusted: the item has them and was last written by a kernel that
+// maintains them. The kernel ignores them otherwise.
+func (r *RootItem) ExtendedValid() bool {
+	return !r.Legacy && r.GenerationV2 == r.Generation
+}
+
+// ParseRootItem decodes a ROOT_ITEM payload of either size.
+func ParseRootItem(b []byte) (RootItem, error) {
+	if len(b) != RootItemSize && len(b) != LegacyRootItemSize {
+		return RootItem{}, corruptf("root item is %d bytes, want %d or %d", len(b), RootItemSize, LegacyRootItemSize)
+	}
+	r := RootItem{
+		Inode:        decodeInodeItem(b),
+		Generation:   binary.LittleEndian.Uint64(b[160:]),
+		RootDirID:    binary.LittleEndian.Uint64(b[168:]),
+		Bytenr:       binary.LittleEndian.Uint64(b[176:]),
+		ByteLimit:    binary.LittleEndian.Uint64(b[184:]),
+		BytesUsed:    binary.LittleEndian.Uint64(b[192:]),
+		LastSnapshot: binary.LittleEndian.Uint64(b[200:]),
+		Flags:        binary.LittleEndian.Uint64(b[208:]),
+		Refs:         binary.LittleEndian.Uint32(b[216:]),
+		DropProgress: DecodeKey(b[220:]),
+		DropLevel:    b[237],
+		Level:        b[238],
+		Legacy:       len(b) == LegacyRootItemSize,
+	}
+	if unk := r.Flags &^ (RootSubvolRDONLY | rootSubvolDead); unk != 0 {
+		return RootItem{}, corruptf("root item flags at byte 208: unknown flags %#x", unk)
+	}
+	if r.Level >= MaxLevel || r.DropLevel >= MaxLevel {
+		return RootItem{}, corruptf("root item level %d / drop_level %d (bytes 238/237) not below %d", r.Level, r.DropLevel, MaxLevel)
+	}
+	if r.Legacy {
+		return r, nil
+	}
+	r.GenerationV2 = binary.LittleEndian.Uint64(b[239:])
+	copy(r.UUID[:], b[247:])
+	copy(r.ParentUUID[:], b[263:])
+	copy(r.ReceivedUUID[:], b[279:])
+	r.Ctransid = binary.LittleEndian.Uint64(b[295:])
+	r.Otransid = binary.LittleEndian.Uint64(b[303:])
+	r.Stransid = binary.LittleEndian.Uint64(b[311:])
+	r.Rtransid = binary.LittleEndian.Uint64(b[319:])
+	r.Ctime = decodeTimespec(b[327:])
+	r.Otime = decodeTimespec(b[339:])
+	r.Stime = decodeTimespec(b[351:])
+	r.Rtime = decodeTimespec(b[363:])
+	return r, nil
+}
+
+// RootRef is a ROOT_REF or ROOT_BACKREF payload: where a subvolume is
+// linked into its parent. Name aliases the payload.
+type RootRef struct {
+	DirID    uint64 // directory inode in the parent tree
+	Sequence uint64 // DIR_INDEX offset of the entry
+	Name     []byte
+}
+
+const rootRefHdr = 18
+
+// ParseRootRef decodes a ROOT_REF or ROOT_BACKREF payload.
+func ParseRootRef(b []byte) (RootRef, error) {
+	if len(b) < rootRefHdr {
+		return RootRef{}, corruptf("root ref is %d bytes, want at least %d", len(b), rootRefHdr)
+	}
+	if nl := int(binary.LittleEndian.Uint16(b[16:])); rootRefHdr+nl != len(b) {
+		return RootRef{}, corruptf("root ref name_len (byte 16) %d does not fill the %d-byte item", nl, len(b))
+	}
+	return RootRef{DirID: binary.LittleEndian.Uint64(b), Sequence: binary.LittleEndian.Uint64(b[8:]), Name: b[rootRefHdr:len(b):len(b)]}, nil
+}
+
+// Extent item flags.
+const (
+	ExtentFlagData       uint64 = 0x1
+	ExtentFlagTreeBlock  uint64 = 0x2
+	BlockFlagFullBackref uint64 = 0x100 // tree block referenced by parent address
+)
+
+const (
+	extentItemSize    = 24
+	treeBlockInfoSize = KeySize + 1
+)
+
+// ExtentItem is a decoded EXTENT_ITEM or METADATA_ITEM payload.
+type ExtentItem struct {
+	Refs       uint64 // sum of all inline and keyed reference counts
+	Generation uint64
+	Flags      uint64 // ExtentFlag* and BlockFlagFullBackref
+
+	// Tree blocks in an EXTENT_ITEM (no skinny metadata) only; a
+	// METADATA_ITEM has the level in its key offset and no first key.
+	HasTreeBlockInfo bool
+	TreeBlockKey     Key
+	TreeBlockLevel   uint8
+
+	Inline []InlineRef // in on-disk order
+}
+
+// InlineRef is one inline back reference of an extent item. Type is the
+// key type the reference would have as a keyed item.
+type InlineRef struct {
+	Type     uint8
+	Root     uint64 // TreeBlockRefKey, ExtentDataRefKey, ExtentOwnerRefKey
+	Parent   uint64 // SharedBlockRefKey, SharedDataRefKey: referring tree block
+	ObjectID uint64 // ExtentDataRefKey: inode
+	Offset   uint64 // ExtentDataRefKey: file offset minus the extent item offset
+	Count    uint32 // references this record adds to Refs: 1 for block refs, 0 for the owner
+}
+
+// inlineRefSize is the size of an inline ref including its type byte.
+func inlineRefSize(t uint8) int {
+	switch t {
+	case ExtentOwnerRefKey, TreeBlockRefKey, SharedBlockRefKey:
+		return 9
+	case SharedDataRefKey:
+		return 13
+	case ExtentDataRefKey:
+		return 29
+	}
+	return 0
+}
+
+// ParseExtentItem decodes the payload of an item with key type keyType,
+// ExtentItemKey or MetadataItemKey. Obsolete v0 items (shorter than 24
+// bytes) and unknown inline reference types are errors.
+func ParseExtentItem(b []byte, keyType uint8) (ExtentItem, error) {
+	if keyType != ExtentItemKey && keyType != MetadataItemKey {
+		return ExtentItem{}, fmt.Errorf("ParseExtentItem: key type %s is not an extent item", ItemTypeString(keyType))
+	}
+	if len(b) < extentItemSize {
+		return ExtentItem{}, corruptf("extent item is %d bytes, want at least %d", len(b), extentItemSize)
+	}
+	ei := ExtentItem{Refs: binary.LittleEndian.Uint64(b), Generation: binary.LittleEndian.Uint64(b[8:]), Flags: binary.LittleEndian.Uint64(b[16:])}
+	kind := ei.Flags & (ExtentFlagData | ExtentFlagTreeBlock)
+	switch {
+	case kind != ExtentFlagData && kind != ExtentFlagTreeBlock:
+		return ExtentItem{}, corruptf("extent item flags at byte 16: %#x sets neither or both of DATA and TREE_BLOCK", ei.Flags)
+	case kind == ExtentFlagData && keyType == MetadataItemKey:
+		return ExtentItem{}, corruptf("metadata item flags at byte 16: %#x marks data", ei.Flags)
+	case kind == ExtentFlagData && ei.Flags&BlockFlagFullBackref != 0:
+		return ExtentItem{}, corruptf("extent item flags at byte 16: %#x sets FULL_BACKREF on data", ei.Flags)
+	}
+	off := extentItemSize
+	if kind == ExtentFlagTreeBlock && keyType == ExtentItemKey {
+		if len(b) < off+treeBlockInfoSize {
+			return ExtentItem{}, corruptf("extent item of %d bytes has no room for tree block info at byte %d", len(b), off)
+		}
+		ei.HasTreeBlockInfo = true
+		ei.TreeBlockKey = DecodeKey(b[off:])
+		ei.TreeBlockLevel = b[off+KeySize]
+		if ei.TreeBlockLevel >= MaxLevel {
+			return ExtentItem{}, corruptf("extent item tree block level at byte %d: %d not below %d", off+KeySize, ei.TreeBlockLevel, MaxLevel)
+		}
+		off += treeBlockInfoSize
+	}
+	n := 0
+	for p := off; p < len(b); n++ {
+		sz := inlineRefSize(b[p])
+		if sz == 0 {
+			return ExtentItem{}, corruptf("extent item inline ref %d at byte %d: unknown type %d", n, p, b[p])
+		}
+		if len(b)-p < sz {
+			return ExtentItem{}, corruptf("extent item inline ref %d at byte %d: %s of %d bytes overruns the %d-byte item", n, p, ItemTypeString(b[p]), sz, len(b))
+		}
+		p += sz
+	}
+	if n > 0 {
+		ei.Inline = make([]InlineRef, 0, n)
+	}
+	var counted uint64
+	for p := off; p < len(b); {
+		r, err := decodeInlineRef(b[p:], len(ei.Inline), p)
+		if err != nil {
+			return ExtentItem{}, err
+		}
+		counted += uint64(r.Count)
+		ei.Inline = append(ei.Inline, r)
+		p += inlineRefSize(r.Type)
+	}
+	if counted > ei.Refs {
+		return ExtentItem{}, corruptf("extent item refs (byte 0) %d is less than the %d its inline refs count", ei.Refs, counted)
+	}
+	return ei, nil
+}
+
+// decodeInlineRef decodes the inline ref at the start of b, whose type and
+// size ParseExtentItem has checked; n and off only label errors.
+func decodeInlineRef(b []byte, n, off int) (InlineRef, error) {
+	r := InlineRef{Type: b[0]}
+	v := binary.LittleEndian.Uint64(b[1:])
+	switch r.Type {
+	case ExtentOwnerRefKey:
+		r.Root = v
+	case TreeBlockRefKey:
+		r.Root, r.Count = v, 1
+	case SharedBlockRefKey:
+		r.Parent, r.Count = v, 1
+	case SharedDataRefKey:
+		r.Parent, r.Count = v, binary.LittleEndian.Uint32(b[9:])
+	case ExtentDataRefKey:
+		d := decodeExtentDataRef(b[1:])
+		r.Root, r.ObjectID, r.Offset, r.Count = d.Root, d.ObjectID, d.Offset, d.Count
+	}
+	if r.Count == 0 && r.Type != ExtentOwnerRefKey {
+		return r, corruptf("extent item inline ref %d at byte %d: %s has count 0", n, off, ItemTypeString(r.Type))
+	}
+	return r, nil
+}
+
+// ExtentDataRef is a btrfs_extent_data_ref: the payload of a keyed
+// EXTENT_DATA_REF item, and the body of the inline form.
+type ExtentDataRef struct {
+	Root     uint64
+	ObjectID uint64 // inode
+	Offset   uint64 // file offset minus the extent item offset
+	Count    uint32
+}
+
+// ExtentDataRefSize is the size of a btrfs_extent_data_ref.
+const ExtentDataRefSize = 28
+
+func decodeExtentDataRef(b []byte) ExtentDataRef {
+	return ExtentDataRef{Root: binary.LittleEndian.Uint64(b), ObjectID: binary.LittleEndian.Uint64(b[8:]), Offset: binary.LittleEndian.Uint64(b[16:]), Count: binary.LittleEndian.Uint32(b[24:])}
+}
+
+// ParseExtentDataRef decodes a keyed EXTENT_DATA_REF payload.
+func ParseExtentDataRef(b []byte) (ExtentDataRef, error) {
+	if len(b) != ExtentDataRefSize {
+		return ExtentDataRef{}, corruptf("extent data ref is %d bytes, want %d", len(b), ExtentDataRefSize)
+	}
+	d := decodeExtentDataRef(b)
+	if d.Count == 0 {
+		return ExtentDataRef{}, corruptf("extent data ref count (byte 24) is 0")
+	}
+	return d, nil
+}
+
+// ParseSharedDataRef decodes a keyed SHARED_DATA_REF payload, the number
+// of references from the leaf named by the key offset.
+func ParseSharedDataRef(b []byte) (uint32, error) {
+	if len(b) != 4 {
+		return 0, corruptf("shared data ref is %d bytes, want 4", len(b))
+	}
+	c := binary.LittleEndian.Uint32(b)
+	if c == 0 {
+		return 0, corruptf("shared data ref count (byte 0) is 0")
+	}
+	return c, nil
+}
+
+// Block group item sizes: the remap-tree variant appends two fields.
+const (
+	BlockGroupItemSize   = 24
+	BlockGroupItemV2Size = 36
+)
+
+// BlockGroupItem is a BLOCK_GROUP_ITEM payload; the key is (logical start,
+// BLOCK_GROUP_ITEM, length). The remap fields are zero in 24-byte items.
+type BlockGroupItem struct {
+	Used               uint64
+	ChunkObjectID      uint64
+	Flags              uint64 // type and profile bits, as in the chunk
+	RemapBytes         uint64
+	IdentityRemapCount uint32
+}
+
+// ParseBlockGroupItem decodes a BLOCK_GROUP_ITEM payload of either size.
+func ParseBlockGroupItem(b []byte) (BlockGroupItem, error) {
+	if len(b) != BlockGroupItemSize && len(b) != BlockGroupItemV2Size {
+		return BlockGroupItem{}, corruptf("block group item is %d bytes, want %d or %d", len(b), BlockGroupItemSize, BlockGroupItemV2Size)
+	}
+	bg := BlockGroupItem{Used: binary.LittleEndian.Uint64(b), ChunkObjectID: binary.LittleEndian.Uint64(b[8:]), Flags: binary.LittleEndian.Uint64(b[16:])}
+	if len(b) == BlockGroupItemV2Size {
+		bg.RemapBytes = binary.LittleEndian.Uint64(b[24:])
+		bg.IdentityRemapCount = binary.LittleEndian.Uint32(b[32:])
+	}
+	return bg, nil
+}
+
+// DevExtentSize is the size of a btrfs_dev_extent.
+const DevExtentSize = 48
+
+// DevExtent is a DEV_EXTENT payload; the key is (devid, DEV_EXTENT,
+// physical start).
+type DevExtent struct {
+	ChunkTree     uint64
+	ChunkObjectID uint64
+	ChunkOffset   uint64 // logical start of the chunk
+	Length        uint64
+	ChunkTreeUUID UUID
+}
+
+// ParseDevExtent decodes a DEV_EXTENT payload.
+func ParseDevExtent(b []byte) (DevExtent, error) {
+	if len(b) != DevExtentSize {
+		return DevExtent{}, corruptf("dev extent is %d bytes, want %d", len(b), DevExtentSize)
+	}
+	d := DevExtent{ChunkTree: binary.LittleEndian.Uint64(b), ChunkObjectID: binary.LittleEndian.Uint64(b[8:]), ChunkOffset: binary.LittleEndian.Uint64(b[16:]), Length: binary.LittleEndian.Uint64(b[24:])}
+	copy(d.ChunkTreeUUID[:], b[32:48])
+	return d, nil
+}
+
+// UUIDTreeKey is the UUID-tree key under which u is recorded with type
+// UUIDKeySubvol or UUIDKeyReceivedSub.
+func UUIDTreeKey(u UUID, typ uint8) Key {
+	return Key{ObjectID: binary.LittleEndian.Uint64(u[0:8]), Type: typ, Offset: binary.LittleEndian.Uint64(u[8:16])}
+}
+
+// ParseUUIDItem decodes a UUID-tree item payload: the subvolume IDs that
+// carry the UUID.
+func ParseUUIDItem(b []byte) ([]uint64, error) {
+	if len(b) == 0 || len(b)%8 != 0 {
+		return nil, corruptf("uuid item is %d bytes, want a non-zero multiple of 8", len(b))
+	}
+	ids := make([]uint64, len(b)/8)
+	for i := range ids {
+		ids[i] = binary.LittleEndian.Uint64(b[8*i:])
+	}
+	return ids, nil
+}
+
+// VerityDescItemSize is the size of a btrfs_verity_descriptor_item.
+const VerityDescItemSize = 25
+
+// VerityDescItem is the VERITY_DESC_ITEM at key offset 0; items at higher
+// offsets hold the fs-verity descriptor bytes themselves.
+type VerityDescItem struct {
+	Size       uint64 // bytes of fs-verity descriptor
+	Encryption uint8
+}
+
+// ParseVerityDescItem decodes the VERITY_DESC_ITEM payload at offset 0.
+func ParseVerityDescItem(b []byte) (VerityDescItem, error) {
+	if len(b) != VerityDescItemSize {
+		return VerityDescItem{}, corruptf("verity descriptor item is %d bytes, want %d", len(b), VerityDescItemSize)
+	}
+	return VerityDescItem{Size: binary.LittleEndian.Uint64(b), Encryption: b[24]}, nil
+}
+
+// CsumItem is an EXTENT_CSUM item: one checksum per sector, starting with
+// the sector at logical address Start (the key offset).
+type CsumItem struct {
+	Start      uint64
+	Sums       []byte // aliases the payload
+	CsumSize   int
+	SectorSize int
+}
+
+// ParseCsumItem wraps an EXTENT_CSUM payload whose key offset is start.
+// csumSize and sectorSize come from the superblock.
+func ParseCsumItem(b []byte, start uint64, csumSize, sectorSize int) (CsumItem, error) {
+	if csumSize <= 0 || csumSize > CsumSize || sectorSize <= 0 || sectorSize&(sectorSize-1) != 0 {
+		return CsumItem{}, fmt.Errorf("ParseCsumItem: bad checksum size %d or sector size %d", csumSize, sectorSize)
+	}
+	if len(b)%csumSize != 0 {
+		return CsumItem{}, corruptf("csum item is %d bytes, not a multiple of the %d-byte checksum", len(b), csumSize)
+	}
+	if start%uint64(sectorSize) != 0 {
+		return CsumItem{}, corruptf("csum item key offset %d is not aligned to the %d-byte sector", start, sectorSize)
+	}
+	if uint64(len(b)/csumSize)*uint64(sectorSize) > ^uint64(0)-start {
+		return CsumItem{}, corruptf("csum item at %d with %d checksums runs past the end of the address space", start, len(b)/csumSize)
+	}
+	return CsumItem{Start: start, Sums: b[:len(b):len(b)], CsumSize: csumSize, SectorSize: sectorSize}, nil
+}
+
+// End is the first logical address after the covered range.
+func (c CsumItem) End() uint64 {
+	return c.Start + uint64(len(c.Sums)/c.CsumSize)*uint64(c.SectorSize)
+}
+
+// Lookup returns the checksum of the sector containing logical address
+// bytenr, or false if the item does not cover it.
+func (c CsumItem) Lookup(bytenr uint64) ([]byte, bool) {
+	if bytenr < c.Start || bytenr >= c.End() {
+		return nil, false
+	}
+	i := int((bytenr-c.Start)/uint64(c.SectorSize)) * c.CsumSize
+	return c.Sums[i : i+c.CsumSize : i+c.CsumSize], true
+}

@@ -1,0 +1,241 @@
+package ondisk
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// addItemSeeds seeds f with every real payload: any of them exercises
+// every decoder's length checks.
+func addItemSeeds(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "items", "*.bin"))
+	if err != nil || len(files) == 0 {
+		f.Fatal("no seed payloads", err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+}
+
+// checkErr fails unless err is nil or wraps ErrCorrupt.
+func checkErr(t *testing.T, err error) bool {
+	t.Helper()
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("error %v does not wrap ErrCorrupt", err)
+	}
+	return err == nil
+}
+
+func FuzzInodeItem(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, err := ParseInodeItem(b)
+		if checkErr(t, err) && len(b) != InodeItemSize {
+			t.Fatalf("accepted %d bytes", len(b))
+		}
+	})
+}
+
+func FuzzInodeRefs(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		refs, err := ParseInodeRefs(b)
+		if !checkErr(t, err) {
+			return
+		}
+		n := 0
+		for _, r := range refs {
+			n += inodeRefHdr + len(r.Name)
+		}
+		if n != len(b) {
+			t.Fatalf("records cover %d of %d bytes", n, len(b))
+		}
+	})
+}
+
+func FuzzInodeExtrefs(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		refs, err := ParseInodeExtrefs(b)
+		if !checkErr(t, err) {
+			return
+		}
+		n := 0
+		for _, r := range refs {
+			n += inodeExtrefHdr + len(r.Name)
+		}
+		if n != len(b) {
+			t.Fatalf("records cover %d of %d bytes", n, len(b))
+		}
+	})
+}
+
+func FuzzDirItems(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		items, err := ParseDirItems(b)
+		if !checkErr(t, err) {
+			return
+		}
+		n := 0
+		for _, d := range items {
+			if d.Type >= ftMax || len(d.Name) > maxNameLen || len(d.Data) > 0 && d.Type != FTXattr {
+				t.Fatalf("accepted entry %+v", d)
+			}
+			n += dirItemHdr + len(d.Name) + len(d.Data)
+		}
+		if n != len(b) {
+			t.Fatalf("entries cover %d of %d bytes", n, len(b))
+		}
+	})
+}
+
+func FuzzFileExtentItem(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fe, err := ParseFileExtentItem(b)
+		if !checkErr(t, err) {
+			return
+		}
+		switch {
+		case fe.Type == FileExtentInline && len(fe.InlineData) != len(b)-FileExtentInlineDataStart,
+			fe.Type != FileExtentInline && len(b) != FileExtentItemSize,
+			fe.Compression > CompressZstd:
+			t.Fatalf("accepted %+v from %d bytes", fe, len(b))
+		}
+	})
+}
+
+func FuzzRootItem(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseRootItem(b)
+		if checkErr(t, err) && r.Legacy != (len(b) == LegacyRootItemSize) {
+			t.Fatalf("Legacy %v for %d bytes", r.Legacy, len(b))
+		}
+	})
+}
+
+func FuzzRootRef(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseRootRef(b)
+		if checkErr(t, err) && rootRefHdr+len(r.Name) != len(b) {
+			t.Fatalf("name of %d bytes in %d-byte item", len(r.Name), len(b))
+		}
+	})
+}
+
+func FuzzExtentItem(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, kt := range []uint8{ExtentItemKey, MetadataItemKey} {
+			ei, err := ParseExtentItem(b, kt)
+			if !checkErr(t, err) {
+				continue
+			}
+			n := extentItemSize
+			if ei.HasTreeBlockInfo {
+				n += treeBlockInfoSize
+			}
+			var refs uint64
+			for _, r := range ei.Inline {
+				n += inlineRefSize(r.Type)
+				refs += uint64(r.Count)
+			}
+			if n != len(b) || refs > ei.Refs {
+				t.Fatalf("key type %d: refs cover %d of %d bytes, count %d of %d", kt, n, len(b), refs, ei.Refs)
+			}
+		}
+	})
+}
+
+func FuzzExtentDataRef(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := ParseExtentDataRef(b)
+		if checkErr(t, err) && (len(b) != ExtentDataRefSize || d.Count == 0) {
+			t.Fatalf("accepted %+v from %d bytes", d, len(b))
+		}
+	})
+}
+
+func FuzzSharedDataRef(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseSharedDataRef(b)
+		if checkErr(t, err) && (len(b) != 4 || c == 0) {
+			t.Fatalf("accepted count %d from %d bytes", c, len(b))
+		}
+	})
+}
+
+func FuzzBlockGroupItem(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, err := ParseBlockGroupItem(b)
+		if checkErr(t, err) && len(b) != BlockGroupItemSize && len(b) != BlockGroupItemV2Size {
+			t.Fatalf("accepted %d bytes", len(b))
+		}
+	})
+}
+
+func FuzzDevExtent(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, err := ParseDevExtent(b)
+		if checkErr(t, err) && len(b) != DevExtentSize {
+			t.Fatalf("accepted %d bytes", len(b))
+		}
+	})
+}
+
+func FuzzUUIDItem(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ids, err := ParseUUIDItem(b)
+		if checkErr(t, err) && (len(ids) == 0 || 8*len(ids) != len(b)) {
+			t.Fatalf("%d ids from %d bytes", len(ids), len(b))
+		}
+	})
+}
+
+func FuzzVerityDescItem(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, err := ParseVerityDescItem(b)
+		if checkErr(t, err) && len(b) != VerityDescItemSize {
+			t.Fatalf("accepted %d bytes", len(b))
+		}
+	})
+}
+
+func FuzzCsumItem(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		// Derive the start, checksum size and probe address from the input
+		// so the fuzzer explores them too.
+		if len(b) < 9 {
+			return
+		}
+		csumSize := []int{4, 8, 32}[int(b[0])%3]
+		start := binary.LittleEndian.Uint64(b[1:9]) &^ 4095
+		c, err := ParseCsumItem(b[9:], start, csumSize, 4096)
+		if !checkErr(t, err) {
+			return
+		}
+		for _, probe := range []uint64{start, start + 4095, c.End() - 1, c.End(), start - 1} {
+			sum, ok := c.Lookup(probe)
+			if ok != (probe >= start && probe < c.End()) || ok && len(sum) != csumSize {
+				t.Fatalf("Lookup(%d) on [%d,%d) = %d bytes, %v", probe, start, c.End(), len(sum), ok)
+			}
+		}
+	})
+}

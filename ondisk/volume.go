@@ -1,0 +1,733 @@
+package ondisk
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Options tune Open.
+type Options struct {
+	// Warn receives findings that do not stop reading: missing devices
+	// of a degraded filesystem, stale or damaged superblock copies,
+	// unknown compat_ro features, tree blocks read from a later copy
+	// because an earlier one was bad. Reads may call it concurrently.
+	// nil discards them.
+	Warn func(msg string)
+}
+
+// DeviceInfo describes one device of the filesystem, given or missing.
+type DeviceInfo struct {
+	DevID   uint64
+	UUID    UUID
+	Name    string // name of the given device; empty when missing
+	Size    int64  // size of the given device; 0 when missing
+	Present bool
+	Item    DevItem // the chunk tree's DEV_ITEM for the device
+}
+
+// Volume is an assembled, read-only btrfs filesystem: its devices and the
+// chunk map from logical addresses to device stripes. It is immutable
+// after Open and safe for concurrent use.
+type Volume struct {
+	sb       *Superblock
+	metaFSID UUID
+	warn     func(string)
+	devices  []DeviceInfo // by devid
+	chunks   *ChunkMap
+	stripes  [][]*Device // [chunk][stripe], nil where the device is missing
+}
+
+// givenDevice is a device passed to Open with the identity its
+// superblock claims.
+type givenDevice struct {
+	dev *Device
+	sb  *Superblock
+}
+
+// Open assembles a filesystem from its devices: it reads every device's
+// superblock, takes the newest as the filesystem's, checks features,
+// bootstraps the chunk map from sys_chunk_array and then loads the whole
+// chunk tree. Missing devices are tolerated when every chunk stays
+// readable from the remaining copies or parity; Open then warns.
+func Open(devs []*Device, opts Options) (*Volume, error) {
+	warn := opts.Warn
+	if warn == nil {
+		warn = func(string) {}
+	}
+	given, best, err := readSuperblocks(devs, warn)
+	if err != nil {
+		return nil, err
+	}
+	sb := given[best].sb
+	warnings, err := CheckFeatures(sb)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		warn(w)
+	}
+	if sb.Flags&SuperFlagError != 0 {
+		warn("the filesystem recorded an error in its superblock (ERROR flag); reading anyway")
+	}
+	present := map[uint64]givenDevice{}
+	for _, g := range given {
+		id := g.sb.DevItem.DevID
+		if id == 0 {
+			warn(fmt.Sprintf("%s is the target of an unfinished device replace (devid 0); ignoring it and reading the source device", g.dev.Name))
+			continue
+		}
+		if other, dup := present[id]; dup {
+			return nil, fmt.Errorf("devices %s and %s both claim devid %d", other.dev.Name, g.dev.Name, id)
+		}
+		present[id] = g
+	}
+
+	v := &Volume{sb: sb, metaFSID: sb.MetadataFSID(), warn: warn}
+	sys, err := ParseSysChunkArray(sb.SysChunkArray)
+	if err == nil {
+		for i := range sys {
+			if err = sys[i].checkFS(sb); err != nil {
+				break
+			}
+		}
+	}
+	var boot *ChunkMap
+	if err == nil {
+		boot, err = NewChunkMap(sys)
+	}
+	if err != nil {
+		return nil, &DeviceError{Device: given[best].dev.Name, Offset: int64(sb.Bytenr) + superSysArrayOff, What: "superblock sys_chunk_array", Err: err}
+	}
+	if err := v.setChunks(boot, present); err != nil {
+		return nil, err
+	}
+	if err := v.checkReadable(); err != nil {
+		return nil, err
+	}
+	treeChunks, devItems, err := v.readChunkTree()
+	if err != nil {
+		return nil, err
+	}
+	expected, err := v.checkDevices(devItems, present)
+	if err != nil {
+		return nil, err
+	}
+
+	all := slices.Clone(sys)
+	for _, c := range treeChunks {
+		// The chunk tree repeats the system chunks; like the kernel, keep
+		// the sys_chunk_array copy that bootstrapped the read.
+		if bc, ok := boot.Lookup(c.Logical); ok && bc.Logical == c.Logical && bc.Length == c.Length {
+			continue
+		}
+		all = append(all, c)
+	}
+	for i := range all {
+		if err := checkChunkDevices(&all[i], sb, expected); err != nil {
+			return nil, err
+		}
+	}
+	m, err := NewChunkMap(all)
+	if err != nil {
+		return nil, &BlockError{Logical: sb.ChunkRoot, Tree: ChunkTreeObjectID, Err: err}
+	}
+	if err := v.setChunks(m, present); err != nil {
+		return nil, err
+	}
+	for _, id := range slices.Sorted(maps.Keys(expected)) {
+		g, ok := present[id]
+		info := DeviceInfo{DevID: id, UUID: expected[id].UUID, Item: expected[id], Present: ok}
+		if ok {
+			info.Name, info.Size = g.dev.Name, g.dev.Size
+		}
+		v.devices = append(v.devices, info)
+	}
+	if err := v.checkReadable(); err != nil {
+		return nil, err
+	}
+	for _, d := range v.MissingDevices() {
+		warn(fmt.Sprintf("device devid %d (uuid %s) is missing; reading degraded", d.DevID, d.UUID))
+	}
+	return v, nil
+}
+
+// readSuperblocks reads the superblock of every device, insists they all
+// belong to one filesystem and returns the index of the newest.
+func readSuperblocks(devs []*Device, warn func(string)) ([]givenDevice, int, error) {
+	if len(devs) == 0 {
+		return nil, 0, errors.New("no devices given")
+	}
+	given := make([]givenDevice, len(devs))
+	best := 0
+	for i, d := range devs {
+		sb, err := ReadSuperblock(d, warn)
+		if err != nil {
+			return nil, 0, err
+		}
+		given[i] = givenDevice{d, sb}
+		if first := given[0]; sb.FSID != first.sb.FSID || sb.MetadataFSID() != first.sb.MetadataFSID() {
+			return nil, 0, fmt.Errorf("device %s belongs to filesystem %s, not %s like %s", d.Name, sb.FSID, first.sb.FSID, first.dev.Name)
+		}
+		if sb.Generation > given[best].sb.Generation {
+			best = i
+		}
+	}
+	for _, g := range given {
+		if g.sb.Generation < given[best].sb.Generation {
+			warn(fmt.Sprintf("%s: superblock generation %d is older than generation %d of %s; the device missed commits and its copies may be stale",
+				g.dev.Name, g.sb.Generation, given[best].sb.Generation, given[best].dev.Name))
+		}
+	}
+	return given, best, nil
+}
+
+// checkDevices matches the chunk tree's DEV_ITEMs against the given
+// devices and returns the DEV_ITEMs by devid.
+func (v *Volume) checkDevices(devItems []DevItem, present map[uint64]givenDevice) (map[uint64]DevItem, error) {
+	expected := map[uint64]DevItem{}
+	for _, it := range devItems {
+		if it.FSID != v.metaFSID {
+			return nil, unsupportedf("devid %d belongs to filesystem %s, not %s: seed devices are not supported", it.DevID, it.FSID, v.metaFSID)
+		}
+		expected[it.DevID] = it
+	}
+	if uint64(len(expected)) != v.sb.NumDevices {
+		v.warn(fmt.Sprintf("superblock says %d devices but the chunk tree has %d DEV_ITEMs; trusting the chunk tree", v.sb.NumDevices, len(expected)))
+	}
+	for _, id := range slices.Sorted(maps.Keys(present)) {
+		g := present[id]
+		it, ok := expected[id]
+		if !ok {
+			return nil, fmt.Errorf("device %s (devid %d, uuid %s) is not a member of this filesystem: the chunk tree has no DEV_ITEM for it", g.dev.Name, id, g.sb.DevItem.UUID)
+		}
+		if it.UUID != g.sb.DevItem.UUID {
+			return nil, fmt.Errorf("device %s has uuid %s, but devid %d of this filesystem has uuid %s", g.dev.Name, g.sb.DevItem.UUID, id, it.UUID)
+		}
+		if uint64(g.dev.Size) < it.TotalBytes {
+			v.warn(fmt.Sprintf("%s is %d bytes, smaller than the %d bytes devid %d had; reads past its end will fail", g.dev.Name, g.dev.Size, it.TotalBytes, id))
+		}
+	}
+	return expected, nil
+}
+
+// checkChunkDevices validates c against the filesystem and checks that
+// every stripe names a device of the chunk tree by devid and uuid.
+func checkChunkDevices(c *Chunk, sb *Superblock, expected map[uint64]DevItem) error {
+	fail := func(err error) error { return &BlockError{Logical: c.Logical, Tree: ChunkTreeObjectID, Err: err} }
+	if err := c.checkFS(sb); err != nil {
+		return fail(err)
+	}
+	for j, s := range c.Stripes {
+		it, ok := expected[s.DevID]
+		if !ok {
+			return fail(corruptf("stripe %d of the %s chunk is on devid %d, which has no DEV_ITEM", j, c.ProfileName(), s.DevID))
+		}
+		if it.UUID != s.DevUUID {
+			return fail(corruptf("stripe %d names devid %d with uuid %s, but that device has uuid %s", j, s.DevID, s.DevUUID, it.UUID))
+		}
+	}
+	return nil
+}
+
+// setChunks installs m and resolves every stripe to a given device, or nil
+// when its devid was not given. A given device with the right devid but
+// another uuid is the wrong device, not a missing one.
+func (v *Volume) setChunks(m *ChunkMap, present map[uint64]givenDevice) error {
+	stripes := make([][]*Device, len(m.chunks))
+	for i := range m.chunks {
+		c := &m.chunks[i]
+		stripes[i] = make([]*Device, len(c.Stripes))
+		for j, s := range c.Stripes {
+			g, ok := present[s.DevID]
+			if !ok {
+				continue
+			}
+			if g.sb.DevItem.UUID != s.DevUUID {
+				return &BlockError{Logical: c.Logical, Tree: ChunkTreeObjectID,
+					Err: fmt.Errorf("stripe %d names devid %d with uuid %s, but %s is devid %d with uuid %s", j, s.DevID, s.DevUUID, g.dev.Name, s.DevID, g.sb.DevItem.UUID)}
+			}
+			stripes[i][j] = g.dev
+		}
+	}
+	v.chunks, v.stripes = m, stripes
+	return nil
+}
+
+// readable reports whether every byte of chunk i can be read from the
+// devices that are present.
+func (v *Volume) readable(i int) bool {
+	c, devs := &v.chunks.chunks[i], v.stripes[i]
+	missing := 0
+	for _, d := range devs {
+		if d == nil {
+			missing++
+		}
+	}
+	switch c.Profile() {
+	case BlockGroupDUP, BlockGroupRAID1, BlockGroupRAID1C3, BlockGroupRAID1C4:
+		return missing < len(devs)
+	case BlockGroupRAID10:
+		for g := 0; g < len(devs); g += int(c.SubStripes) {
+			if !slices.ContainsFunc(devs[g:g+int(c.SubStripes)], func(d *Device) bool { return d != nil }) {
+				return false
+			}
+		}
+		return true
+	case BlockGroupRAID5, BlockGroupRAID6:
+		return missing <= c.parity()
+	}
+	return missing == 0
+}
+
+// checkReadable fails naming the missing devices of the first chunk that
+// cannot be read without them.
+func (v *Volume) checkReadable() error {
+	var bad []int
+	for i := range v.chunks.chunks {
+		if !v.readable(i) {
+			bad = append(bad, i)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	c := &v.chunks.chunks[bad[0]]
+	var lost []Stripe
+	for j, s := range c.Stripes {
+		if v.stripes[bad[0]][j] == nil && !slices.ContainsFunc(lost, func(l Stripe) bool { return l.DevID == s.DevID }) {
+			lost = append(lost, s)
+		}
+	}
+	slices.SortFunc(lost, func(a, b Stripe) int { return cmp.Compare(a.DevID, b.DevID) })
+	names := make([]string, len(lost))
+	for i, s := range lost {
+		names[i] = fmt.Sprintf("devid %d (uuid %s)", s.DevID, s.DevUUID)
+	}
+	subject, verb, obj := "device "+names[0], "is", "it"
+	if len(names) > 1 {
+		subject, verb, obj = "devices "+strings.Join(names, ", "), "are", "them"
+	}
+	more := ""
+	if len(bad) > 1 {
+		more = fmt.Sprintf(" (%d chunks in all cannot be read)", len(bad))
+	}
+	return missingf("%s %s missing and the %s chunk at logical %d (%s) needs %s%s; pass %s with --device",
+		subject, verb, BlockGroupTypeName(c.Type), c.Logical, c.ProfileName(), obj, more, obj)
+}
+
+// readChunkTree walks the whole chunk tree and returns its chunks and
+// devices. Child levels must decrease, and a block reached twice is an
+// error, so corrupt pointers cannot make the walk loop.
+func (v *Volume) readChunkTree() ([]Chunk, []DevItem, error) {
+	var chunks []Chunk
+	var devItems []DevItem
+	seenDev := map[uint64]bool{}
+	visited := map[uint64]bool{}
+	var walk func(logical uint64, want BlockExpect) error
+	walk = func(logical uint64, want BlockExpect) error {
+		if visited[logical] {
+			return &BlockError{Logical: logical, Tree: ChunkTreeObjectID, Err: corruptf("tree block is referenced twice (pointer loop)")}
+		}
+		visited[logical] = true
+		n, err := v.ReadTreeBlock(logical, want)
+		if err != nil {
+			return err
+		}
+		for i := range n.NumItems() {
+			k := n.Key(i)
+			if n.Level > 0 {
+				child, gen := n.BlockPtr(i)
+				if err := walk(child, BlockExpect{Level: n.Level - 1, Generation: gen, Owner: ChunkTreeObjectID, FirstKey: &k}); err != nil {
+					return err
+				}
+				continue
+			}
+			switch k.Type {
+			case ChunkItemKey:
+				c, err := ParseChunk(k.Offset, n.ItemData(i))
+				if err != nil {
+					return &BlockError{Logical: logical, Tree: ChunkTreeObjectID, Key: &k, Err: err}
+				}
+				chunks = append(chunks, c)
+			case DevItemKey:
+				d, err := ParseDevItem(n.ItemData(i))
+				if err == nil && d.DevID != k.Offset {
+					err = corruptf("dev item has devid %d, key says %d", d.DevID, k.Offset)
+				}
+				if err == nil && seenDev[d.DevID] {
+					err = corruptf("second DEV_ITEM for devid %d", d.DevID)
+				}
+				if err != nil {
+					return &BlockError{Logical: logical, Tree: ChunkTreeObjectID, Key: &k, Err: err}
+				}
+				seenDev[d.DevID] = true
+				devItems = append(devItems, d)
+			}
+		}
+		return nil
+	}
+	err := walk(v.sb.ChunkRoot, BlockExpect{Level: v.sb.ChunkRootLevel, Generation: v.sb.ChunkRootGeneration, Owner: ChunkTreeObjectID})
+	return chunks, devItems, err
+}
+
+// Super returns the superblock the filesystem was opened with (the newest
+// among the devices). It must not be modified.
+func (v *Volume) Super() *Superblock { return v.sb }
+
+// NodeSize is the size of every tree block.
+func (v *Volume) NodeSize() uint32 { return v.sb.NodeSize }
+
+// SectorSize is the data block size, the unit of data checksums.
+func (v *Volume) SectorSize() uint32 { return v.sb.SectorSize }
+
+// CsumType is the checksum algorithm of the filesystem.
+func (v *Volume) CsumType() CsumType { return v.sb.CsumType }
+
+// Chunks returns every chunk in logical order. It must not be modified.
+func (v *Volume) Chunks() []Chunk { return v.chunks.Chunks() }
+
+// Devices describes every device of the filesystem, ordered by devid.
+func (v *Volume) Devices() []DeviceInfo { return slices.Clone(v.devices) }
+
+// MissingDevices describes the devices of the filesystem that were not
+// given to Open.
+func (v *Volume) MissingDevices() []DeviceInfo {
+	var out []DeviceInfo
+	for _, d := range v.devices {
+		if !d.Present {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// NumCopies is how many mirrors ReadMirror accepts for logical, or 0 when
+// no chunk maps it.
+func (v *Volume) NumCopies(logical uint64) int {
+	c, ok := v.chunks.Lookup(logical)
+	if !ok {
+		return 0
+	}
+	return c.NumCopies()
+}
+
+// mapStripe locates byte off of chunk c for mirror (which must be below
+// c.NumCopies; RAID5/6 are handled by readRAID56): the stripe index, the
+// physical offset and how many bytes are contiguous from there.
+func (c *Chunk) mapStripe(off uint64, mirror int) (idx int, phys, n uint64) {
+	sn, so := off/StripeLen, off%StripeLen
+	switch c.Profile() {
+	case BlockGroupRAID0:
+		k := uint64(len(c.Stripes))
+		idx = int(sn % k)
+		return idx, addSat(c.Stripes[idx].Offset, (sn/k)*StripeLen+so), StripeLen - so
+	case BlockGroupRAID10:
+		sub := uint64(c.SubStripes)
+		groups := uint64(len(c.Stripes)) / sub
+		idx = int((sn%groups)*sub) + mirror
+		return idx, addSat(c.Stripes[idx].Offset, (sn/groups)*StripeLen+so), StripeLen - so
+	case BlockGroupDUP, BlockGroupRAID1, BlockGroupRAID1C3, BlockGroupRAID1C4:
+		idx = mirror
+	}
+	return idx, addSat(c.Stripes[idx].Offset, off), c.Length - off
+}
+
+// location says where a read was served from, for error messages.
+type location struct {
+	devid, phys uint64
+	rebuilt     string // parity used when the data was rebuilt
+	missing     uint64 // devid whose absence forced another copy or a rebuild, 0 if none
+}
+
+func (l location) String() string {
+	switch {
+	case l.rebuilt == "" && l.missing != 0:
+		return fmt.Sprintf("devid %d missing, read devid %d physical %d", l.missing, l.devid, l.phys)
+	case l.rebuilt == "":
+		return fmt.Sprintf("devid %d physical %d", l.devid, l.phys)
+	case l.missing != 0:
+		return fmt.Sprintf("devid %d missing, rebuilt from %s", l.missing, l.rebuilt)
+	}
+	return "rebuilt from " + l.rebuilt
+}
+
+// lookupRange finds the chunk holding [logical, logical+n).
+func (v *Volume) lookupRange(logical uint64, n int) (int, error) {
+	i := v.chunks.index(logical)
+	if i < 0 {
+		return -1, invalidf("no chunk maps this address")
+	}
+	c := &v.chunks.chunks[i]
+	if uint64(n) > c.End()-logical {
+		return -1, invalidf("%d bytes run past the end of the %s chunk [%d, %d)", n, c.ProfileName(), c.Logical, c.End())
+	}
+	return i, nil
+}
+
+// readMirror fills p from logical using copy mirror and reports where the
+// first byte came from.
+func (v *Volume) readMirror(p []byte, logical uint64, mirror int) (location, error) {
+	i, err := v.lookupRange(logical, len(p))
+	if err != nil {
+		return location{}, err
+	}
+	c, devs := &v.chunks.chunks[i], v.stripes[i]
+	if mirror < 0 || mirror >= c.NumCopies() {
+		return location{}, fmt.Errorf("mirror %d does not exist: the %s chunk at logical %d has %d copies", mirror, c.ProfileName(), c.Logical, c.NumCopies())
+	}
+	off := logical - c.Logical
+	if c.parity() > 0 {
+		return v.readRAID56(p, c, devs, off, mirror)
+	}
+	var first location
+	for done := 0; done < len(p); {
+		idx, phys, n := c.mapStripe(off+uint64(done), mirror)
+		loc := location{devid: c.Stripes[idx].DevID, phys: phys}
+		if devs[idx] == nil {
+			// Where this copy's device is missing, any other copy will
+			// do; RAID10 may need different ones for different stripes.
+			for k := 1; k < c.NumCopies(); k++ {
+				i2, p2, _ := c.mapStripe(off+uint64(done), (mirror+k)%c.NumCopies())
+				if devs[i2] != nil {
+					loc = location{devid: c.Stripes[i2].DevID, phys: p2, missing: loc.devid}
+					idx, phys = i2, p2
+					break
+				}
+			}
+		}
+		seg := p[done:]
+		if uint64(len(seg)) > n {
+			seg = seg[:n]
+		}
+		if done == 0 {
+			first = loc
+		}
+		d := devs[idx]
+		if d == nil {
+			return loc, missingf("devid %d (uuid %s) is missing", loc.devid, c.Stripes[idx].DevUUID)
+		}
+		if err := d.readAt(seg, phys, "read"); err != nil {
+			return loc, err
+		}
+		done += len(seg)
+	}
+	return first, nil
+}
+
+// readRAID56 reads data of a RAID5/6 chunk. Mirror 0 reads the data
+// stripes, rebuilding from parity only where a device is missing; mirror 1
+// rebuilds every byte from P (or Q if P is unavailable); mirror 2 (RAID6)
+// rebuilds from Q without P. A copy that reads is thus independent of the
+// data stripe that a previous copy may have found corrupt.
+func (v *Volume) readRAID56(p []byte, c *Chunk, devs []*Device, off uint64, mirror int) (location, error) {
+	d := len(c.Stripes) - c.parity()
+	var first location
+	for done := 0; done < len(p); {
+		o := off + uint64(done)
+		sn, so := o/StripeLen, o%StripeLen
+		row := raidRow{c: c, devs: devs, fs: sn / uint64(d), so: so, d: d}
+		target := int(sn % uint64(d))
+		seg := p[done:]
+		if uint64(len(seg)) > StripeLen-so {
+			seg = seg[:StripeLen-so]
+		}
+		si := row.stripeIndex(target)
+		loc := location{devid: c.Stripes[si].DevID, phys: row.physical(target)}
+		var err error
+		switch {
+		case mirror == 0 && devs[si] != nil:
+			err = devs[si].readAt(seg, loc.phys, "read")
+		default:
+			if mirror == 0 {
+				loc.missing = loc.devid
+			}
+			loc.rebuilt, err = row.rebuild(seg, target, mirror == 2)
+		}
+		if done == 0 {
+			first = loc
+		}
+		if err != nil {
+			return loc, err
+		}
+		done += len(seg)
+	}
+	return first, nil
+}
+
+// ReadMirror fills p from logical address logical using copy mirror, in
+// [0, NumCopies(logical)). The range must lie inside one chunk; it may
+// cross stripe boundaries. Where the copy's device is missing, another
+// copy stands in. For RAID5/6, mirror 0 is the data as stored (rebuilt
+// where a device is missing) and higher mirrors are rebuilds from parity.
+// Error messages number mirrors from 1, as btrfs does.
+func (v *Volume) ReadMirror(p []byte, logical uint64, mirror int) error {
+	_, err := v.readMirror(p, logical, mirror)
+	var de *DeviceError
+	if err == nil || errors.As(err, &de) {
+		return err
+	}
+	return &BlockError{Logical: logical, Err: err}
+}
+
+// mirrorError is one copy's failure.
+type mirrorError struct {
+	mirror int
+	loc    location
+	err    error
+}
+
+func (e *mirrorError) Error() string {
+	if e.loc == (location{}) {
+		return fmt.Sprintf("%v on mirror %d", e.err, e.mirror+1)
+	}
+	return fmt.Sprintf("%v on mirror %d (%s)", e.err, e.mirror+1, e.loc)
+}
+
+func (e *mirrorError) Unwrap() error { return e.err }
+
+// copyErrors lists why every copy of a read failed.
+type copyErrors []*mirrorError
+
+func (e copyErrors) Error() string {
+	s := make([]string, len(e))
+	for i, m := range e {
+		s[i] = m.Error()
+	}
+	return strings.Join(s, ", ")
+}
+
+func (e copyErrors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, m := range e {
+		out[i] = m
+	}
+	return out
+}
+
+// readCopies tries each copy of [logical, logical+len(p)) until one reads
+// and passes check (if not nil).
+func (v *Volume) readCopies(p []byte, logical, tree uint64, check func([]byte) error) error {
+	i, err := v.lookupRange(logical, len(p))
+	if err != nil {
+		return &BlockError{Logical: logical, Tree: tree, Err: err}
+	}
+	copies := v.chunks.chunks[i].NumCopies()
+	var errs copyErrors
+	for m := range copies {
+		loc, err := v.readMirror(p, logical, m)
+		if err == nil && check != nil {
+			err = check(p)
+		}
+		if err == nil {
+			// Copies on missing devices were announced by Open; only
+			// damage is news.
+			if slices.ContainsFunc(errs, func(e *mirrorError) bool { return !errors.Is(e.err, ErrMissingDevice) }) {
+				v.warn(fmt.Sprintf("logical %d: %v; used mirror %d", logical, errs, m+1))
+			}
+			return nil
+		}
+		errs = append(errs, &mirrorError{m, loc, err})
+	}
+	return &BlockError{Logical: logical, Tree: tree, Err: errs}
+}
+
+// ReadLogical fills p from logical using the first copy that reads without
+// an I/O error. It does not verify content; see ReadVerified.
+func (v *Volume) ReadLogical(p []byte, logical uint64) error {
+	return v.readCopies(p, logical, 0, nil)
+}
+
+// ReadVerified fills p from logical using the first copy for which check
+// passes. When none does, the error names each copy's failure and p holds
+// the last attempt.
+func (v *Volume) ReadVerified(p []byte, logical uint64, check func([]byte) error) error {
+	return v.readCopies(p, logical, 0, check)
+}
+
+// ReadTreeBlock reads and verifies the tree block at logical: checksum,
+// bytenr, fsid, level, generation and first key as want demands, then the
+// structural checks of ParseNode. A copy failing any check is skipped for
+// the next; if all fail, the *BlockError says what failed on each.
+func (v *Volume) ReadTreeBlock(logical uint64, want BlockExpect) (*Node, error) {
+	if logical == 0 || logical%uint64(v.sb.SectorSize) != 0 {
+		return nil, &BlockError{Logical: logical, Tree: want.Owner, Err: corruptf("tree block address is not aligned to sectorsize %d", v.sb.SectorSize)}
+	}
+	buf := make([]byte, v.sb.NodeSize)
+	var node *Node
+	err := v.readCopies(buf, logical, want.Owner, func(b []byte) error {
+		var err error
+		node, err = v.checkTreeBlock(b, logical, want)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return node, nil
+}
+
+func (v *Volume) checkTreeBlock(b []byte, logical uint64, want BlockExpect) (*Node, error) {
+	ct := v.sb.CsumType
+	if !ct.Verify(b[:CsumSize], b[CsumSize:]) {
+		var sum [CsumSize]byte
+		ct.Sum(&sum, b[CsumSize:])
+		return nil, invalidf("checksum mismatch (stored %x, computed %x)", b[:ct.Size()], sum[:ct.Size()])
+	}
+	h, err := ParseHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case h.Bytenr != logical:
+		return nil, invalidf("bytenr mismatch (header says %d)", h.Bytenr)
+	case h.FSID != v.metaFSID:
+		return nil, invalidf("fsid mismatch (header has %s, filesystem is %s)", h.FSID, v.metaFSID)
+	case h.Level != want.Level:
+		return nil, invalidf("level mismatch (header has %d, expected %d)", h.Level, want.Level)
+	case want.Generation != 0 && h.Generation != want.Generation:
+		return nil, invalidf("generation mismatch (header has %d, expected %d)", h.Generation, want.Generation)
+	}
+	n, err := ParseNode(b)
+	if err != nil {
+		return nil, err
+	}
+	if want.FirstKey != nil {
+		if n.NumItems() == 0 {
+			return nil, invalidf("block is empty, expected first key %v", *want.FirstKey)
+		}
+		if k := n.Key(0); k != *want.FirstKey {
+			return nil, invalidf("first key mismatch (block has %v, expected %v)", k, *want.FirstKey)
+		}
+	}
+	return n, nil
+}
+
+// MapPhysical returns where byte logical of copy mirror is stored. For
+// RAID5/6 only mirror 0 (the data stripe) has a location; the other
+// copies are rebuilt from parity.
+func (v *Volume) MapPhysical(logical uint64, mirror int) (devid, physical uint64, err error) {
+	i, err := v.lookupRange(logical, 1)
+	if err != nil {
+		return 0, 0, &BlockError{Logical: logical, Err: err}
+	}
+	c := &v.chunks.chunks[i]
+	off := logical - c.Logical
+	if c.parity() > 0 {
+		if mirror != 0 {
+			return 0, 0, &BlockError{Logical: logical, Err: fmt.Errorf("mirror %d of a %s chunk is rebuilt from parity and has no location", mirror, c.ProfileName())}
+		}
+		d := uint64(len(c.Stripes) - c.parity())
+		sn, so := off/StripeLen, off%StripeLen
+		row := raidRow{c: c, fs: sn / d, so: so, d: int(d)}
+		target := int(sn % d)
+		return c.Stripes[row.stripeIndex(target)].DevID, row.physical(target), nil
+	}
+	if mirror < 0 || mirror >= c.NumCopies() {
+		return 0, 0, &BlockError{Logical: logical, Err: fmt.Errorf("mirror %d does not exist: the %s chunk has %d copies", mirror, c.ProfileName(), c.NumCopies())}
+	}
+	idx, phys, _ := c.mapStripe(off, mirror)
+	return c.Stripes[idx].DevID, phys, nil
+}

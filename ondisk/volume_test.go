@@ -1,0 +1,541 @@
+package ondisk
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func openTestFS(t *testing.T, devs []*Device) (*Volume, []string) {
+	t.Helper()
+	var warns []string
+	var mu sync.Mutex
+	v, err := Open(devs, Options{Warn: func(m string) { mu.Lock(); warns = append(warns, m); mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, warns
+}
+
+// tfsReadSpans are (offset, length) pairs inside the chunk that start and end
+// on and off 64 KiB stripe boundaries.
+var tfsReadSpans = [][2]uint64{
+	{0, tfsNodeSize}, {StripeLen - 100, 300}, {StripeLen, StripeLen}, {3*StripeLen - 5000, 2*StripeLen + 10000},
+	{0, 0}, // whole chunk, filled in per test
+}
+
+func TestVolumeProfiles(t *testing.T) {
+	for _, p := range tfsProfiles {
+		t.Run(p.name, func(t *testing.T) {
+			f := newTestFS(p.profile, p.ndev)
+			v, warns := openTestFS(t, f.build())
+			if len(warns) != 0 {
+				t.Errorf("warnings: %q", warns)
+			}
+			c := &f.chunk
+			if cs := v.Chunks(); len(cs) != 1 || cs[0].Logical != tfsLogical || cs[0].Length != c.Length {
+				t.Fatalf("chunks %+v", cs)
+			}
+			if d := v.Devices(); len(d) != p.ndev || !d[p.ndev-1].Present || d[0].UUID != tfsDevUUID(1) || d[0].Name != "dev1" || d[0].Item.TotalBytes != tfsDevSize {
+				t.Errorf("devices %+v", d)
+			}
+			if v.NodeSize() != tfsNodeSize || v.SectorSize() != 4096 || v.CsumType() != CsumCRC32C || v.Super().Generation != tfsGen {
+				t.Errorf("accessors: %d %d %v", v.NodeSize(), v.SectorSize(), v.CsumType())
+			}
+			n, err := v.ReadTreeBlock(tfsRoot, BlockExpect{Level: 0, Generation: tfsGen, Owner: RootTreeObjectID})
+			if err != nil || n.Bytenr != tfsRoot || n.NumItems() != 0 {
+				t.Fatalf("root: %v %v", n, err)
+			}
+			copies := v.NumCopies(tfsLogical)
+			if copies != c.NumCopies() {
+				t.Errorf("NumCopies = %d", copies)
+			}
+			for _, sp := range tfsReadSpans {
+				if sp[1] == 0 {
+					sp[1] = c.Length
+				}
+				want := f.content[sp[0] : sp[0]+sp[1]]
+				got := make([]byte, sp[1])
+				for m := range copies {
+					clear(got)
+					if err := v.ReadMirror(got, tfsLogical+sp[0], m); err != nil || !bytes.Equal(got, want) {
+						t.Fatalf("ReadMirror(%d+%d, mirror %d): %v, equal %v", sp[0], sp[1], m, err, bytes.Equal(got, want))
+					}
+				}
+				clear(got)
+				if err := v.ReadLogical(got, tfsLogical+sp[0]); err != nil || !bytes.Equal(got, want) {
+					t.Fatalf("ReadLogical(%d+%d): %v", sp[0], sp[1], err)
+				}
+			}
+			for off := uint64(0); off < c.Length; off += 12345 {
+				for m := range copies {
+					if c.parity() > 0 && m > 0 {
+						break
+					}
+					wd, wp := tfsExpectPhysical(c, off, m)
+					gd, gp, err := v.MapPhysical(tfsLogical+off, m)
+					if err != nil || gd != wd || gp != wp {
+						t.Fatalf("MapPhysical(+%d, %d) = %d, %d, %v; want %d, %d", off, m, gd, gp, err, wd, wp)
+					}
+				}
+			}
+			if copies > 1 && c.parity() > 0 {
+				if _, _, err := v.MapPhysical(tfsLogical, 1); err == nil {
+					t.Error("MapPhysical of a parity rebuild succeeded")
+				}
+			}
+		})
+	}
+}
+
+// tfsReadable says, by the profile rules, whether a chunk survives
+// the loss of the devices in gone.
+func tfsReadable(c *Chunk, gone map[uint64]bool) bool {
+	lost := 0
+	for _, s := range c.Stripes {
+		if gone[s.DevID] {
+			lost++
+		}
+	}
+	switch c.Profile() {
+	case BlockGroupRAID1, BlockGroupRAID1C3, BlockGroupRAID1C4, BlockGroupDUP:
+		return lost < len(c.Stripes)
+	case BlockGroupRAID10:
+		for i := 0; i < len(c.Stripes); i += 2 {
+			if gone[c.Stripes[i].DevID] && gone[c.Stripes[i+1].DevID] {
+				return false
+			}
+		}
+		return true
+	case BlockGroupRAID5:
+		return lost <= 1
+	case BlockGroupRAID6:
+		return lost <= 2
+	}
+	return lost == 0
+}
+
+// TestVolumeMissingDevices leaves out every proper subset of devices: Open
+// must succeed exactly when every chunk stays readable, and then every
+// copy that can still be read must return the original bytes, rebuilt from
+// parity where needed.
+func TestVolumeMissingDevices(t *testing.T) {
+	for _, p := range tfsProfiles {
+		if p.ndev < 2 {
+			continue
+		}
+		f := newTestFS(p.profile, p.ndev)
+		all := f.build()
+		for mask := 1; mask < 1<<p.ndev-1; mask++ {
+			gone := map[uint64]bool{}
+			var devs []*Device
+			for i, d := range all {
+				if mask&(1<<i) != 0 {
+					gone[uint64(i+1)] = true
+				} else {
+					devs = append(devs, d)
+				}
+			}
+			name := fmt.Sprintf("%s/without%v", p.name, gone)
+			var warns []string
+			v, err := Open(devs, Options{Warn: func(m string) { warns = append(warns, m) }})
+			if !tfsReadable(&f.chunk, gone) {
+				if err == nil || !errors.Is(err, ErrMissingDevice) || !strings.Contains(err.Error(), "pass ") {
+					t.Errorf("%s: Open = %v, want a missing-device error", name, err)
+				}
+				// Every device holds a stripe of the one chunk, so the
+				// error must name all the missing ones.
+				for id := range gone {
+					if err != nil && !strings.Contains(err.Error(), fmt.Sprintf("devid %d (uuid %s)", id, tfsDevUUID(id))) {
+						t.Errorf("%s: error does not name devid %d: %v", name, id, err)
+					}
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s: Open: %v", name, err)
+				continue
+			}
+			if len(v.MissingDevices()) != len(gone) || len(warns) != len(gone) || !strings.Contains(warns[0], "is missing; reading degraded") {
+				t.Errorf("%s: missing %v, warnings %q", name, v.MissingDevices(), warns)
+			}
+			if _, err := v.ReadTreeBlock(tfsRoot, BlockExpect{Generation: tfsGen, Owner: RootTreeObjectID}); err != nil {
+				t.Errorf("%s: root: %v", name, err)
+			}
+			got := make([]byte, f.chunk.Length)
+			if err := v.ReadLogical(got, tfsLogical); err != nil || !bytes.Equal(got, f.content) {
+				t.Errorf("%s: ReadLogical: %v", name, err)
+			}
+			if f.chunk.parity() > 0 {
+				// Mirror 0 rebuilds what the missing devices held.
+				clear(got)
+				if err := v.ReadMirror(got, tfsLogical, 0); err != nil || !bytes.Equal(got, f.content) {
+					t.Errorf("%s: ReadMirror 0: %v", name, err)
+				}
+			}
+			if len(warns) != len(gone) {
+				t.Errorf("%s: reads warned: %q", name, warns[len(gone):])
+			}
+		}
+	}
+}
+
+// TestRAID56Rebuild checks every rebuild path of one full stripe directly:
+// each data index from P, from Q, and with any second data stripe lost.
+func TestRAID56Rebuild(t *testing.T) {
+	for _, p := range tfsProfiles {
+		if p.profile != BlockGroupRAID5 && p.profile != BlockGroupRAID6 {
+			continue
+		}
+		f := newTestFS(p.profile, p.ndev)
+		devs := f.build()
+		c := &f.chunk
+		d := tfsDataStripes(c)
+		for fs := range uint64(2) {
+			for _, so := range []uint64{0, 4096, StripeLen - 512} {
+				const n = 512
+				for target := range d {
+					want := f.content[(fs*uint64(d)+uint64(target))*StripeLen+so:][:n]
+					for lose := -1; lose < d+c.parity(); lose++ {
+						rowDevs := make([]*Device, len(devs))
+						for i, s := range c.Stripes {
+							rowDevs[i] = devs[s.DevID-1]
+						}
+						row := raidRow{c: c, devs: rowDevs, fs: fs, so: so, d: d}
+						if lose >= 0 {
+							rowDevs[row.stripeIndex(lose)] = nil
+						}
+						for _, skipP := range []bool{false, true} {
+							out := make([]byte, n)
+							used, err := row.rebuild(out, target, skipP)
+							lostData := 1
+							if lose >= 0 && lose < d && lose != target {
+								lostData = 2
+							}
+							pOK := !skipP && lose != d
+							qOK := c.parity() == 2 && lose != d+1
+							possible := lostData == 1 && (pOK || qOK) || lostData == 2 && pOK && qOK
+							if !possible {
+								if err == nil {
+									t.Errorf("%s fs %d target %d lose %d skipP %v: rebuilt from %s", p.name, fs, target, lose, skipP, used)
+								}
+								continue
+							}
+							if err != nil || !bytes.Equal(out, want) {
+								t.Errorf("%s fs %d so %d target %d lose %d skipP %v: %v (used %s)", p.name, fs, so, target, lose, skipP, err, used)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestGFTables(t *testing.T) {
+	for a := range 256 {
+		for b := range 256 {
+			if gfMul(byte(a), byte(b)) != slowGFMul(byte(a), byte(b)) {
+				t.Fatalf("gfMul(%d, %d)", a, b)
+			}
+		}
+		if a != 0 && gfMul(byte(a), gfInv(byte(a))) != 1 {
+			t.Fatalf("gfInv(%d)", a)
+		}
+	}
+	x := byte(1)
+	for i := range 300 {
+		if gfPow2(i) != x {
+			t.Fatalf("gfPow2(%d)", i)
+		}
+		x = slowGFMul(x, 2)
+	}
+}
+
+// tfsRewrite replaces the copy of a tree block that mirror m of the DUP
+// test filesystem holds.
+func tfsRewrite(f *testFS, logical uint64, m int, b []byte) {
+	s := f.chunk.Stripes[m]
+	copy(f.devs[s.DevID-1][s.Offset+logical-tfsLogical:], b)
+}
+
+func TestReadTreeBlockCopies(t *testing.T) {
+	f := newTestFS(BlockGroupDUP, 1)
+	devs := f.build()
+	v, _ := openTestFS(t, devs)
+	want := BlockExpect{Level: 0, Generation: tfsGen, Owner: RootTreeObjectID}
+	var warns []string
+	v.warn = func(m string) { warns = append(warns, m) }
+
+	// Mirror 1 damaged: the block still reads, with a warning.
+	f.devs[0][tfsPhysical+tfsRoot-tfsLogical+500] ^= 0xff
+	if _, err := v.ReadTreeBlock(tfsRoot, want); err != nil {
+		t.Fatal(err)
+	}
+	if len(warns) != 1 || !strings.Contains(warns[0], "checksum mismatch") || !strings.Contains(warns[0], "used mirror 2") {
+		t.Errorf("warnings %q", warns)
+	}
+	// Mirror 2 a valid block from elsewhere: both copies fail, each named.
+	tfsRewrite(f, tfsRoot, 1, tfsSeal(tfsLeaf(tfsRoot+tfsNodeSize, RootTreeObjectID, nil), CsumCRC32C))
+	_, err := v.ReadTreeBlock(tfsRoot, want)
+	var be *BlockError
+	if !errors.As(err, &be) || be.Logical != tfsRoot || be.Tree != RootTreeObjectID || !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("got %v", err)
+	}
+	wantMsg := fmt.Sprintf("logical %d in ROOT_TREE: checksum mismatch (stored ", tfsRoot)
+	wantTail := fmt.Sprintf(") on mirror 1 (devid 1 physical %d), bytenr mismatch (header says %d) on mirror 2 (devid 1 physical %d)",
+		tfsPhysical+tfsRoot-tfsLogical, tfsRoot+tfsNodeSize, tfsPhysical+tfsStripe+tfsRoot-tfsLogical)
+	if msg := err.Error(); !strings.HasPrefix(msg, wantMsg) || !strings.HasSuffix(msg, wantTail) {
+		t.Errorf("message %q\nwant %q...%q", msg, wantMsg, wantTail)
+	}
+}
+
+func TestReadTreeBlockChecks(t *testing.T) {
+	f := newTestFS(0, 1)
+	devs := f.build()
+	v, _ := openTestFS(t, devs)
+	rootKey := Key{1, 2, 3}
+	leafKey := Key{DevItemsObjectID, DevItemKey, 1}
+	for _, tc := range []struct {
+		name    string
+		logical uint64
+		want    BlockExpect
+		substr  string
+	}{
+		{"ok", tfsChunkRoot, BlockExpect{Generation: tfsGen, FirstKey: &leafKey}, ""},
+		{"no generation check", tfsChunkRoot, BlockExpect{}, ""},
+		{"level", tfsRoot, BlockExpect{Level: 1}, "level mismatch (header has 0, expected 1) on mirror 1 (devid 1 physical"},
+		{"generation", tfsRoot, BlockExpect{Generation: 9}, "generation mismatch (header has 10, expected 9)"},
+		{"first key", tfsChunkRoot, BlockExpect{FirstKey: &rootKey}, "first key mismatch (block has (ROOT_TREE DEV_ITEM 1), expected (ROOT_TREE UNKNOWN.2 3))"},
+		{"empty with key", tfsRoot, BlockExpect{FirstKey: &rootKey}, "block is empty"},
+		{"pattern bytes", tfsLogical + 5*tfsNodeSize, BlockExpect{}, "checksum mismatch"},
+		{"unaligned", tfsRoot + 512, BlockExpect{}, "not aligned to sectorsize 4096"},
+		{"zero", 0, BlockExpect{}, "not aligned"},
+		{"unmapped", 1 << 40, BlockExpect{}, "no chunk maps this address"},
+		{"past chunk end", tfsLogical + f.chunk.Length - 4096, BlockExpect{}, "16384 bytes run past the end of the single chunk"},
+	} {
+		n, err := v.ReadTreeBlock(tc.logical, tc.want)
+		if tc.substr == "" {
+			if err != nil || n == nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		var be *BlockError
+		if !errors.As(err, &be) || be.Logical != tc.logical || !strings.Contains(err.Error(), tc.substr) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.substr)
+		}
+	}
+
+	// A block of another filesystem, and one whose items overflow.
+	other := tfsLeaf(tfsRoot, RootTreeObjectID, nil)
+	other[32] = 9
+	tfsRewrite(f, tfsRoot, 0, tfsSeal(other, CsumCRC32C))
+	if _, err := v.ReadTreeBlock(tfsRoot, BlockExpect{}); err == nil || !strings.Contains(err.Error(), "fsid mismatch (header has 091d0000-") {
+		t.Errorf("fsid: %v", err)
+	}
+	bad := tfsLeaf(tfsRoot, RootTreeObjectID, []tfsItem{{Key{1, 1, 0}, []byte("x")}})
+	bad[HeaderSize+17] = 0xff // item offset far outside the block
+	tfsRewrite(f, tfsRoot, 0, tfsSeal(bad, CsumCRC32C))
+	if _, err := v.ReadTreeBlock(tfsRoot, BlockExpect{}); err == nil || !strings.Contains(err.Error(), "lies outside the item area") {
+		t.Errorf("structure: %v", err)
+	}
+}
+
+func TestReadErrors(t *testing.T) {
+	f := newTestFS(BlockGroupRAID1, 2)
+	devs := f.build()
+	v, _ := openTestFS(t, devs)
+	p := make([]byte, 4096)
+	if err := v.ReadMirror(p, tfsLogical, 2); err == nil || !strings.Contains(err.Error(), "mirror 2 does not exist: the raid1 chunk at logical 16777216 has 2 copies") {
+		t.Errorf("mirror range: %v", err)
+	}
+	if err := v.ReadMirror(p, 5, 0); err == nil || !strings.Contains(err.Error(), "logical 5: no chunk maps this address") {
+		t.Errorf("unmapped: %v", err)
+	}
+	if v.NumCopies(5) != 0 {
+		t.Error("NumCopies of an unmapped address")
+	}
+	// Device 1 truncated: mirror 1 fails with a device error, ReadLogical
+	// falls back to mirror 2 and ReadVerified names both failures.
+	devs[0].Size = tfsPhysical + 1000
+	err := v.ReadMirror(p, tfsLogical, 0)
+	var de *DeviceError
+	if !errors.As(err, &de) || de.Device != "dev1" || de.Offset != tfsPhysical {
+		t.Errorf("truncated device: %v", err)
+	}
+	if err := v.ReadLogical(p, tfsLogical); err != nil || !bytes.Equal(p, f.content[:4096]) {
+		t.Errorf("ReadLogical: %v", err)
+	}
+	err = v.ReadVerified(p, tfsLogical, func([]byte) error { return errors.New("nope") })
+	if err == nil || !strings.Contains(err.Error(), "past the device end 1049576 on mirror 1 (devid 1 physical 1048576), nope on mirror 2 (devid 2 physical 1048576)") {
+		t.Errorf("ReadVerified: %v", err)
+	}
+	calls := 0
+	if err := v.ReadVerified(p, tfsLogical+4096, func(b []byte) error { calls++; return nil }); err != nil || calls != 1 || !bytes.Equal(p, f.content[4096:8192]) {
+		t.Errorf("ReadVerified ok: %v after %d checks", err, calls)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		setup  func(f *testFS)
+		devs   func(d []*Device) []*Device
+		kind   error
+		substr string
+	}{
+		{name: "no devices", devs: func([]*Device) []*Device { return nil }, substr: "no devices given"},
+		{name: "same device twice", devs: func(d []*Device) []*Device { return []*Device{d[0], d[0]} }, substr: "devices dev1 and dev1 both claim devid 1"},
+		{name: "missing dev item", setup: func(f *testFS) { f.devItems = f.devItems[:1] }, substr: "dev2 (devid 2, uuid d0020000-0000-0000-0000-000000000000) is not a member"},
+		{name: "device uuid", setup: func(f *testFS) { f.devItems[1].UUID = UUID{7} }, substr: "device dev2 has uuid d0020000-"},
+		{name: "seed device", setup: func(f *testFS) { f.devItems[1].FSID = UUID{7} }, kind: ErrUnsupported, substr: "seed devices are not supported"},
+		{name: "unknown devid", setup: func(f *testFS) {
+			c := testChunk(64<<20, BlockGroupData, 1)
+			c.Stripes[0].DevID = 9
+			f.extra = append(f.extra, c)
+		}, kind: ErrCorrupt, substr: "logical 67108864 in CHUNK_TREE: corrupt: stripe 0 of the single chunk is on devid 9, which has no DEV_ITEM"},
+		{name: "stripe uuid", setup: func(f *testFS) {
+			c := testChunk(64<<20, BlockGroupData, 1)
+			c.Stripes[0].DevUUID = UUID{5}
+			f.extra = append(f.extra, c)
+		}, kind: ErrCorrupt, substr: "stripe 0 names devid 1 with uuid 05000000-"},
+		{name: "overlapping chunk", setup: func(f *testFS) { f.extra = append(f.extra, testChunk(tfsLogical+4096, BlockGroupData, 1)) }, kind: ErrCorrupt, substr: "overlaps"},
+		{name: "mixed chunk", setup: func(f *testFS) {
+			f.extra = append(f.extra, testChunk(64<<20, BlockGroupData|BlockGroupMetadata, 1))
+		}, kind: ErrCorrupt, substr: "mixed_groups is not set"},
+		{name: "chunk tree loop", setup: func(f *testFS) { f.loop = true }, kind: ErrCorrupt, substr: "referenced twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newTestFS(BlockGroupRAID1, 2)
+			if tc.setup != nil {
+				tc.setup(f)
+			}
+			devs := f.build()
+			if tc.devs != nil {
+				devs = tc.devs(devs)
+			}
+			_, err := Open(devs, Options{})
+			if err == nil || tc.kind != nil && !errors.Is(err, tc.kind) || !strings.Contains(err.Error(), tc.substr) {
+				t.Errorf("got %v, want %v containing %q", err, tc.kind, tc.substr)
+			}
+		})
+	}
+
+	// Devices of two filesystems.
+	a := newTestFS(0, 1).build()
+	other := newTestFS(0, 1)
+	otherDevs := other.build()
+	sb := otherDevs[0].R.(*tfsMemDev).b[SuperblockOffsets[0]:]
+	sb[0x20] ^= 1
+	sb[superDevItemOff+82] ^= 1
+	resealSuper(sb)
+	if _, err := Open([]*Device{a[0], otherDevs[0]}, Options{}); err == nil || !strings.Contains(err.Error(), "device dev1 belongs to filesystem f41d0000-") {
+		t.Errorf("two filesystems: %v", err)
+	}
+}
+
+func TestOpenWarnings(t *testing.T) {
+	f := newTestFS(BlockGroupRAID1, 2)
+	devs := f.build()
+	// Device 2 missed a commit; device 1 has the newer superblock.
+	sb := f.devs[1][SuperblockOffsets[0]:]
+	sb[0x48]--
+	resealSuper(sb)
+	// And the superblock counts a device the chunk tree does not have.
+	for i := range f.devs {
+		sb := f.devs[i][SuperblockOffsets[0]:]
+		sb[0x88] = 3
+		resealSuper(sb)
+	}
+	v, warns := openTestFS(t, devs)
+	all := strings.Join(warns, "\n")
+	for _, w := range []string{"dev2: superblock generation 9 is older than generation 10 of dev1", "superblock says 3 devices but the chunk tree has 2 DEV_ITEMs"} {
+		if !strings.Contains(all, w) {
+			t.Errorf("warnings %q lack %q", all, w)
+		}
+	}
+	if v.Super().Generation != tfsGen {
+		t.Errorf("used superblock generation %d", v.Super().Generation)
+	}
+}
+
+func TestConcurrentReads(t *testing.T) {
+	f := newTestFS(BlockGroupRAID6, 4)
+	devs := f.build()
+	v, _ := openTestFS(t, devs[1:])
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			for range 20 {
+				if _, err := v.ReadTreeBlock(tfsChunkRoot, BlockExpect{Generation: tfsGen}); err != nil {
+					errs <- err
+					return
+				}
+				p := make([]byte, 3*StripeLen)
+				if err := v.ReadMirror(p, tfsLogical+StripeLen, 1); err != nil || !bytes.Equal(p, f.content[StripeLen:4*StripeLen]) {
+					errs <- fmt.Errorf("read: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// FuzzOpen feeds Open a chunk tree whose root block is the fuzz input,
+// checksummed so that parsing, not the checksum, decides.
+func FuzzOpen(f *testing.F) {
+	for _, loop := range []bool{false, true} {
+		fs := newTestFS(BlockGroupRAID1, 2)
+		fs.loop = loop
+		fs.build()
+		f.Add(fs.content[:tfsNodeSize])
+	}
+	base := newTestFS(BlockGroupRAID1, 2)
+	base.build()
+	f.Fuzz(func(t *testing.T, block []byte) {
+		b := make([]byte, tfsNodeSize)
+		copy(b, block)
+		tfsSeal(b, CsumCRC32C)
+		devs := make([]*Device, len(base.devs))
+		for i, img := range base.devs {
+			// The chunk root opens the chunk on both mirrors.
+			devs[i] = &Device{Name: "dev", R: &overlayDev{img, tfsPhysical, b}, Size: tfsDevSize}
+		}
+		v, err := Open(devs, Options{})
+		if err != nil {
+			return
+		}
+		for _, c := range v.Chunks() {
+			p := make([]byte, min(c.Length, 3*StripeLen))
+			for m := range v.NumCopies(c.Logical) {
+				_ = v.ReadMirror(p, c.End()-uint64(len(p)), m)
+			}
+		}
+	})
+}
+
+// overlayDev reads base with patch laid over it at off.
+type overlayDev struct {
+	base  []byte
+	off   int64
+	patch []byte
+}
+
+func (o *overlayDev) ReadAt(p []byte, off int64) (int, error) {
+	n, err := (&tfsMemDev{o.base}).ReadAt(p, off)
+	lo, hi := max(o.off, off), min(o.off+int64(len(o.patch)), off+int64(n))
+	if lo < hi {
+		copy(p[lo-off:hi-off], o.patch[lo-o.off:hi-o.off])
+	}
+	return n, err
+}
