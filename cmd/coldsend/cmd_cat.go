@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/coldsend/coldsend/fstree"
+)
+
+func catCommand(stdout, stderr io.Writer) *command {
+	c := newCommand("cat", "[--device PATH]... IMAGE SUBVOL/PATH", "Write the exact bytes of a file to standard output.")
+	var ff fsFlags
+	ff.register(c)
+	c.minArgs, c.maxArgs = 2, 2
+	c.run = func(args []string) error {
+		fs, err := ff.open(args[0], stderr)
+		if err != nil {
+			return err
+		}
+		defer fs.Close()
+		loc, err := fs.Resolve(args[1])
+		if err != nil {
+			return err
+		}
+		f, err := loc.Subvol.OpenFile(loc.Ino)
+		if err != nil {
+			return err
+		}
+		switch f.Inode.Mode & sIFMT {
+		case sIFREG:
+		case sIFLNK:
+			t, err := readAll(loc.Subvol, loc.Ino)
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("%s is a symbolic link to %s", args[1], escapeName(t))
+		default:
+			return fmt.Errorf("%s is not a regular file (%s)", args[1], modeString(f.Inode.Mode))
+		}
+		if _, err := copyFile(stdout, f); err != nil {
+			return fmt.Errorf("%s: %w", args[1], err)
+		}
+		return nil
+	}
+	return c
+}
+
+// copyFile streams a file's contents through one bounded buffer.
+func copyFile(w io.Writer, f *fstree.File) (int64, error) {
+	return io.Copy(w, io.NewSectionReader(f, 0, f.Size()))
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coldsend/coldsend/fstree"
+	"github.com/coldsend/coldsend/ondisk"
+)
+
+func lsCommand(stdout, stderr io.Writer) *command {
+	c := newCommand("ls", "[-l] [-R] [--device PATH]... IMAGE SUBVOL[/PATH]",
+		"List a directory of a subvolume. SUBVOL is a path from the top level (e.g. snaps/2, or / for the top level) or id:N.")
+	var ff fsFlags
+	ff.register(c)
+	long := c.flags.Bool("l", false, "long listing: mode, links, owner, size, mtime")
+	recursive := c.flags.Bool("R", false, "list subdirectories recursively (paths relative to the argument)")
+	c.minArgs, c.maxArgs = 2, 2
+	c.run = func(args []string) error {
+		fs, err := ff.open(args[0], stderr)
+		if err != nil {
+			return err
+		}
+		defer fs.Close()
+		loc, err := fs.Resolve(args[1])
+		if err != nil {
+			return err
+		}
+		l := &lister{w: &errWriter{w: stdout}, long: *long, recursive: *recursive}
+		ii, err := loc.Subvol.Inode(loc.Ino)
+		if err != nil {
+			return err
+		}
+		if ii.Mode&sIFMT != sIFDIR {
+			name := args[1][strings.LastIndexByte(args[1], '/')+1:]
+			if err := l.entry(loc.Subvol, loc.Ino, ii, []byte(name)); err != nil {
+				return err
+			}
+			return l.w.err
+		}
+		if err := l.dir(loc.Subvol, loc.Ino, nil); err != nil {
+			return err
+		}
+		return l.w.err
+	}
+	return c
+}
+
+type lister struct {
+	w         *errWriter
+	long      bool
+	recursive bool
+}
+
+// dir lists directory ino of s; prefix is its path below the listed root.
+func (l *lister) dir(s *fstree.Subvol, ino uint64, prefix []byte) error {
+	ents, err := s.ReadDir(ino)
+	if err != nil {
+		return err
+	}
+	type sub struct {
+		s    *fstree.Subvol
+		ino  uint64
+		path []byte
+	}
+	var subs []sub
+	for _, e := range ents {
+		path := e.Name
+		if prefix != nil {
+			path = append(append(append([]byte(nil), prefix...), '/'), e.Name...)
+		}
+		es, eino := s, e.Location.ObjectID
+		if e.IsSubvolume() {
+			if es, err = s.NestedSubvol(ino, &e); err != nil {
+				return err
+			}
+			if es == nil {
+				l.w.printf("%s\n", l.placeholder(path))
+				continue
+			}
+			eino = ondisk.SubvolumeRootDirInodeID
+		}
+		ii, err := es.Inode(eino)
+		if err != nil {
+			return fmt.Errorf("%s: %w", escapeName(path), err)
+		}
+		if err := l.entry(es, eino, ii, path); err != nil {
+			return err
+		}
+		if l.recursive && ii.Mode&sIFMT == sIFDIR {
+			subs = append(subs, sub{es, eino, path})
+		}
+	}
+	for _, d := range subs {
+		if err := l.dir(d.s, d.ino, d.path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// placeholder formats the empty directory the kernel shows for a nested
+// subvolume that a snapshot did not include.
+func (l *lister) placeholder(path []byte) string {
+	if !l.long {
+		return escapeName(path)
+	}
+	return fmt.Sprintf("%s %3d %5d %5d %9d %19s %s (empty: subvolume not in this snapshot)", "dr-xr-xr-x", 1, 0, 0, 0, "-", escapeName(path))
+}
+
+func (l *lister) entry(s *fstree.Subvol, ino uint64, ii *ondisk.InodeItem, name []byte) error {
+	if !l.long {
+		l.w.printf("%s\n", escapeName(name))
+		return nil
+	}
+	size := fmt.Sprint(ii.Size)
+	if t := ii.Mode & sIFMT; t == sIFCHR || t == sIFBLK {
+		size = fmt.Sprintf("%d, %d", rdevMajor(ii.Rdev), rdevMinor(ii.Rdev))
+	}
+	mtime := time.Unix(ii.Mtime.Sec, int64(ii.Mtime.Nsec)).UTC().Format("2006-01-02 15:04:05")
+	target := ""
+	if ii.Mode&sIFMT == sIFLNK {
+		t, err := readAll(s, ino)
+		if err != nil {
+			return fmt.Errorf("%s: %w", escapeName(name), err)
+		}
+		target = " -> " + escapeName(t)
+	}
+	l.w.printf("%s %3d %5d %5d %9s %s %s%s\n", modeString(ii.Mode), ii.Nlink, ii.UID, ii.GID, size, mtime, escapeName(name), target)
+	return nil
+}
+
+func readAll(s *fstree.Subvol, ino uint64) ([]byte, error) {
+	f, err := s.OpenFile(ino)
+	if err != nil {
+		return nil, err
+	}
+	if f.Size() > 1<<16 {
+		return nil, fmt.Errorf("inode %d: %d bytes is too large for a symlink target", ino, f.Size())
+	}
+	b := make([]byte, f.Size())
+	if _, err := f.ReadAt(b, 0); err != nil && err != io.EOF {
+		return nil, err
+	}
+	return b, nil
+}
+
+// File type bits of st_mode.
+const (
+	sIFMT   = 0o170000
+	sIFSOCK = 0o140000
+	sIFLNK  = 0o120000
+	sIFREG  = 0o100000
+	sIFBLK  = 0o060000
+	sIFDIR  = 0o040000
+	sIFCHR  = 0o020000
+	sIFIFO  = 0o010000
+)
+
+// modeString renders st_mode like ls -l.
+func modeString(mode uint32) string {
+	b := []byte("?---------")
+	switch mode & sIFMT {
+	case sIFREG:
+		b[0] = '-'
+	case sIFDIR:
+		b[0] = 'd'
+	case sIFLNK:
+		b[0] = 'l'
+	case sIFCHR:
+		b[0] = 'c'
+	case sIFBLK:
+		b[0] = 'b'
+	case sIFIFO:
+		b[0] = 'p'
+	case sIFSOCK:
+		b[0] = 's'
+	}
+	const rwx = "rwxrwxrwx"
+	for i := 0; i < 9; i++ {
+		if mode&(1<<(8-i)) != 0 {
+			b[1+i] = rwx[i]
+		}
+	}
+	special := func(bit uint32, pos int, set, setNoExec byte) {
+		if mode&bit != 0 {
+			if b[pos] == 'x' {
+				b[pos] = set
+			} else {
+				b[pos] = setNoExec
+			}
+		}
+	}
+	special(0o4000, 3, 's', 'S')
+	special(0o2000, 6, 's', 'S')
+	special(0o1000, 9, 't', 'T')
+	return string(b)
+}
+
+// btrfs stores the kernel's internal dev_t: major<<20 | minor.
+func rdevMajor(rdev uint64) uint64 { return rdev >> 20 }
+func rdevMinor(rdev uint64) uint64 { return rdev & 0xfffff }
+
+// escapeName makes a file name safe for one line of terminal output:
+// backslash, control characters and invalid UTF-8 are escaped.
+func escapeName(name []byte) string {
+	var b strings.Builder
+	for len(name) > 0 {
+		r, size := utf8.DecodeRune(name)
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			fmt.Fprintf(&b, "\\x%02x", name[0])
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			b.Write(name[:size])
+		}
+		name = name[size:]
+	}
+	return b.String()
+}

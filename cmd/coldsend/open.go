@@ -1,0 +1,64 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/coldsend/coldsend/fstree"
+	"github.com/coldsend/coldsend/ondisk"
+)
+
+// fsFlags are the options of every command that opens a filesystem.
+type fsFlags struct {
+	devices stringList
+	noCsum  bool
+}
+
+func (f *fsFlags) register(c *command) {
+	c.flags.Var(&f.devices, "device", "another device of a multi-device filesystem (repeatable)")
+	c.flags.BoolVar(&f.noCsum, "no-data-csum", false, "do not verify data checksums")
+}
+
+// openedFS is a filesystem and the files behind it.
+type openedFS struct {
+	*fstree.FS
+	closers []io.Closer
+}
+
+func (o *openedFS) Close() error {
+	var errs []error
+	for _, c := range o.closers {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// openFS opens image plus any --device paths, read-only, and the
+// filesystem on them; warnings go to stderr.
+func (f *fsFlags) open(image string, stderr io.Writer) (*openedFS, error) {
+	o := &openedFS{}
+	var devs []*ondisk.Device
+	for _, p := range append([]string{image}, f.devices...) {
+		d, c, err := ondisk.OpenDeviceFile(p)
+		if err != nil {
+			o.Close()
+			return nil, err
+		}
+		o.closers = append(o.closers, c)
+		devs = append(devs, d)
+	}
+	warn := func(msg string) { fmt.Fprintf(stderr, "coldsend: warning: %s\n", msg) }
+	vol, err := ondisk.Open(devs, ondisk.Options{Warn: warn})
+	if err != nil {
+		o.Close()
+		return nil, err
+	}
+	fs, err := fstree.Open(vol, fstree.Options{Warn: warn, NoDataChecksums: f.noCsum})
+	if err != nil {
+		o.Close()
+		return nil, err
+	}
+	o.FS = fs
+	return o, nil
+}

@@ -1,0 +1,84 @@
+package fstree
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/coldsend/coldsend/ondisk"
+)
+
+// lookupCsums collects the data checksums of the sectors of
+// [logical, logical+n) from the checksum tree into *sums (csum_size bytes
+// per sector) and marks in *have which sectors have one.
+func (fs *FS) lookupCsums(logical uint64, n int, sums *[]byte, have *[]bool) error {
+	ss := uint64(fs.vol.SectorSize())
+	csz := fs.vol.CsumType().Size()
+	nsec := (uint64(n) + ss - 1) / ss
+	if uint64(cap(*have)) < nsec {
+		*have = make([]bool, nsec)
+		*sums = make([]byte, int(nsec)*csz)
+	}
+	*have = (*have)[:nsec]
+	*sums = (*sums)[:int(nsec)*csz]
+	clear(*have)
+	if fs.csumTree == nil {
+		return nil
+	}
+	end := logical + nsec*ss
+	c, err := fs.csumTree.SeekLE(ondisk.Key{ObjectID: ondisk.ExtentCsumObjectID, Type: ondisk.ExtentCsumKey, Offset: logical})
+	if err != nil {
+		return err
+	}
+	if !c.Valid() {
+		if c, err = fs.csumTree.First(); err != nil {
+			return err
+		}
+	}
+	for c.Valid() {
+		k := c.Key()
+		if k.ObjectID != ondisk.ExtentCsumObjectID || k.Type != ondisk.ExtentCsumKey {
+			if k.ObjectID > ondisk.ExtentCsumObjectID {
+				break
+			}
+		} else {
+			if k.Offset >= end {
+				break
+			}
+			data := c.Data()
+			if len(data)%csz != 0 {
+				return itemError(c, ondisk.CsumTreeObjectID, fmt.Errorf("%w: checksum item of %d bytes is not a multiple of %d", ondisk.ErrCorrupt, len(data), csz))
+			}
+			itemEnd := k.Offset + uint64(len(data)/csz)*ss
+			for a := max(k.Offset, logical); a < min(itemEnd, end); a += ss {
+				i := (a - logical) / ss
+				j := (a - k.Offset) / ss
+				copy((*sums)[int(i)*csz:], data[int(j)*csz:int(j+1)*csz])
+				(*have)[i] = true
+			}
+		}
+		if err := c.Next(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkCsums verifies each sector of b (read at logical) that has an
+// expected checksum.
+func (fs *FS) checkCsums(b []byte, logical uint64, sums []byte, have []bool) error {
+	ss := int(fs.vol.SectorSize())
+	ct := fs.vol.CsumType()
+	csz := ct.Size()
+	var got [ondisk.CsumSize]byte
+	for i := range have {
+		if !have[i] {
+			continue
+		}
+		sec := b[i*ss : min((i+1)*ss, len(b))]
+		ct.Sum(&got, sec)
+		if !bytes.Equal(got[:csz], sums[i*csz:(i+1)*csz]) {
+			return fmt.Errorf("data checksum mismatch at logical %d: have %x, checksum tree says %x", logical+uint64(i*ss), got[:csz], sums[i*csz:(i+1)*csz])
+		}
+	}
+	return nil
+}

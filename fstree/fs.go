@@ -1,0 +1,119 @@
+package fstree
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/coldsend/coldsend/btree"
+	"github.com/coldsend/coldsend/ondisk"
+)
+
+// Options tune Open.
+type Options struct {
+	// Warn receives non-fatal findings (a log tree left by an unclean
+	// unmount, a missing device the profile can do without). Nil discards.
+	Warn func(msg string)
+	// CacheBytes bounds the tree-block cache; zero means the default.
+	CacheBytes int
+	// NoDataChecksums skips data checksum verification.
+	NoDataChecksums bool
+}
+
+// FS is an opened filesystem: the volume, a block cache and the root tree.
+type FS struct {
+	vol   *ondisk.Volume
+	cache *btree.Cache
+	root  *btree.Tree
+	opts  Options
+
+	csumTree  *btree.Tree // nil when the filesystem has none
+	LogTreeOf []uint64    // subvolumes with uncommitted log trees
+}
+
+// Open reads the root tree of vol and checks for a leftover log tree.
+func Open(vol *ondisk.Volume, opts Options) (*FS, error) {
+	if opts.Warn == nil {
+		opts.Warn = func(string) {}
+	}
+	sb := vol.Super()
+	fs := &FS{vol: vol, cache: btree.NewCache(vol, opts.CacheBytes), opts: opts}
+	fs.root = btree.New(fs.cache, btree.Root{ID: ondisk.RootTreeObjectID, Bytenr: sb.Root, Level: sb.RootLevel, Generation: sb.Generation})
+	if _, err := fs.root.RootNode(); err != nil {
+		return nil, fmt.Errorf("reading the root tree: %w", err)
+	}
+	if r, _, err := fs.TreeRoot(ondisk.CsumTreeObjectID); err == nil {
+		fs.csumTree = btree.New(fs.cache, r)
+	} else if !errors.Is(err, btree.ErrNotFound) {
+		return nil, err
+	}
+	if sb.LogRoot != 0 {
+		fs.checkLogTree()
+	}
+	return fs, nil
+}
+
+// checkLogTree names the subvolumes with fsynced but uncommitted changes.
+// The log is never replayed: the committed trees are what send reads.
+func (fs *FS) checkLogTree() {
+	sb := fs.vol.Super()
+	log := btree.New(fs.cache, btree.Root{ID: ondisk.TreeLogObjectID, Bytenr: sb.LogRoot, Level: sb.LogRootLevel, Generation: sb.Generation + 1})
+	err := log.WalkObject(ondisk.TreeLogObjectID, ondisk.RootItemKey, func(k ondisk.Key, _ []byte) (bool, error) {
+		fs.LogTreeOf = append(fs.LogTreeOf, k.Offset)
+		return true, nil
+	})
+	what := fmt.Sprintf("the filesystem was not cleanly unmounted: a log tree at logical %d holds fsynced changes that were never committed", sb.LogRoot)
+	switch {
+	case err != nil:
+		fs.opts.Warn(fmt.Sprintf("%s (unreadable: %v); reading the last committed state, generation %d", what, err, sb.Generation))
+	default:
+		fs.opts.Warn(fmt.Sprintf("%s for subvolume(s) %v; reading the last committed state, generation %d, without them", what, fs.LogTreeOf, sb.Generation))
+	}
+}
+
+// Volume returns the underlying volume.
+func (fs *FS) Volume() *ondisk.Volume { return fs.vol }
+
+// Cache returns the tree-block cache shared by every tree of fs.
+func (fs *FS) Cache() *btree.Cache { return fs.cache }
+
+// RootTree returns the tree of tree roots.
+func (fs *FS) RootTree() *btree.Tree { return fs.root }
+
+// TreeRoot finds the root of tree id through its last ROOT_ITEM in the
+// root tree (snapshots key theirs by creation transid).
+func (fs *FS) TreeRoot(id uint64) (btree.Root, *ondisk.RootItem, error) {
+	c, err := fs.root.SeekLE(ondisk.Key{ObjectID: id, Type: ondisk.RootItemKey, Offset: ^uint64(0)})
+	if err != nil {
+		return btree.Root{}, nil, err
+	}
+	if !c.Valid() || c.Key().ObjectID != id || c.Key().Type != ondisk.RootItemKey {
+		return btree.Root{}, nil, btree.ErrNotFound
+	}
+	k := c.Key()
+	ri, err := ondisk.ParseRootItem(c.Data())
+	if err != nil {
+		leaf, _ := c.Leaf()
+		return btree.Root{}, nil, &ondisk.BlockError{Logical: leaf.Bytenr, Tree: ondisk.RootTreeObjectID, Key: &k, Err: err}
+	}
+	return btree.Root{ID: id, Bytenr: ri.Bytenr, Level: ri.Level, Generation: ri.Generation}, &ri, nil
+}
+
+// Tree opens tree id (any tree with a ROOT_ITEM: extent, csum, uuid,
+// a subvolume).
+func (fs *FS) Tree(id uint64) (*btree.Tree, error) {
+	r, _, err := fs.TreeRoot(id)
+	if err != nil {
+		if errors.Is(err, btree.ErrNotFound) {
+			return nil, fmt.Errorf("tree %s has no root item", ondisk.TreeName(id))
+		}
+		return nil, err
+	}
+	return btree.New(fs.cache, r), nil
+}
+
+// itemError wraps a decode failure of the item under cursor c.
+func itemError(c *btree.Cursor, tree uint64, err error) error {
+	leaf, _ := c.Leaf()
+	k := c.Key()
+	return &ondisk.BlockError{Logical: leaf.Bytenr, Tree: tree, Key: &k, Err: err}
+}

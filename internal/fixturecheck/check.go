@@ -1,0 +1,372 @@
+package fixturecheck
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/coldsend/coldsend/fixtures/manifest"
+	"github.com/coldsend/coldsend/fstree"
+	"github.com/coldsend/coldsend/internal/imagefile"
+	"github.com/coldsend/coldsend/ondisk"
+)
+
+// maxReported bounds how many differences one check lists.
+const maxReported = 40
+
+// Open loads the scenario's shipped device images into memory and opens
+// the filesystem on them. Warnings are collected into *warnings when
+// non-nil.
+func Open(dir string, sc *manifest.Scenario, warnings *[]string) (*fstree.FS, error) {
+	var devs []*ondisk.Device
+	for _, d := range sc.Devices {
+		dev, err := imagefile.Load(filepath.Join(dir, d.File))
+		if err != nil {
+			return nil, err
+		}
+		devs = append(devs, dev)
+	}
+	warn := func(msg string) {
+		if warnings != nil {
+			*warnings = append(*warnings, msg)
+		}
+	}
+	vol, err := ondisk.Open(devs, ondisk.Options{Warn: warn})
+	if err != nil {
+		return nil, err
+	}
+	return fstree.Open(vol, fstree.Options{Warn: warn})
+}
+
+// CheckScenario loads the scenario in dir and compares everything the
+// manifest records with what coldsend reads. It returns nil when they
+// agree, or an error listing the differences.
+func CheckScenario(dir string) error {
+	sc, err := manifest.Load(dir)
+	if err != nil {
+		return err
+	}
+	fs, err := Open(dir, sc, nil)
+	if err != nil {
+		return fmt.Errorf("%s: opening: %w", sc.Name, err)
+	}
+	if diffs := Compare(fs, sc); len(diffs) > 0 {
+		return fmt.Errorf("%s: %d difference(s):\n  %s", sc.Name, len(diffs), strings.Join(diffs, "\n  "))
+	}
+	return nil
+}
+
+// Compare returns every difference between fs and the manifest: the
+// superblock facts, the subvolume list and every entry of every subvolume.
+func Compare(fs *fstree.FS, sc *manifest.Scenario) []string {
+	c := &comparer{fs: fs}
+	c.super(sc)
+	c.subvolumes(sc)
+	return c.diffs
+}
+
+type comparer struct {
+	fs    *fstree.FS
+	diffs []string
+}
+
+func (c *comparer) addf(format string, args ...any) {
+	if len(c.diffs) == maxReported {
+		c.diffs = append(c.diffs, "... (more differences not listed)")
+	}
+	if len(c.diffs) < maxReported {
+		c.diffs = append(c.diffs, fmt.Sprintf(format, args...))
+	}
+}
+
+func (c *comparer) super(sc *manifest.Scenario) {
+	sb := c.fs.Volume().Super()
+	check := func(what string, got, want any) {
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			c.addf("superblock %s: coldsend %v, manifest %v", what, got, want)
+		}
+	}
+	check("fsid", sb.FSID, sc.FSID)
+	check("generation", sb.Generation, sc.Generation)
+	check("nodesize", sb.NodeSize, sc.NodeSize)
+	check("sectorsize", sb.SectorSize, sc.SectorSize)
+	check("csum type", sb.CsumType, sc.Csum)
+	check("incompat flags", sb.IncompatFlags, sc.IncompatFlags)
+	check("compat_ro flags", sb.CompatROFlags, sc.CompatROFlags)
+}
+
+func (c *comparer) subvolumes(sc *manifest.Scenario) {
+	list, err := c.fs.Subvolumes()
+	if err != nil {
+		c.addf("listing subvolumes: %v", err)
+		return
+	}
+	byID := map[uint64]*fstree.Subvolume{}
+	for _, sv := range list {
+		byID[sv.ID] = sv
+	}
+	for i := range sc.Subvolumes {
+		want := &sc.Subvolumes[i]
+		got := byID[want.ID]
+		if got == nil {
+			c.addf("subvolume %d (%s): not listed by coldsend", want.ID, want.Path)
+			continue
+		}
+		delete(byID, want.ID)
+		c.subvolume(got, want)
+	}
+	for id, sv := range byID {
+		c.addf("subvolume %d (%s): listed by coldsend, not in the manifest", id, sv.Path)
+	}
+}
+
+func uuidString(u ondisk.UUID) string {
+	if u.IsZero() {
+		return ""
+	}
+	return u.String()
+}
+
+func (c *comparer) subvolume(got *fstree.Subvolume, want *manifest.Subvolume) {
+	name := fmt.Sprintf("subvolume %d (%s)", want.ID, want.Path)
+	check := func(what string, g, w any) {
+		if fmt.Sprint(g) != fmt.Sprint(w) {
+			c.addf("%s %s: coldsend %v, manifest %v", name, what, g, w)
+		}
+	}
+	check("path", got.Path, want.Path)
+	check("read-only", got.ReadOnly(), want.ReadOnly)
+	check("uuid", uuidString(got.Item.UUID), want.UUID)
+	check("parent uuid", uuidString(got.Item.ParentUUID), want.ParentUUID)
+	check("received uuid", uuidString(got.Item.ReceivedUUID), want.ReceivedUUID)
+	check("generation", got.Item.Generation, want.Generation)
+	check("ctransid", got.Item.Ctransid, want.Ctransid)
+	check("otransid", got.Item.Otransid, want.Otransid)
+
+	s, err := c.fs.OpenSubvol(want.ID)
+	if err != nil {
+		c.addf("%s: %v", name, err)
+		return
+	}
+	wantByPath := map[string]*manifest.Entry{}
+	for i := range want.Entries {
+		wantByPath[string(want.Entries[i].Path)] = &want.Entries[i]
+	}
+	seen := map[string]bool{}
+	err = walk(s, ondisk.SubvolumeRootDirInodeID, nil, func(path []byte, e *fstree.DirEntry, nested *fstree.Subvol) error {
+		p := string(path)
+		seen[p] = true
+		w := wantByPath[p]
+		if w == nil {
+			c.addf("%s: %q read by coldsend, not in the manifest", name, p)
+			return nil
+		}
+		c.entry(s, name, path, e, nested, w)
+		return nil
+	})
+	if err != nil {
+		c.addf("%s: walking: %v", name, err)
+	}
+	var missing []string
+	for p := range wantByPath {
+		if !seen[p] {
+			missing = append(missing, p)
+		}
+	}
+	sort.Strings(missing)
+	for _, p := range missing {
+		c.addf("%s: %q in the manifest, not read by coldsend", name, p)
+	}
+}
+
+// walk visits the root (path "", e nil) and every entry below it without
+// crossing into nested subvolumes; nested is set for entries that lead to
+// a reachable subvolume.
+func walk(s *fstree.Subvol, dir uint64, prefix []byte, fn func(path []byte, e *fstree.DirEntry, nested *fstree.Subvol) error) error {
+	if prefix == nil {
+		if err := fn([]byte{}, nil, nil); err != nil {
+			return err
+		}
+	}
+	ents, err := s.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for i := range ents {
+		e := &ents[i]
+		path := slices.Concat(prefix, []byte{'/'}, e.Name)
+		if len(prefix) == 0 {
+			path = slices.Clone(e.Name)
+		}
+		var nested *fstree.Subvol
+		if e.IsSubvolume() {
+			if nested, err = s.NestedSubvol(dir, e); err != nil {
+				return err
+			}
+		}
+		if err := fn(path, e, nested); err != nil {
+			return err
+		}
+		if e.Type == ondisk.FTDir && !e.IsSubvolume() {
+			if err := walk(s, e.Location.ObjectID, path, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *comparer) entry(s *fstree.Subvol, name string, path []byte, e *fstree.DirEntry, nested *fstree.Subvol, w *manifest.Entry) {
+	where := fmt.Sprintf("%s %q", name, path)
+	check := func(what string, g, want any) {
+		if fmt.Sprint(g) != fmt.Sprint(want) {
+			c.addf("%s %s: coldsend %v, manifest %v", where, what, g, want)
+		}
+	}
+	if e != nil && e.IsSubvolume() {
+		check("type", manifest.TypeSubvol, w.Type)
+		ino := uint64(fstree.EmptySubvolDirIno)
+		if nested != nil {
+			ino = ondisk.SubvolumeRootDirInodeID
+		}
+		check("ino", ino, w.Ino)
+		return
+	}
+	ino := uint64(ondisk.SubvolumeRootDirInodeID)
+	if e != nil {
+		ino = e.Location.ObjectID
+	}
+	ii, err := s.Inode(ino)
+	if err != nil {
+		c.addf("%s: %v", where, err)
+		return
+	}
+	check("ino", ino, w.Ino)
+	check("type", typeOf(ii.Mode), w.Type)
+	check("mode", fmt.Sprintf("%o", ii.Mode), fmt.Sprintf("%o", w.Mode))
+	check("uid", ii.UID, w.UID)
+	check("gid", ii.GID, w.GID)
+	check("size", ii.Size, w.Size)
+	check("nlink", ii.Nlink, w.Nlink)
+	check("rdev", userRdev(ii.Rdev), w.Rdev)
+	check("mtime", nanos(ii.Mtime), w.Mtime)
+	check("ctime", nanos(ii.Ctime), w.Ctime)
+	if w.Otime != 0 {
+		check("otime", nanos(ii.Otime), w.Otime)
+	}
+	if w.Atime != 0 {
+		check("atime", nanos(ii.Atime), w.Atime)
+	}
+	if w.Type == manifest.TypeFile || w.Type == manifest.TypeDir {
+		check("flags", fmt.Sprintf("%#x", fsFlags(ii.Flags)), fmt.Sprintf("%#x", w.Flags))
+	}
+	xs, err := s.Xattrs(ino)
+	if err != nil {
+		c.addf("%s: xattrs: %v", where, err)
+	} else {
+		check("xattrs", xattrString(xs), manifestXattrString(w.Xattrs))
+	}
+	switch typeOf(ii.Mode) {
+	case manifest.TypeFile:
+		sum, err := fileSHA256(s, ino)
+		if err != nil {
+			c.addf("%s: reading: %v", where, err)
+			return
+		}
+		check("sha256", sum, w.SHA256)
+	case manifest.TypeSymlink:
+		f, err := s.OpenFile(ino)
+		if err != nil {
+			c.addf("%s: %v", where, err)
+			return
+		}
+		var b bytes.Buffer
+		if _, err := io.Copy(&b, io.NewSectionReader(f, 0, f.Size())); err != nil {
+			c.addf("%s: reading target: %v", where, err)
+			return
+		}
+		check("symlink target", fmt.Sprintf("%q", b.Bytes()), fmt.Sprintf("%q", w.Target))
+	}
+}
+
+func fileSHA256(s *fstree.Subvol, ino uint64) (string, error) {
+	f, err := s.OpenFile(ino)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, f.Size())); err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func nanos(t ondisk.Timespec) int64 { return t.Sec*1e9 + int64(t.Nsec) }
+
+func typeOf(mode uint32) string {
+	switch mode & 0o170000 {
+	case 0o100000:
+		return manifest.TypeFile
+	case 0o040000:
+		return manifest.TypeDir
+	case 0o120000:
+		return manifest.TypeSymlink
+	case 0o010000:
+		return manifest.TypeFIFO
+	case 0o140000:
+		return manifest.TypeSocket
+	case 0o020000:
+		return manifest.TypeChardev
+	case 0o060000:
+		return manifest.TypeBlockdev
+	}
+	return fmt.Sprintf("unknown(%o)", mode)
+}
+
+// userRdev converts the kernel dev_t btrfs stores (major<<20|minor) into
+// the glibc encoding stat returns.
+func userRdev(k uint64) uint64 {
+	major, minor := k>>20, k&0xfffff
+	return (major&0xfffff000)<<32 | (major&0xfff)<<8 | (minor&0xffffff00)<<12 | minor&0xff
+}
+
+// fsFlags maps btrfs inode flags to the FS_*_FL bits FS_IOC_GETFLAGS
+// reports (btrfs_inode_flags_to_fsflags).
+func fsFlags(f uint32) uint32 {
+	var out uint32
+	for _, m := range []struct{ btrfs, fs uint32 }{
+		{ondisk.InodeSync, 0x8}, {ondisk.InodeImmutable, 0x10}, {ondisk.InodeAppend, 0x20},
+		{ondisk.InodeNoDump, 0x40}, {ondisk.InodeNoAtime, 0x80}, {ondisk.InodeDirSync, 0x10000},
+		{ondisk.InodeNoDataCOW, 0x800000}, {ondisk.InodeNoCompress, 0x400}, {ondisk.InodeCompress, 0x4},
+	} {
+		if f&m.btrfs != 0 {
+			out |= m.fs
+		}
+	}
+	return out
+}
+
+func xattrString(xs []fstree.Xattr) string {
+	var parts []string
+	for _, x := range xs {
+		parts = append(parts, fmt.Sprintf("%q=%q", x.Name, x.Value))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func manifestXattrString(xs []manifest.Xattr) string {
+	var parts []string
+	for _, x := range xs {
+		parts = append(parts, fmt.Sprintf("%q=%q", x.Name, x.Value))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
