@@ -41,7 +41,7 @@ func (t CsumType) Size() int {
 	return 0
 }
 
-// String names t as mkfs.btrfs --csum does.
+// String names the type as btrfs-progs does (mkfs --csum, dump-super).
 func (t CsumType) String() string {
 	switch t {
 	case CsumCRC32C:
@@ -51,7 +51,7 @@ func (t CsumType) String() string {
 	case CsumSHA256:
 		return "sha256"
 	case CsumBlake2b:
-		return "blake2b"
+		return "blake2"
 	}
 	return fmt.Sprintf("csum-type-%d", uint16(t))
 }

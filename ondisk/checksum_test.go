@@ -59,7 +59,7 @@ func TestCsumTypes(t *testing.T) {
 		{CsumCRC32C, "crc32c", 4, "839206e3"}, // CRC-32C check value 0xe3069283, little-endian
 		{CsumXXHash64, "xxhash64", 8, ""},
 		{CsumSHA256, "sha256", 32, "15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225"},
-		{CsumBlake2b, "blake2b", 32, ""},
+		{CsumBlake2b, "blake2", 32, ""},
 		{CsumType(4), "csum-type-4", 0, ""},
 	} {
 		if got := tc.t.String(); got != tc.name {
