@@ -66,8 +66,22 @@ func (fs *FS) checkLogTree() {
 	case err != nil:
 		fs.opts.Warn(fmt.Sprintf("%s (unreadable: %v); reading the last committed state, generation %d", what, err, sb.Generation))
 	default:
-		fs.opts.Warn(fmt.Sprintf("%s for subvolume(s) %v; reading the last committed state, generation %d, without them", what, fs.LogTreeOf, sb.Generation))
+		fs.opts.Warn(fmt.Sprintf("%s for %s; reading the last committed state, generation %d, without them", what, subvolList(fs.LogTreeOf), sb.Generation))
 	}
+}
+
+func subvolList(ids []uint64) string {
+	if len(ids) == 1 {
+		return fmt.Sprintf("subvolume %d", ids[0])
+	}
+	s := "subvolumes"
+	for i, id := range ids {
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprintf(" %d", id)
+	}
+	return s
 }
 
 // Volume returns the underlying volume.
