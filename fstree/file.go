@@ -118,6 +118,9 @@ func (f *File) readExtent(dst []byte, c *btree.Cursor, fe *ondisk.FileExtentItem
 			clear(dst[n:])
 			return nil
 		}
+		if fe.RAMBytes > uint64(f.s.fs.vol.SectorSize()) {
+			return itemError(c, f.s.ID, fmt.Errorf("%w: compressed inline extent claims %d decoded bytes, more than a sector", ondisk.ErrCorrupt, fe.RAMBytes))
+		}
 		if err := f.decode(fe.Compression, fe.InlineData, int(fe.RAMBytes), 0); err != nil {
 			return itemError(c, f.s.ID, err)
 		}
@@ -130,8 +133,8 @@ func (f *File) readExtent(dst []byte, c *btree.Cursor, fe *ondisk.FileExtentItem
 	case fe.Compression != ondisk.CompressNone:
 		if f.zAddr != fe.DiskBytenr {
 			f.zAddr = 0
-			if fe.DiskNumBytes > 4*compression.MaxUnit || fe.RAMBytes > 4*compression.MaxUnit {
-				return itemError(c, f.s.ID, fmt.Errorf("%w: compressed extent of %d bytes (%d decoded) is implausibly large", ondisk.ErrCorrupt, fe.DiskNumBytes, fe.RAMBytes))
+			if fe.DiskNumBytes > compression.MaxUnit || fe.RAMBytes > compression.MaxUnit {
+				return itemError(c, f.s.ID, fmt.Errorf("%w: compressed extent of %d bytes (%d decoded) is larger than btrfs writes", ondisk.ErrCorrupt, fe.DiskNumBytes, fe.RAMBytes))
 			}
 			raw := make([]byte, fe.DiskNumBytes)
 			if err := f.readVerified(raw, fe.DiskBytenr); err != nil {

@@ -1,0 +1,188 @@
+package fstree
+
+import (
+	"errors"
+	"io"
+	"sync"
+	"testing"
+
+	"github.com/coldsend/coldsend/btree"
+	"github.com/coldsend/coldsend/internal/imagefile"
+	"github.com/coldsend/coldsend/ondisk"
+)
+
+// patchedDevice serves a device's bytes with some ranges replaced, so a
+// fuzz input can corrupt one tree block without copying the image.
+type patchedDevice struct {
+	base    io.ReaderAt
+	patches map[int64][]byte // physical offset -> replacement bytes
+}
+
+func (p *patchedDevice) ReadAt(b []byte, off int64) (int, error) {
+	n, err := p.base.ReadAt(b, off)
+	for at, data := range p.patches {
+		lo, hi := max(at, off), min(at+int64(len(data)), off+int64(n))
+		if lo < hi {
+			copy(b[lo-off:hi-off], data[lo-at:hi-at])
+		}
+	}
+	return n, err
+}
+
+var fuzzImage struct {
+	once   sync.Once
+	dev    *ondisk.Device
+	blocks []uint64 // every tree block of every tree
+	err    error
+}
+
+func loadFuzzImage() error {
+	fuzzImage.once.Do(func() {
+		dev, err := imagefile.Load("testdata/unclean-log.img.zst")
+		if err != nil {
+			fuzzImage.err = err
+			return
+		}
+		fuzzImage.dev = dev
+		vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{})
+		if err != nil {
+			fuzzImage.err = err
+			return
+		}
+		fs, err := Open(vol, Options{})
+		if err != nil {
+			fuzzImage.err = err
+			return
+		}
+		trees := []*btree.Tree{fs.RootTree()}
+		c, err := fs.RootTree().First()
+		for ; err == nil && c.Valid(); err = c.Next() {
+			if c.Key().Type == ondisk.RootItemKey {
+				if t, terr := fs.Tree(c.Key().ObjectID); terr == nil {
+					trees = append(trees, t)
+				}
+			}
+		}
+		for _, t := range trees {
+			collectBlocks(t, &fuzzImage.blocks)
+		}
+	})
+	return fuzzImage.err
+}
+
+func collectBlocks(t *btree.Tree, out *[]uint64) {
+	var visit func(n *ondisk.Node)
+	visit = func(n *ondisk.Node) {
+		*out = append(*out, n.Bytenr)
+		for i := 0; n.Level > 0 && i < n.NumItems(); i++ {
+			if child, err := t.Child(n, i); err == nil {
+				visit(child)
+			}
+		}
+	}
+	if root, err := t.RootNode(); err == nil {
+		visit(root)
+	}
+}
+
+// FuzzCorruptTreeBlock overwrites bytes of one tree block (in every copy,
+// with a valid checksum, so the damage reaches the decoders) and reads the
+// whole filesystem: every subvolume, directory, name, xattr and file. It
+// must end with errors, never a panic or a hang.
+func FuzzCorruptTreeBlock(f *testing.F) {
+	if err := loadFuzzImage(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint16(0), uint16(101), []byte{0xff, 0xff, 0xff, 0xff})
+	f.Add(uint16(1), uint16(96), []byte{0x40})
+	f.Add(uint16(2), uint16(118), []byte{0, 0, 0, 0x80})
+	f.Add(uint16(3), uint16(200), []byte("corrupt"))
+	f.Add(uint16(4), uint16(16000), []byte{1, 2, 3, 4, 5, 6, 7, 8})
+	f.Fuzz(func(t *testing.T, which, at uint16, data []byte) {
+		blocks := fuzzImage.blocks
+		logical := blocks[int(which)%len(blocks)]
+		dev := fuzzImage.dev
+		vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodesize := int(vol.NodeSize())
+		block := make([]byte, nodesize)
+		if err := vol.ReadLogical(block, logical); err != nil {
+			t.Fatal(err)
+		}
+		off := ondisk.CsumSize + int(at)%(nodesize-ondisk.CsumSize)
+		copy(block[off:], data)
+		var sum [ondisk.CsumSize]byte
+		vol.CsumType().Sum(&sum, block[ondisk.CsumSize:])
+		copy(block, sum[:])
+		pd := &patchedDevice{base: dev.R, patches: map[int64][]byte{}}
+		for m := 0; m < vol.NumCopies(logical); m++ {
+			_, phys, err := vol.MapPhysical(logical, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pd.patches[int64(phys)] = block
+		}
+		bad := &ondisk.Device{Name: dev.Name, R: pd, Size: dev.Size}
+		vol, err = ondisk.Open([]*ondisk.Device{bad}, ondisk.Options{})
+		if err != nil {
+			return
+		}
+		fs, err := Open(vol, Options{})
+		if err != nil {
+			return
+		}
+		readEverything(fs)
+	})
+}
+
+// readEverything touches every part of the filesystem fstree can read,
+// ignoring errors; bounded so a corrupt tree cannot make it run forever.
+func readEverything(fs *FS) {
+	svs, err := fs.Subvolumes()
+	if err != nil {
+		return
+	}
+	budget := 100000
+	buf := make([]byte, 64<<10)
+	for _, sv := range svs {
+		s, err := fs.OpenSubvol(sv.ID)
+		if err != nil {
+			continue
+		}
+		_, _ = fs.SubvolumesByUUID(sv.Item.UUID, false)
+		var walk func(dir uint64, depth int)
+		walk = func(dir uint64, depth int) {
+			ents, err := s.ReadDir(dir)
+			if err != nil || depth > 64 {
+				return
+			}
+			for i := range ents {
+				if budget--; budget < 0 {
+					return
+				}
+				e := &ents[i]
+				if e.IsSubvolume() {
+					_, _ = s.NestedSubvol(dir, e)
+					continue
+				}
+				ino := e.Location.ObjectID
+				_, _ = s.Names(ino)
+				_, _ = s.Xattrs(ino)
+				_, _ = s.InodePath(ino)
+				if f, err := s.OpenFile(ino); err == nil {
+					for off := int64(0); off < min(f.Size(), 16<<20); off += int64(len(buf)) {
+						if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
+							break
+						}
+					}
+				}
+				if e.Type == ondisk.FTDir {
+					walk(ino, depth+1)
+				}
+			}
+		}
+		walk(ondisk.SubvolumeRootDirInodeID, 0)
+	}
+}
