@@ -53,14 +53,35 @@ func CheckScenario(dir string) error {
 	if err != nil {
 		return err
 	}
-	fs, err := Open(dir, sc, nil)
+	var warnings []string
+	fs, err := Open(dir, sc, &warnings)
 	if err != nil {
 		return fmt.Errorf("%s: opening: %w", sc.Name, err)
 	}
-	if diffs := Compare(fs, sc); len(diffs) > 0 {
+	diffs := Compare(fs, sc)
+	diffs = append(diffs, expectedWarnings(sc, warnings)...)
+	if len(diffs) > 0 {
 		return fmt.Errorf("%s: %d difference(s):\n  %s", sc.Name, len(diffs), strings.Join(diffs, "\n  "))
 	}
 	return nil
+}
+
+// expectedWarnings checks that deliberately missing devices and damaged
+// copies were noticed and reported, not silently read around.
+func expectedWarnings(sc *manifest.Scenario, warnings []string) []string {
+	var diffs []string
+	all := strings.Join(warnings, "\n")
+	for _, devid := range sc.Missing {
+		if !strings.Contains(all, fmt.Sprintf("devid %d", devid)) {
+			diffs = append(diffs, fmt.Sprintf("missing devid %d was not reported; warnings: %q", devid, warnings))
+		}
+	}
+	for _, cr := range sc.Corruptions {
+		if !strings.Contains(all, fmt.Sprint(cr.Logical)) {
+			diffs = append(diffs, fmt.Sprintf("damaged copy at logical %d (%s) was not reported; warnings: %q", cr.Logical, cr.What, warnings))
+		}
+	}
+	return diffs
 }
 
 // Compare returns every difference between fs and the manifest: the
@@ -267,6 +288,9 @@ func (c *comparer) entry(s *fstree.Subvol, name string, path []byte, e *fstree.D
 	if w.Type == manifest.TypeFile || w.Type == manifest.TypeDir {
 		check("flags", fmt.Sprintf("%#x", fsFlags(ii.Flags)), fmt.Sprintf("%#x", w.Flags))
 	}
+	if e != nil {
+		c.names(s, where, ino, ii, e)
+	}
 	xs, err := s.Xattrs(ino)
 	if err != nil {
 		c.addf("%s: xattrs: %v", where, err)
@@ -294,6 +318,25 @@ func (c *comparer) entry(s *fstree.Subvol, name string, path []byte, e *fstree.D
 		}
 		check("symlink target", fmt.Sprintf("%q", b.Bytes()), fmt.Sprintf("%q", w.Target))
 	}
+}
+
+// names checks the inode's back references (INODE_REF and INODE_EXTREF)
+// against its link count and the entry it was reached through.
+func (c *comparer) names(s *fstree.Subvol, where string, ino uint64, ii *ondisk.InodeItem, e *fstree.DirEntry) {
+	names, err := s.Names(ino)
+	if err != nil {
+		c.addf("%s: names: %v", where, err)
+		return
+	}
+	if typeOf(ii.Mode) != manifest.TypeDir && uint32(len(names)) != ii.Nlink {
+		c.addf("%s: %d back references for nlink %d", where, len(names), ii.Nlink)
+	}
+	for _, n := range names {
+		if n.Index == e.Index && bytes.Equal(n.Name, e.Name) {
+			return
+		}
+	}
+	c.addf("%s: no back reference matches directory index %d", where, e.Index)
 }
 
 func fileSHA256(s *fstree.Subvol, ino uint64) (string, error) {
