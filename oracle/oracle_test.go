@@ -1,0 +1,191 @@
+package oracle
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coldsend/coldsend/fixtures/gen/scenario"
+	"github.com/coldsend/coldsend/internal/fixturecheck"
+)
+
+// ciSeeds are the random seeds of COLDSEND_ORACLE=ci, chosen to cover
+// every layout (single and DUP metadata, DUP data, mixed block groups,
+// RAID1/10/5/6/1C3, a missing device, damaged metadata copies), all node
+// sizes and checksums, compression, compress-force, nodatacow and
+// nodatasum; `go run ./fixtures/gen random --seed N --print` shows each.
+var ciSeeds = []uint64{1, 2, 3, 5, 10, 12, 14, 15, 16, 18, 25, 47}
+
+// caseTimeout bounds one build and check, well inside go test's own
+// timeout, whose panic would skip the unmount and loop detach.
+const caseTimeout = 5 * time.Minute
+
+type oracleCase struct {
+	name string
+	seed uint64 // for the rerun hint; 0 for named scenarios
+	spec *scenario.Spec
+}
+
+func TestOracle(t *testing.T) {
+	mode := os.Getenv("COLDSEND_ORACLE")
+	if mode == "" {
+		t.Skip("COLDSEND_ORACLE is not set: run make oracle or make oracle-ci (needs root, loop devices and btrfs)")
+	}
+	if err := scenario.Preflight(); err != nil {
+		if os.Getenv("COLDSEND_REQUIRE_ORACLE") == "1" {
+			t.Fatalf("kernel oracle cannot run: %v", err)
+		}
+		t.Skipf("kernel oracle cannot run: %v", err)
+	}
+	cases, err := selectCases(mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	passed := 0
+	var failed []oracleCase
+	for _, c := range cases {
+		ok := t.Run(c.name, func(t *testing.T) {
+			if err := ctx.Err(); err != nil {
+				t.Skip("interrupted")
+			}
+			start := time.Now()
+			if err := runCase(ctx, t, c); err != nil {
+				t.Errorf("%v\n%s", err, rerunHint(c))
+				return
+			}
+			t.Logf("passed in %v", time.Since(start).Round(time.Millisecond))
+		})
+		if ok {
+			passed++
+		} else {
+			failed = append(failed, c)
+		}
+	}
+	for _, c := range failed {
+		fmt.Printf("FAILED %s: %s\n", c.name, rerunHint(c))
+	}
+	fmt.Printf("%d passed, %d failed\n", passed, len(failed))
+}
+
+func rerunHint(c oracleCase) string {
+	if c.seed != 0 {
+		return fmt.Sprintf("rerun: make oracle SEED=%d (spec: go run ./fixtures/gen random --seed %d --print)", c.seed, c.seed)
+	}
+	return fmt.Sprintf("rerun: COLDSEND_ORACLE=ci go test -count=1 -v -run 'TestOracle/%s$' ./oracle/", c.name)
+}
+
+func selectCases(mode string) ([]oracleCase, error) {
+	random := func(seeds []uint64) []oracleCase {
+		var out []oracleCase
+		for _, s := range seeds {
+			out = append(out, oracleCase{name: fmt.Sprintf("seed-%d", s), seed: s, spec: scenario.Random(s)})
+		}
+		return out
+	}
+	if list := os.Getenv("COLDSEND_ORACLE_SEED"); list != "" {
+		var seeds []uint64
+		for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
+			s, err := strconv.ParseUint(f, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("COLDSEND_ORACLE_SEED: %q is not a seed: %w", f, err)
+			}
+			seeds = append(seeds, s)
+		}
+		return random(seeds), nil
+	}
+	switch mode {
+	case "fresh":
+		n := 5
+		if v := os.Getenv("COLDSEND_ORACLE_SEEDS"); v != "" {
+			var err error
+			if n, err = strconv.Atoi(v); err != nil || n < 1 {
+				return nil, fmt.Errorf("COLDSEND_ORACLE_SEEDS=%q: want a positive count", v)
+			}
+		}
+		// Small numbers are easier to retype than full nanosecond clocks.
+		base := uint64(time.Now().UnixNano()) % 1_000_000_000
+		seeds := make([]uint64, n)
+		for i := range seeds {
+			seeds[i] = base + uint64(i)
+		}
+		fmt.Printf("oracle seeds: %v\n", seeds)
+		return random(seeds), nil
+	case "ci":
+		cases := random(ciSeeds)
+		for _, s := range scenario.Named() {
+			cases = append(cases, oracleCase{name: "named-" + s.Name, spec: s})
+		}
+		return cases, nil
+	}
+	return nil, fmt.Errorf("COLDSEND_ORACLE=%q: want fresh or ci", mode)
+}
+
+// runCase builds the scenario with the kernel and compares coldsend's view
+// of the images with the manifest.
+func runCase(ctx context.Context, t *testing.T, c oracleCase) error {
+	ctx, cancel := context.WithTimeout(ctx, caseTimeout)
+	defer cancel()
+	out := filepath.Join(t.TempDir(), c.spec.Name)
+	keep := os.Getenv("COLDSEND_ORACLE_KEEP")
+	if keep != "" {
+		out = filepath.Join(keep, c.spec.Name)
+		if err := os.RemoveAll(out); err != nil {
+			return err
+		}
+	}
+	log := &lineLogger{t: t}
+	defer log.flush()
+	// Level 3: these images are thrown away, speed matters more than size.
+	if _, err := scenario.Build(ctx, c.spec, scenario.Options{Out: out, ZstdLevel: 3, Log: log}); err != nil {
+		return fmt.Errorf("building %s: %w", c.spec.Name, err)
+	}
+	if err := fixturecheck.CheckScenario(out); err != nil {
+		if keep != "" {
+			t.Logf("scenario kept in %s", out)
+		}
+		return err
+	}
+	if keep != "" {
+		return os.RemoveAll(out)
+	}
+	return nil
+}
+
+// lineLogger forwards the generator's progress lines to t.Log.
+type lineLogger struct {
+	t   *testing.T
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	for {
+		line, err := l.buf.ReadString('\n')
+		if err != nil {
+			l.buf.WriteString(line) // incomplete: keep for the next write
+			return len(p), nil
+		}
+		l.t.Log(strings.TrimSuffix(line, "\n"))
+	}
+}
+
+func (l *lineLogger) flush() {
+	if l.buf.Len() > 0 {
+		l.t.Log(l.buf.String())
+	}
+}
