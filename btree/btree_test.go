@@ -227,7 +227,7 @@ func TestWalkObject(t *testing.T) {
 func TestCorruptTrees(t *testing.T) {
 	items := makeItems(60)
 	for _, tc := range []struct {
-		name  string
+		name   string
 		break_ func(m *memReader, root Root)
 	}{
 		{"pointer back to root", func(m *memReader, root Root) {
@@ -297,5 +297,65 @@ func TestCacheBound(t *testing.T) {
 	s := c.Stats()
 	if s.Evicted == 0 || s.Hits == 0 {
 		t.Fatalf("cache never evicted or hit: %+v", s)
+	}
+}
+
+// TestCursorReseek checks that moving one cursor from key to key, forward,
+// backward and within a leaf, lands where a fresh seek does.
+func TestCursorReseek(t *testing.T) {
+	items := makeItems(300)
+	m, root := buildTree(items, 6, 3)
+	tr := New(NewCache(m, 0), root)
+	var keys []ondisk.Key
+	for _, it := range items {
+		between := it.key
+		between.Offset++
+		keys = append(keys, it.key, between)
+	}
+	keys = append(keys, ondisk.Key{}, ondisk.MaxKey)
+	order := append([]ondisk.Key(nil), keys...)
+	for i := len(keys) - 1; i >= 0; i-- {
+		order = append(order, keys[i], keys[(i*7919)%len(keys)])
+	}
+	at := func(c *Cursor) string {
+		if !c.Valid() {
+			return "invalid"
+		}
+		return c.Key().String()
+	}
+	var seek, seekLE Cursor
+	seek.t, seekLE.t = tr, tr
+	for _, k := range order {
+		want, err := tr.Seek(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := seek.Seek(k); err != nil {
+			t.Fatal(err)
+		}
+		if at(&seek) != at(want) {
+			t.Fatalf("reused Seek(%v) at %s, fresh at %s", k, at(&seek), at(want))
+		}
+		if want, err = tr.SeekLE(k); err != nil {
+			t.Fatal(err)
+		}
+		if err := seekLE.SeekLE(k); err != nil {
+			t.Fatal(err)
+		}
+		if at(&seekLE) != at(want) {
+			t.Fatalf("reused SeekLE(%v) at %s, fresh at %s", k, at(&seekLE), at(want))
+		}
+	}
+	// A clone moves on its own.
+	c, err := tr.Seek(items[10].key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.Clone()
+	if err := d.Seek(items[200].key); err != nil {
+		t.Fatal(err)
+	}
+	if c.Key() != items[10].key || d.Key() != items[200].key {
+		t.Fatalf("clone and original at %v and %v", c.Key(), d.Key())
 	}
 }

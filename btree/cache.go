@@ -57,7 +57,7 @@ func (c *Cache) ReadTreeBlock(logical uint64, want ondisk.BlockExpect) (*ondisk.
 	c.misses++
 	c.mu.Unlock()
 
-	n, err := c.r.ReadTreeBlock(logical, want)
+	n, err := c.r.ReadTreeBlock(logical, escapingCopy(want))
 	if err != nil {
 		return nil, err
 	}
@@ -103,4 +103,18 @@ func checkExpect(n *ondisk.Node, logical uint64, want ondisk.BlockExpect) error 
 		return nil
 	}
 	return &ondisk.BlockError{Logical: logical, Tree: want.Owner, Err: err}
+}
+
+// escapingCopy returns want with its own copy of the first key, for
+// passing through the Reader interface: what goes through an interface
+// escapes, and the copy keeps callers' keys on the stack in the common
+// case, a cache hit. Copying want whole would leak the pointer too, since
+// escape analysis does not track fields.
+func escapingCopy(want ondisk.BlockExpect) ondisk.BlockExpect {
+	w := ondisk.BlockExpect{Level: want.Level, Generation: want.Generation, Owner: want.Owner}
+	if want.FirstKey != nil {
+		k := *want.FirstKey
+		w.FirstKey = &k
+	}
+	return w
 }

@@ -13,19 +13,28 @@ type Cursor struct {
 	nodes []*ondisk.Node // nodes[level]
 	slots []int          // slots[level]
 	valid bool
+	// intact is false while the path may mix blocks of two positions,
+	// after a read failed halfway down; Seek then starts from the root.
+	intact bool
+
+	// The path's storage, so that a seek allocates nothing beyond the
+	// Cursor itself.
+	nodeBuf [ondisk.MaxLevel]*ondisk.Node
+	slotBuf [ondisk.MaxLevel]int
 }
 
 // descend builds the path to key k: in internal nodes the last pointer
 // whose key is <= k, in the leaf the slot of k or where it would go (which
 // may be one past the last item).
 func (c *Cursor) descend(k ondisk.Key) error {
+	c.valid, c.intact = false, false
 	root, err := c.t.RootNode()
 	if err != nil {
 		return err
 	}
 	lvl := int(root.Level)
-	c.nodes = make([]*ondisk.Node, lvl+1)
-	c.slots = make([]int, lvl+1)
+	c.nodes = c.nodeBuf[:lvl+1]
+	c.slots = c.slotBuf[:lvl+1]
 	n := root
 	for {
 		slot, _ := n.Search(k)
@@ -38,6 +47,7 @@ func (c *Cursor) descend(k ondisk.Key) error {
 		}
 	}
 	c.valid = c.slots[0] < c.nodes[0].NumItems()
+	c.intact = true
 	return nil
 }
 
@@ -79,7 +89,7 @@ func (c *Cursor) Next() error {
 	for ; lvl > 0; lvl-- {
 		child, err := c.t.Child(c.nodes[lvl], c.slots[lvl])
 		if err != nil {
-			c.valid = false
+			c.valid, c.intact = false, false
 			return err
 		}
 		c.nodes[lvl-1], c.slots[lvl-1] = child, 0
@@ -114,7 +124,7 @@ func (c *Cursor) Prev() error {
 	for ; lvl > 0; lvl-- {
 		child, err := c.t.Child(c.nodes[lvl], c.slots[lvl])
 		if err != nil {
-			c.valid = false
+			c.valid, c.intact = false, false
 			return err
 		}
 		c.nodes[lvl-1], c.slots[lvl-1] = child, child.NumItems()-1
@@ -129,10 +139,60 @@ func (c *Cursor) Prev() error {
 
 // Clone returns an independent copy of the cursor at the same position.
 func (c *Cursor) Clone() *Cursor {
-	return &Cursor{
-		t:     c.t,
-		nodes: append([]*ondisk.Node(nil), c.nodes...),
-		slots: append([]int(nil), c.slots...),
-		valid: c.valid,
+	n := &Cursor{t: c.t, valid: c.valid, intact: c.intact, nodeBuf: c.nodeBuf, slotBuf: c.slotBuf}
+	n.nodes = n.nodeBuf[:len(c.nodes)]
+	n.slots = n.slotBuf[:len(c.slots)]
+	return n
+}
+
+// Seek moves c to the first item whose key is >= k, as Tree.Seek does.
+// Sequential seeks are cheap: when k falls within the current leaf's keys
+// only that leaf is searched, and otherwise c's storage is reused.
+func (c *Cursor) Seek(k ondisk.Key) error {
+	if c.inLeaf(k) {
+		c.slots[0], _ = c.nodes[0].Search(k)
+		c.valid = true
+		return nil
 	}
+	if err := c.descend(k); err != nil {
+		return err
+	}
+	if c.slots[0] >= c.nodes[0].NumItems() {
+		return c.Next()
+	}
+	return nil
+}
+
+// SeekLE moves c to the last item whose key is <= k, as Tree.SeekLE does,
+// as cheaply as Seek.
+func (c *Cursor) SeekLE(k ondisk.Key) error {
+	if c.inLeaf(k) {
+		slot, found := c.nodes[0].Search(k)
+		if !found {
+			slot-- // inLeaf makes the first key <= k, so slot > 0 here
+		}
+		c.slots[0] = slot
+		c.valid = true
+		return nil
+	}
+	if err := c.descend(k); err != nil {
+		return err
+	}
+	leaf := c.nodes[0]
+	if c.slots[0] < leaf.NumItems() && leaf.Key(c.slots[0]) == k {
+		return nil
+	}
+	return c.Prev()
+}
+
+// inLeaf reports whether the cursor's path is intact and its leaf's first
+// key is <= k and its last key >= k, so that the item k seeks (either way)
+// is in this leaf.
+func (c *Cursor) inLeaf(k ondisk.Key) bool {
+	if !c.intact {
+		return false
+	}
+	leaf := c.nodes[0]
+	n := leaf.NumItems()
+	return n > 0 && leaf.Key(0).Compare(k) <= 0 && leaf.Key(n-1).Compare(k) >= 0
 }

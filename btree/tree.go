@@ -3,6 +3,7 @@ package btree
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/coldsend/coldsend/ondisk"
 )
@@ -24,14 +25,22 @@ type Root struct {
 }
 
 // Tree is a committed B-tree that can be searched and iterated. It holds no
-// state besides its root, so one Tree may be used by many cursors.
+// state besides its root, so one Tree may be used by many cursors, also
+// concurrently.
 type Tree struct {
-	r    Reader
-	root Root
+	r     Reader
+	cache *Cache // r when it is a *Cache, called directly (see escapingCopy)
+	root  Root
+	// The root block once read: every search starts there, and blocks
+	// never change, so this saves a cache lookup per search.
+	rootNode atomic.Pointer[ondisk.Node]
 }
 
 // New returns the tree rooted at root, read through r (normally a *Cache).
-func New(r Reader, root Root) *Tree { return &Tree{r: r, root: root} }
+func New(r Reader, root Root) *Tree {
+	c, _ := r.(*Cache)
+	return &Tree{r: r, cache: c, root: root}
+}
 
 // Root returns the tree's root locator.
 func (t *Tree) Root() Root { return t.root }
@@ -41,7 +50,14 @@ func (t *Tree) Reader() Reader { return t.r }
 
 // RootNode reads the tree's root block.
 func (t *Tree) RootNode() (*ondisk.Node, error) {
-	return t.r.ReadTreeBlock(t.root.Bytenr, ondisk.BlockExpect{Level: t.root.Level, Generation: t.root.Generation, Owner: t.root.ID})
+	if n := t.rootNode.Load(); n != nil {
+		return n, nil
+	}
+	n, err := t.read(t.root.Bytenr, ondisk.BlockExpect{Level: t.root.Level, Generation: t.root.Generation, Owner: t.root.ID})
+	if err == nil {
+		t.rootNode.Store(n)
+	}
+	return n, err
 }
 
 // Child reads the block that pointer slot of node n points to, checked
@@ -49,7 +65,14 @@ func (t *Tree) RootNode() (*ondisk.Node, error) {
 func (t *Tree) Child(n *ondisk.Node, slot int) (*ondisk.Node, error) {
 	bytenr, gen := n.BlockPtr(slot)
 	k := n.Key(slot)
-	return t.r.ReadTreeBlock(bytenr, ondisk.BlockExpect{Level: n.Level - 1, Generation: gen, Owner: t.root.ID, FirstKey: &k})
+	return t.read(bytenr, ondisk.BlockExpect{Level: n.Level - 1, Generation: gen, Owner: t.root.ID, FirstKey: &k})
+}
+
+func (t *Tree) read(logical uint64, want ondisk.BlockExpect) (*ondisk.Node, error) {
+	if t.cache != nil {
+		return t.cache.ReadTreeBlock(logical, want)
+	}
+	return t.r.ReadTreeBlock(logical, escapingCopy(want))
 }
 
 // Lookup returns the payload of the item with exactly key k.
@@ -68,13 +91,8 @@ func (t *Tree) Lookup(k ondisk.Key) ([]byte, error) {
 // not Valid when no such item exists.
 func (t *Tree) Seek(k ondisk.Key) (*Cursor, error) {
 	c := &Cursor{t: t}
-	if err := c.descend(k); err != nil {
+	if err := c.Seek(k); err != nil {
 		return nil, err
-	}
-	if c.slots[0] >= c.nodes[0].NumItems() {
-		if err := c.Next(); err != nil {
-			return nil, err
-		}
 	}
 	return c, nil
 }
@@ -83,14 +101,7 @@ func (t *Tree) Seek(k ondisk.Key) (*Cursor, error) {
 // not Valid when every key is greater than k.
 func (t *Tree) SeekLE(k ondisk.Key) (*Cursor, error) {
 	c := &Cursor{t: t}
-	if err := c.descend(k); err != nil {
-		return nil, err
-	}
-	leaf := c.nodes[0]
-	if c.slots[0] < leaf.NumItems() && leaf.Key(c.slots[0]) == k {
-		return c, nil
-	}
-	if err := c.Prev(); err != nil {
+	if err := c.SeekLE(k); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -8,29 +8,38 @@ import (
 )
 
 // lookupCsums collects the data checksums of the sectors of
-// [logical, logical+n) from the checksum tree into *sums (csum_size bytes
-// per sector) and marks in *have which sectors have one.
-func (fs *FS) lookupCsums(logical uint64, n int, sums *[]byte, have *[]bool) error {
+// [logical, logical+n) from the checksum tree into f.sums (csum_size bytes
+// per sector) and marks in f.have which sectors have one. It seeks with
+// f.csum, which after sequential reads is already in the right leaf.
+func (f *File) lookupCsums(logical uint64, n int) error {
+	fs := f.s.fs
 	ss := uint64(fs.vol.SectorSize())
 	csz := fs.vol.CsumType().Size()
 	nsec := (uint64(n) + ss - 1) / ss
-	if uint64(cap(*have)) < nsec {
-		*have = make([]bool, nsec)
-		*sums = make([]byte, int(nsec)*csz)
+	if uint64(cap(f.have)) < nsec {
+		f.have = make([]bool, nsec)
+		f.sums = make([]byte, int(nsec)*csz)
 	}
-	*have = (*have)[:nsec]
-	*sums = (*sums)[:int(nsec)*csz]
-	clear(*have)
+	f.have = f.have[:nsec]
+	f.sums = f.sums[:int(nsec)*csz]
+	clear(f.have)
 	if fs.csumTree == nil {
 		return nil
 	}
 	end := logical + nsec*ss
-	c, err := fs.csumTree.SeekLE(ondisk.Key{ObjectID: ondisk.ExtentCsumObjectID, Type: ondisk.ExtentCsumKey, Offset: logical})
+	k := ondisk.Key{ObjectID: ondisk.ExtentCsumObjectID, Type: ondisk.ExtentCsumKey, Offset: logical}
+	var err error
+	if f.csum == nil {
+		f.csum, err = fs.csumTree.SeekLE(k)
+	} else {
+		err = f.csum.SeekLE(k)
+	}
 	if err != nil {
 		return err
 	}
+	c := f.csum
 	if !c.Valid() {
-		if c, err = fs.csumTree.First(); err != nil {
+		if err := c.Seek(ondisk.Key{}); err != nil {
 			return err
 		}
 	}
@@ -52,8 +61,8 @@ func (fs *FS) lookupCsums(logical uint64, n int, sums *[]byte, have *[]bool) err
 			for a := max(k.Offset, logical); a < min(itemEnd, end); a += ss {
 				i := (a - logical) / ss
 				j := (a - k.Offset) / ss
-				copy((*sums)[int(i)*csz:], data[int(j)*csz:int(j+1)*csz])
-				(*have)[i] = true
+				copy(f.sums[int(i)*csz:], data[int(j)*csz:int(j+1)*csz])
+				f.have[i] = true
 			}
 		}
 		if err := c.Next(); err != nil {
@@ -77,7 +86,8 @@ func (fs *FS) checkCsums(b []byte, logical uint64, sums []byte, have []bool) err
 		sec := b[i*ss : min((i+1)*ss, len(b))]
 		ct.Sum(&got, sec)
 		if !bytes.Equal(got[:csz], sums[i*csz:(i+1)*csz]) {
-			return fmt.Errorf("data checksum mismatch at logical %d: have %x, checksum tree says %x", logical+uint64(i*ss), got[:csz], sums[i*csz:(i+1)*csz])
+			// A copy for the message, so that got stays on the stack.
+			return fmt.Errorf("data checksum mismatch at logical %d: have %x, checksum tree says %x", logical+uint64(i*ss), bytes.Clone(got[:csz]), sums[i*csz:(i+1)*csz])
 		}
 	}
 	return nil

@@ -14,20 +14,26 @@ import (
 const maxReadChunk = 1 << 20
 
 // File reads the contents of a regular file (or a symlink's target).
-// It is not safe for concurrent use: it keeps buffers and the last
-// decompressed extent.
+// It is not safe for concurrent use: it keeps buffers, cursors and the
+// last decompressed extent.
 type File struct {
 	s      *Subvol
 	Ino    uint64
 	Inode  *ondisk.InodeItem
 	verify bool
 
+	// Cursors on the file's extent items and on the checksum items, kept
+	// between reads so that sequential reads step through the leaves
+	// instead of searching from the root each time.
+	ext  *btree.Cursor
+	csum *btree.Cursor
+
 	buf   []byte // device read buffer, at most maxReadChunk
 	sums  []byte // expected checksums for buf
 	have  []bool // which sectors of buf have a checksum
+	raw   []byte // a compressed extent as stored
 	zAddr uint64 // disk_bytenr of the extent decoded in zBuf, 0 if none
 	zBuf  []byte
-	dec   *compression.Decoder
 }
 
 // OpenFile opens inode ino for reading.
@@ -60,27 +66,75 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	end := min(off+int64(len(p)), size)
-	tree := f.s.Tree
-	c, err := tree.SeekLE(ondisk.Key{ObjectID: f.Ino, Type: ondisk.ExtentDataKey, Offset: uint64(off)})
-	if err != nil {
-		return 0, err
-	}
-	if !c.Valid() || c.Key().ObjectID != f.Ino || c.Key().Type != ondisk.ExtentDataKey {
-		if c, err = tree.Seek(ondisk.Key{ObjectID: f.Ino, Type: ondisk.ExtentDataKey}); err != nil {
-			return 0, err
+	n := 0
+	err := f.stream(off, end, func(data []byte, zeros int64) error {
+		if data != nil {
+			n += copy(p[n:], data)
+		} else {
+			clear(p[n : n+int(zeros)])
+			n += int(zeros)
 		}
+		return nil
+	})
+	if err == nil && end == size {
+		err = io.EOF
 	}
-	pos := off
-	for pos < end {
-		if !c.Valid() || c.Key().ObjectID != f.Ino || c.Key().Type != ondisk.ExtentDataKey {
-			clear(p[pos-off : end-off]) // implicit hole up to i_size
-			pos = end
-			break
+	return n, err
+}
+
+// WriteTo writes the file's contents to w, the bytes ReadAt reads, in one
+// pass over the extent and checksum items and through buffers of at most
+// 1 MiB: memory does not grow with the file.
+func (f *File) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	err := f.stream(0, f.Size(), func(data []byte, zeros int64) error {
+		for zeros > 0 {
+			// The read buffer serves as zeros, cleared for each write in
+			// case the writer broke the rule not to modify it.
+			z := f.buffer(int(min(zeros, maxReadChunk)))
+			clear(z)
+			zeros -= int64(len(z))
+			if err := writeCounted(w, z, &n); err != nil {
+				return err
+			}
+		}
+		return writeCounted(w, data, &n)
+	})
+	return n, err
+}
+
+// writeCounted writes all of p to w, adding what was written to *n.
+func writeCounted(w io.Writer, p []byte, n *int64) error {
+	if len(p) == 0 {
+		return nil
+	}
+	m, err := w.Write(p)
+	*n += int64(m)
+	if err == nil && m < len(p) {
+		err = io.ErrShortWrite
+	}
+	return err
+}
+
+// emitFunc receives a file's bytes in order: data, which is only valid
+// during the call, or when data is nil a run of zeros.
+type emitFunc func(data []byte, zeros int64) error
+
+// stream produces the file's bytes in [off, end), end <= i_size, walking
+// the extent items in file order.
+func (f *File) stream(off, end int64, emit emitFunc) error {
+	c, err := f.seekExtent(off)
+	if err != nil {
+		return err
+	}
+	for pos := off; pos < end; {
+		if !f.onExtent(c) {
+			return emit(nil, end-pos) // implicit hole up to i_size
 		}
 		k := c.Key()
 		fe, err := ondisk.ParseFileExtentItem(c.Data())
 		if err != nil {
-			return int(pos - off), itemError(c, f.s.ID, err)
+			return itemError(c, f.s.ID, err)
 		}
 		extStart := int64(k.Offset)
 		extEnd := extStart + fileLength(&fe)
@@ -89,54 +143,83 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 			err = c.Next()
 		case extStart > pos:
 			gapEnd := min(extStart, end)
-			clear(p[pos-off : gapEnd-off])
+			err = emit(nil, gapEnd-pos)
 			pos = gapEnd
 		default:
 			n := min(end, extEnd) - pos
-			if err = f.readExtent(p[pos-off:pos-off+n], c, &fe, pos-extStart); err == nil {
+			if err = f.emitExtent(c, &fe, pos-extStart, n, emit); err == nil {
 				pos += n
-				err = c.Next()
+				if pos < end {
+					err = c.Next()
+				}
 			}
 		}
 		if err != nil {
-			return int(pos - off), err
+			return err
 		}
 	}
-	if pos == size {
-		return int(pos - off), io.EOF
-	}
-	return int(pos - off), nil
+	return nil
 }
 
-// readExtent fills dst with the extent's bytes starting at rel, its offset
+// seekExtent positions f.ext on the extent item covering off, or the
+// file's first extent item when none starts at or before off.
+func (f *File) seekExtent(off int64) (*btree.Cursor, error) {
+	k := ondisk.Key{ObjectID: f.Ino, Type: ondisk.ExtentDataKey, Offset: uint64(off)}
+	var err error
+	if f.ext == nil {
+		f.ext, err = f.s.Tree.SeekLE(k)
+	} else {
+		err = f.ext.SeekLE(k)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !f.onExtent(f.ext) {
+		k.Offset = 0
+		if err := f.ext.Seek(k); err != nil {
+			return nil, err
+		}
+	}
+	return f.ext, nil
+}
+
+func (f *File) onExtent(c *btree.Cursor) bool {
+	if !c.Valid() {
+		return false
+	}
+	k := c.Key()
+	return k.ObjectID == f.Ino && k.Type == ondisk.ExtentDataKey
+}
+
+// emitExtent emits n bytes of the extent starting at rel, its offset
 // within the extent's file range.
-func (f *File) readExtent(dst []byte, c *btree.Cursor, fe *ondisk.FileExtentItem, rel int64) error {
+func (f *File) emitExtent(c *btree.Cursor, fe *ondisk.FileExtentItem, rel, n int64, emit emitFunc) error {
 	switch {
 	case fe.Type == ondisk.FileExtentInline:
-		if fe.Compression == ondisk.CompressNone {
-			n := copy(dst, fe.InlineData[min(rel, int64(len(fe.InlineData))):])
-			clear(dst[n:])
-			return nil
+		data := fe.InlineData
+		if fe.Compression != ondisk.CompressNone {
+			if fe.RAMBytes > uint64(f.s.fs.vol.SectorSize()) {
+				return itemError(c, f.s.ID, fmt.Errorf("%w: compressed inline extent claims %d decoded bytes, more than a sector", ondisk.ErrCorrupt, fe.RAMBytes))
+			}
+			f.zAddr = 0 // zBuf is about to hold something else
+			if err := f.decode(fe.Compression, fe.InlineData, int(fe.RAMBytes), 0); err != nil {
+				return itemError(c, f.s.ID, err)
+			}
+			data = f.zBuf
 		}
-		if fe.RAMBytes > uint64(f.s.fs.vol.SectorSize()) {
-			return itemError(c, f.s.ID, fmt.Errorf("%w: compressed inline extent claims %d decoded bytes, more than a sector", ondisk.ErrCorrupt, fe.RAMBytes))
-		}
-		if err := f.decode(fe.Compression, fe.InlineData, int(fe.RAMBytes), 0); err != nil {
-			return itemError(c, f.s.ID, err)
-		}
-		n := copy(dst, f.zBuf[min(rel, int64(len(f.zBuf))):])
-		clear(dst[n:])
-		return nil
+		return emitPadded(data, uint64(rel), n, emit)
 	case fe.Type == ondisk.FileExtentPrealloc || fe.DiskBytenr == 0:
-		clear(dst)
-		return nil
+		return emit(nil, n)
 	case fe.Compression != ondisk.CompressNone:
 		if f.zAddr != fe.DiskBytenr {
 			f.zAddr = 0
 			if fe.DiskNumBytes > compression.MaxUnit || fe.RAMBytes > compression.MaxUnit {
 				return itemError(c, f.s.ID, fmt.Errorf("%w: compressed extent of %d bytes (%d decoded) is larger than btrfs writes", ondisk.ErrCorrupt, fe.DiskNumBytes, fe.RAMBytes))
 			}
-			raw := make([]byte, fe.DiskNumBytes)
+			if f.raw == nil {
+				f.raw = make([]byte, compression.MaxUnit)
+			}
+			raw := f.raw[:fe.DiskNumBytes]
 			if err := f.readVerified(raw, fe.DiskBytenr); err != nil {
 				return err
 			}
@@ -145,13 +228,29 @@ func (f *File) readExtent(dst []byte, c *btree.Cursor, fe *ondisk.FileExtentItem
 			}
 			f.zAddr = fe.DiskBytenr
 		}
-		start := int64(fe.Offset) + rel
-		n := copy(dst, f.zBuf[min(start, int64(len(f.zBuf))):])
-		clear(dst[n:])
-		return nil
+		start := uint64(len(f.zBuf))
+		if fe.Offset < start {
+			start = fe.Offset + uint64(rel)
+		}
+		return emitPadded(f.zBuf, start, n, emit)
 	default:
-		return f.readPlain(dst, fe.DiskBytenr+fe.Offset+uint64(rel))
+		return f.emitPlain(fe.DiskBytenr+fe.Offset+uint64(rel), n, emit)
 	}
+}
+
+// emitPadded emits n bytes of data from start on, zeros past its end.
+func emitPadded(data []byte, start uint64, n int64, emit emitFunc) error {
+	data = data[min(start, uint64(len(data))):]
+	m := min(int64(len(data)), n)
+	if m > 0 {
+		if err := emit(data[:m], 0); err != nil {
+			return err
+		}
+	}
+	if m < n {
+		return emit(nil, n-m)
+	}
+	return nil
 }
 
 // fileLength is how many bytes of the file an extent covers: its decoded
@@ -170,10 +269,9 @@ func (f *File) decode(alg uint8, src []byte, ramBytes int, addr uint64) error {
 		f.zBuf = make([]byte, ramBytes)
 	}
 	f.zBuf = f.zBuf[:ramBytes]
-	if f.dec == nil {
-		f.dec = new(compression.Decoder)
-	}
-	n, err := f.dec.Decompress(f.zBuf, alg, src, int(f.s.fs.vol.SectorSize()))
+	// Decoders come from a pool rather than one per File: a zstd decoder
+	// allocates some 190 KiB on first use, a lot for a small file.
+	n, err := compression.Decompress(f.zBuf, alg, src, int(f.s.fs.vol.SectorSize()))
 	if err != nil {
 		if addr != 0 {
 			return fmt.Errorf("compressed extent at logical %d: %w", addr, err)
@@ -184,24 +282,33 @@ func (f *File) decode(alg uint8, src []byte, ramBytes int, addr uint64) error {
 	return nil
 }
 
-// readPlain reads uncompressed data at logical into dst, sector-aligned
-// and checksum-verified chunk by chunk.
-func (f *File) readPlain(dst []byte, logical uint64) error {
+// buffer returns f.buf resized to n bytes (n <= maxReadChunk), growing it
+// only as far as reads need, so small files keep small buffers.
+func (f *File) buffer(n int) []byte {
+	if cap(f.buf) < n {
+		f.buf = make([]byte, n)
+	}
+	return f.buf[:n]
+}
+
+// emitPlain emits n bytes of uncompressed data at logical, read
+// sector-aligned and checksum-verified in chunks of at most maxReadChunk.
+func (f *File) emitPlain(logical uint64, n int64, emit emitFunc) error {
 	ss := uint64(f.s.fs.vol.SectorSize())
-	for len(dst) > 0 {
+	for n > 0 {
 		start := logical &^ (ss - 1)
 		skip := logical - start
-		span := min(uint64(maxReadChunk), (skip+uint64(len(dst))+ss-1)&^(ss-1))
-		if cap(f.buf) < int(span) {
-			f.buf = make([]byte, maxReadChunk)
-		}
-		buf := f.buf[:span]
+		span := min(uint64(maxReadChunk), (skip+uint64(n)+ss-1)&^(ss-1))
+		buf := f.buffer(int(span))
 		if err := f.readVerified(buf, start); err != nil {
 			return err
 		}
-		n := copy(dst, buf[skip:])
-		dst = dst[n:]
-		logical += uint64(n)
+		m := min(uint64(n), span-skip)
+		if err := emit(buf[skip:skip+m], 0); err != nil {
+			return err
+		}
+		logical += m
+		n -= int64(m)
 	}
 	return nil
 }
@@ -213,7 +320,7 @@ func (f *File) readVerified(buf []byte, logical uint64) error {
 	if !f.verify {
 		return fs.vol.ReadLogical(buf, logical)
 	}
-	if err := fs.lookupCsums(logical, len(buf), &f.sums, &f.have); err != nil {
+	if err := f.lookupCsums(logical, len(buf)); err != nil {
 		return err
 	}
 	return fs.vol.ReadVerified(buf, logical, func(b []byte) error {

@@ -45,7 +45,8 @@ func catCommand(stdout, stderr io.Writer) *command {
 	return c
 }
 
-// copyFile streams a file's contents through one bounded buffer.
+// copyFile streams a file's contents extent by extent through buffers of
+// at most 1 MiB.
 func copyFile(w io.Writer, f *fstree.File) (int64, error) {
-	return io.Copy(w, io.NewSectionReader(f, 0, f.Size()))
+	return f.WriteTo(w)
 }
