@@ -397,18 +397,26 @@ func fsFlags(f uint32) uint32 {
 }
 
 func xattrString(xs []fstree.Xattr) string {
-	var parts []string
-	for _, x := range xs {
-		parts = append(parts, fmt.Sprintf("%q=%q", x.Name, x.Value))
+	pairs := make([][2][]byte, len(xs))
+	for i, x := range xs {
+		pairs[i] = [2][]byte{x.Name, x.Value}
 	}
-	sort.Strings(parts)
-	return strings.Join(parts, ",")
+	return pairString(pairs)
 }
 
 func manifestXattrString(xs []manifest.Xattr) string {
-	var parts []string
-	for _, x := range xs {
-		parts = append(parts, fmt.Sprintf("%q=%q", x.Name, x.Value))
+	pairs := make([][2][]byte, len(xs))
+	for i, x := range xs {
+		pairs[i] = [2][]byte{x.Name, x.Value}
+	}
+	return pairString(pairs)
+}
+
+// pairString renders name=value pairs in sorted order for comparison.
+func pairString(pairs [][2][]byte) string {
+	parts := make([]string, len(pairs))
+	for i, p := range pairs {
+		parts[i] = fmt.Sprintf("%q=%q", p[0], p[1])
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ",")
