@@ -13,34 +13,27 @@ func catCommand(stdout, stderr io.Writer) *command {
 	ff.register(c)
 	c.minArgs, c.maxArgs = 2, 2
 	c.run = func(args []string) error {
-		fs, err := ff.open(args[0], stderr)
-		if err != nil {
-			return err
-		}
-		defer fs.Close()
-		loc, err := fs.Resolve(args[1])
-		if err != nil {
-			return err
-		}
-		f, err := loc.Subvol.OpenFile(loc.Ino)
-		if err != nil {
-			return err
-		}
-		switch f.Inode.Mode & sIFMT {
-		case sIFREG:
-		case sIFLNK:
-			t, err := readAll(loc.Subvol, loc.Ino)
+		return ff.withPath(args[0], args[1], stderr, func(loc fstree.Location) error {
+			f, err := loc.Subvol.OpenFile(loc.Ino)
 			if err != nil {
 				return err
 			}
-			return fmt.Errorf("%s is a symbolic link to %s", args[1], escapeName(t))
-		default:
-			return fmt.Errorf("%s is not a regular file (%s)", args[1], modeString(f.Inode.Mode))
-		}
-		if _, err := copyFile(stdout, f); err != nil {
-			return fmt.Errorf("%s: %w", args[1], err)
-		}
-		return nil
+			switch f.Inode.Mode & sIFMT {
+			case sIFREG:
+			case sIFLNK:
+				t, err := readAll(loc.Subvol, loc.Ino)
+				if err != nil {
+					return err
+				}
+				return fmt.Errorf("%s is a symbolic link to %s", args[1], escapeName(t))
+			default:
+				return fmt.Errorf("%s is not a regular file (%s)", args[1], modeString(f.Inode.Mode))
+			}
+			if _, err := copyFile(stdout, f); err != nil {
+				return fmt.Errorf("%s: %w", args[1], err)
+			}
+			return nil
+		})
 	}
 	return c
 }

@@ -20,31 +20,24 @@ func lsCommand(stdout, stderr io.Writer) *command {
 	recursive := c.flags.Bool("R", false, "list subdirectories recursively (paths relative to the argument)")
 	c.minArgs, c.maxArgs = 2, 2
 	c.run = func(args []string) error {
-		fs, err := ff.open(args[0], stderr)
-		if err != nil {
-			return err
-		}
-		defer fs.Close()
-		loc, err := fs.Resolve(args[1])
-		if err != nil {
-			return err
-		}
-		l := &lister{w: &errWriter{w: stdout}, long: *long, recursive: *recursive}
-		ii, err := loc.Subvol.Inode(loc.Ino)
-		if err != nil {
-			return err
-		}
-		if ii.Mode&sIFMT != sIFDIR {
-			name := args[1][strings.LastIndexByte(args[1], '/')+1:]
-			if err := l.entry(loc.Subvol, loc.Ino, ii, []byte(name)); err != nil {
+		return ff.withPath(args[0], args[1], stderr, func(loc fstree.Location) error {
+			l := &lister{w: &errWriter{w: stdout}, long: *long, recursive: *recursive}
+			ii, err := loc.Subvol.Inode(loc.Ino)
+			if err != nil {
+				return err
+			}
+			if ii.Mode&sIFMT != sIFDIR {
+				name := args[1][strings.LastIndexByte(args[1], '/')+1:]
+				if err := l.entry(loc.Subvol, loc.Ino, ii, []byte(name)); err != nil {
+					return err
+				}
+				return l.w.err
+			}
+			if err := l.dir(loc.Subvol, loc.Ino, nil); err != nil {
 				return err
 			}
 			return l.w.err
-		}
-		if err := l.dir(loc.Subvol, loc.Ino, nil); err != nil {
-			return err
-		}
-		return l.w.err
+		})
 	}
 	return c
 }

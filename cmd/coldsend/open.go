@@ -62,3 +62,18 @@ func (f *fsFlags) open(image string, stderr io.Writer) (*openedFS, error) {
 	o.FS = fs
 	return o, nil
 }
+
+// withPath opens image, resolves path (SUBVOL[/PATH]) on it and calls fn
+// with what it names, closing the devices afterwards.
+func (f *fsFlags) withPath(image, path string, stderr io.Writer, fn func(loc fstree.Location) error) error {
+	fs, err := f.open(image, stderr)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	loc, err := fs.Resolve(path)
+	if err != nil {
+		return err
+	}
+	return fn(loc)
+}
