@@ -12,7 +12,7 @@ import (
 // keeps a forged length from costing gigabytes.
 const DefaultMaxCommandSize = 16 << 20
 
-const minBuffer = 256 << 10
+const maxBuffer = 256 << 10
 
 // Reader decodes one or more concatenated send streams. Memory is bounded
 // by the largest command, not by the stream.
@@ -224,8 +224,10 @@ func (r *Reader) fill(n int) error {
 		return nil
 	}
 	if r.start+n > len(r.buf) {
-		if n > len(r.buf) {
-			nb := make([]byte, max(n, minBuffer, 2*len(r.buf)))
+		// Small inputs get a small buffer; a long stream soon reaches
+		// maxBuffer and is read in large chunks.
+		if n > len(r.buf) || len(r.buf) < maxBuffer {
+			nb := make([]byte, max(n, min(maxBuffer, 2*len(r.buf)), 4096))
 			r.end = copy(nb, r.buf[r.start:r.end])
 			r.buf = nb
 		} else {

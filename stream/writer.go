@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // Writer encodes commands into a stream, one buffered command at a time,
@@ -32,7 +33,7 @@ func NewWriter(w io.Writer, v uint32) (*Writer, error) {
 		return nil, fmt.Errorf("%w %d (supported: %d to %d)", ErrVersion, v, MinVersion, MaxVersion)
 	}
 	m := MaxCommandSize(v)
-	return &Writer{w: w, version: v, max: m, buf: make([]byte, 0, m)}, nil
+	return &Writer{w: w, version: v, max: m, buf: make([]byte, 0, 4096)}, nil
 }
 
 // Version returns the protocol version being written.
@@ -113,6 +114,9 @@ func (w *Writer) reserve(a Attr, n int) []byte {
 		return nil
 	}
 	at := len(w.buf)
+	if need := at + hdr + n; need > cap(w.buf) {
+		w.buf = slices.Grow(w.buf, min(w.max, max(need, 2*cap(w.buf)))-at)
+	}
 	w.buf = w.buf[:at+hdr+n]
 	binary.LittleEndian.PutUint16(w.buf[at:], uint16(a))
 	if implicit {
