@@ -30,7 +30,8 @@ type Reader struct {
 	streamOff int64
 	index     int
 	cmd       Command
-	err       error // sticky decoding error
+	hdr       [CmdHeaderSize]byte // scratch for the CRC
+	err       error               // sticky decoding error
 }
 
 // NewReader returns a Reader that decodes r.
@@ -152,9 +153,11 @@ func (r *Reader) readCommand() (*Command, error) {
 	h = r.buf[r.start : r.start+CmdHeaderSize]
 	payload := r.buf[r.start+CmdHeaderSize : r.start+total : r.start+total]
 
-	var zeroed [CmdHeaderSize]byte
-	copy(zeroed[:6], h[:6])
-	if got := crcUpdate(crc(zeroed[:]), payload); got != stored {
+	// The CRC covers the header with its crc field zeroed.
+	zeroed := r.hdr[:]
+	copy(zeroed, h[:6])
+	clear(zeroed[6:])
+	if got := crcUpdate(crc(zeroed), payload); got != stored {
 		return fail(cmd, fmt.Errorf("%w: stored %#08x, computed %#08x", ErrCRC, stored, got))
 	}
 

@@ -27,7 +27,7 @@ func appendTime(b []byte, sec int64, loc *time.Location) ([]byte, bool) {
 	if sec < minLocalSec-guardSec || sec > maxLocalSec+guardSec {
 		return b, false
 	}
-	_, off := time.Unix(sec, 0).In(loc).Zone()
+	off := zoneOffset(sec, loc)
 	days, tod := floorDiv(sec+int64(off), 86400)
 	y, m, d := civil(days)
 	tmYear := y - 1900
@@ -99,4 +99,27 @@ func civil(days int64) (year int64, month, day int) {
 		year++
 	}
 	return year, month, day
+}
+
+// zoneOffset returns the UTC offset glibc uses for sec. Past a zone's last
+// transition glibc applies the TZif footer rule of the UTC year, counting
+// the days to that year's first in int arithmetic. From the year 5881581
+// on the count wraps, both changes of the year land in the past, and the
+// offset is whichever rules over the turn of the year (standard time in
+// the north, summer time in the south); where even the UTC year does not
+// fit tm_year glibc takes the last transition's. In both cases that is the
+// offset in force at the end of 2037, the last year of explicit
+// transitions in "fat" TZif files: so it is for all 447 zones of tzdata
+// 2025b, checked against glibc 2.36 around every limit.
+const (
+	ruleOverflowSec = 185542602134400 // 5881581-01-01T00:00:00Z
+	lateSec         = 2145873600      // 2037-12-31T12:00:00Z
+)
+
+func zoneOffset(sec int64, loc *time.Location) int {
+	if sec >= ruleOverflowSec {
+		sec = lateSec
+	}
+	_, off := time.Unix(sec, 0).In(loc).Zone()
+	return off
 }
