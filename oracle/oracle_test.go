@@ -132,8 +132,9 @@ func selectCases(mode string) ([]oracleCase, error) {
 	return nil, fmt.Errorf("COLDSEND_ORACLE=%q: want fresh or ci", mode)
 }
 
-// runCase builds the scenario with the kernel and compares coldsend's view
-// of the images with the manifest.
+// runCase builds the scenario with the kernel, compares coldsend's view of
+// the images with the manifest and its reading of the kernel's streams with
+// btrfs-progs.
 func runCase(ctx context.Context, t *testing.T, c oracleCase) error {
 	ctx, cancel := context.WithTimeout(ctx, caseTimeout)
 	defer cancel()
@@ -151,7 +152,14 @@ func runCase(ctx context.Context, t *testing.T, c oracleCase) error {
 	if _, err := scenario.Build(ctx, c.spec, scenario.Options{Out: out, ZstdLevel: 3, Log: log}); err != nil {
 		return fmt.Errorf("building %s: %w", c.spec.Name, err)
 	}
-	if err := fixturecheck.CheckScenario(out); err != nil {
+	err := fixturecheck.CheckScenario(out)
+	if err == nil {
+		var n int
+		if n, err = checkStreams(ctx, out); err == nil {
+			t.Logf("%d kernel streams: coldsend dump identical to btrfs receive --dump (TZ=UTC, TZ=%s, concatenated), validate clean", n, otherTZ)
+		}
+	}
+	if err != nil {
 		if keep != "" {
 			t.Logf("scenario kept in %s", out)
 		}

@@ -1,6 +1,6 @@
 // Command coldsend reads unmounted btrfs images and devices: it shows the
 // filesystem, lists subvolumes and files and prints file contents, without
-// a kernel, a mount or root.
+// a kernel, a mount or root; and it reads send streams (dump, validate).
 package main
 
 import (
@@ -22,12 +22,12 @@ Run 'coldsend COMMAND --help' for a command's options.
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // run executes one command line and returns the exit status: 0 on
 // success, 1 on failure (one line on stderr), 2 for usage errors.
-func run(args []string, stdout, stderr io.Writer) (status int) {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) {
 	defer func() {
 		// Bad input must never surface as a stack trace.
 		if r := recover(); r != nil {
@@ -35,7 +35,7 @@ func run(args []string, stdout, stderr io.Writer) (status int) {
 			status = 1
 		}
 	}()
-	cmds := commands(stdout, stderr)
+	cmds := commands(stdin, stdout, stderr)
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintf(stdout, toolUsage, commandList(cmds))
 		return 0
@@ -83,11 +83,13 @@ func oneLine(err error) string {
 
 const version = "0.1.0-dev"
 
-func commands(stdout, stderr io.Writer) []*command {
+func commands(stdin io.Reader, stdout, stderr io.Writer) []*command {
 	return []*command{
 		showCommand(stdout, stderr),
 		subvolumeListCommand(stdout, stderr),
 		lsCommand(stdout, stderr),
 		catCommand(stdout, stderr),
+		dumpCommand(stdin, stdout, stderr),
+		validateCommand(stdin, stdout),
 	}
 }

@@ -33,7 +33,7 @@ func unpackFixture(t *testing.T) (string, *manifest.Scenario) {
 
 func runCLI(args ...string) (status int, stdout, stderr string) {
 	var o, e bytes.Buffer
-	status = run(args, &o, &e)
+	status = run(args, strings.NewReader(""), &o, &e)
 	return status, o.String(), e.String()
 }
 

@@ -59,15 +59,26 @@ func In(dir string) ([]Stream, error) {
 		if _, err := os.Stat(filepath.Join(sd, manifest.FileName)); err != nil {
 			continue
 		}
-		sc, err := manifest.Load(sd)
+		st, err := Scenario(sd)
 		if err != nil {
 			return nil, err
 		}
-		for _, st := range sc.Streams {
-			out = append(out, Stream{Scenario: e.Name(), Dir: sd, Stream: st})
-		}
+		out = append(out, st...)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
+	return out, nil
+}
+
+// Scenario lists the streams of the one scenario in dir, in manifest order.
+func Scenario(dir string) ([]Stream, error) {
+	sc, err := manifest.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Stream
+	for _, st := range sc.Streams {
+		out = append(out, Stream{Scenario: filepath.Base(dir), Dir: dir, Stream: st})
+	}
 	return out, nil
 }
 

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/coldsend/coldsend/stream"
+	"github.com/coldsend/coldsend/stream/dump"
+	"github.com/coldsend/coldsend/stream/validate"
+)
+
+// openStream opens a stream argument ("-" or none for standard input) and
+// undoes zstd, lz4 or gzip compression.
+func openStream(args []string, file string, stdin io.Reader) (io.Reader, func(), error) {
+	name := "-"
+	switch {
+	case file != "" && len(args) > 0:
+		return nil, nil, fmt.Errorf("give the stream either with -f or as an argument, not both")
+	case file != "":
+		name = file
+	case len(args) > 0:
+		name = args[0]
+	}
+	var src io.Reader = stdin
+	closeFile := func() {}
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		src, closeFile = f, func() { f.Close() }
+	} else if f, ok := stdin.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			return nil, nil, fmt.Errorf("standard input is a terminal: give a stream FILE or pipe one in")
+		}
+	}
+	rc, _, err := stream.Decompress(src)
+	if err != nil {
+		closeFile()
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return rc, func() { rc.Close(); closeFile() }, nil
+}
+
+// dumpLocation is the zone dump renders times in: TZ as Go understands it.
+// glibc also accepts POSIX rule strings (TZ=JST-9), which Go treats as UTC,
+// so say when that happens rather than print other times than btrfs would.
+func dumpLocation(stderr io.Writer) *time.Location {
+	tz := os.Getenv("TZ")
+	if tz == "" {
+		return time.Local
+	}
+	if _, err := time.LoadLocation(strings.TrimPrefix(tz, ":")); err != nil {
+		fmt.Fprintf(stderr, "coldsend: warning: TZ=%q is not a zone of the tz database; times are shown in UTC\n", tz)
+	}
+	return time.Local
+}
+
+func dumpCommand(stdin io.Reader, stdout, stderr io.Writer) *command {
+	c := newCommand("dump", "[--json] [--first] [FILE|-]",
+		"Print the commands of a send stream in the format of 'btrfs receive --dump'\n"+
+			"(btrfs-progs 6.2), or as JSON Lines. Every stream of a concatenated input\n"+
+			"is printed (btrfs receive --dump stops after the first; --first does too).\n"+
+			"zstd, lz4 and gzip input is decompressed; times are shown in TZ.")
+	jsonOut := c.flags.Bool("json", false, "one JSON object per command (JSON Lines)")
+	first := c.flags.Bool("first", false, "stop after the first stream's END, as btrfs receive --dump does")
+	file := c.flags.String("f", "", "read the stream from `FILE` (as btrfs receive -f)")
+	c.maxArgs = 1
+	c.run = func(args []string) error {
+		src, done, err := openStream(args, *file, stdin)
+		if err != nil {
+			return err
+		}
+		defer done()
+		bw := bufio.NewWriterSize(stdout, 256<<10)
+		var print func(*stream.Command) error
+		if *jsonOut {
+			print = dump.NewJSON(bw).Command
+		} else {
+			print = dump.NewText(bw, dumpLocation(stderr)).Command
+		}
+		r := stream.NewReader(src)
+		for {
+			cmd, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err == nil {
+				err = print(cmd)
+			}
+			if err != nil {
+				bw.Flush()
+				return err
+			}
+			if *first && cmd.Cmd == stream.CmdEnd {
+				break
+			}
+		}
+		return bw.Flush()
+	}
+	return c
+}
+
+func validateCommand(stdin io.Reader, stdout io.Writer) *command {
+	c := newCommand("validate", "[FILE|-]",
+		"Check a send stream: CRCs and structure, and what a receiver would trip on\n"+
+			"(paths used before they exist, orphan names left behind, clones from data\n"+
+			"not yet written, a missing END). Prints a one-line summary, or the first\n"+
+			"problem with its stream offset and command index (exit status 1).")
+	file := c.flags.String("f", "", "read the stream from `FILE`")
+	c.maxArgs = 1
+	c.run = func(args []string) error {
+		src, done, err := openStream(args, *file, stdin)
+		if err != nil {
+			return err
+		}
+		defer done()
+		sum, err := validate.Stream(src)
+		if err != nil {
+			return err
+		}
+		subvols := "none"
+		if len(sum.Subvolumes) > 0 {
+			subvols = strings.Join(sum.Subvolumes, ", ")
+		}
+		fmt.Fprintf(stdout, "ok: %d stream(s), %d commands, %d bytes (%d of file data), subvolumes: %s\n",
+			sum.Streams, sum.Commands, sum.Bytes, sum.DataBytes, subvols)
+		return nil
+	}
+	return c
+}
