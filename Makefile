@@ -21,7 +21,10 @@ demo: build
 	echo "\$$ coldsend show $$img"; $(BIN) show $$img; echo; \
 	echo "\$$ coldsend subvolume list $$img"; $(BIN) subvolume list $$img; echo; \
 	echo "\$$ coldsend ls -l -R $$img snaps/1"; $(BIN) ls -l -R $$img snaps/1; echo; \
-	echo "\$$ coldsend cat $$img snaps/1/hello.txt"; $(BIN) cat $$img snaps/1/hello.txt
+	echo "\$$ coldsend cat $$img snaps/1/hello.txt"; $(BIN) cat $$img snaps/1/hello.txt; echo; \
+	s=$(DEMO_IMG)/snaps_2.incr-snaps_1.v1.6.18.44-fc-v669.stream; \
+	echo "\$$ coldsend dump $$s    # a kernel incremental stream"; $(BIN) dump $$s; echo; \
+	echo "\$$ coldsend validate $$s"; $(BIN) validate $$s
 
 # The whole test suite: formatting, vet, staticcheck and every unit test.
 test: lint unit
