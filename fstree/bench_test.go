@@ -1,11 +1,11 @@
 package fstree_test
 
-// Benchmarks on kernel-made images (see benchimage_test.go), each beside
-// the kernel doing the same work on the same image: both read the image
-// from the page cache, and both start with cold filesystem caches (a fresh
-// fstree.Open, a fresh mount). The kernel's figure carries the metric
-// coldsend/kernel: coldsend's time per op over the kernel's, measured in
-// the same run.
+// Benchmarks on kernel-made images (see benchimage_test.go and
+// internal/benchimage), each beside the kernel doing the same work on the
+// same image: both read the image from the page cache, and both start with
+// cold filesystem caches (a fresh fstree.Open, a fresh mount). The
+// kernel's figure carries the metric coldsend/kernel: coldsend's time per
+// op over the kernel's, measured in the same run.
 
 import (
 	"crypto/sha256"
@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
@@ -22,47 +21,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/coldsend/coldsend/fstree"
+	"github.com/coldsend/coldsend/internal/benchimage"
 	"github.com/coldsend/coldsend/ondisk"
 )
-
-// coldsendNs holds the ns/op of each "coldsend" sub-benchmark, by parent
-// name, for the "kernel" one that follows.
-var coldsendNs = map[string]float64{}
-
-func recordColdsend(b *testing.B) {
-	coldsendNs[path.Dir(b.Name())] = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-}
-
-// needMount skips the kernel's side of a comparison without root.
-func needMount(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("the kernel's figure needs root to mount the image (mount -o loop)")
-	}
-}
-
-func reportKernelRatio(b *testing.B) {
-	if ns, ok := coldsendNs[path.Dir(b.Name())]; ok {
-		b.ReportMetric(ns/(float64(b.Elapsed().Nanoseconds())/float64(b.N)), "coldsend/kernel")
-	}
-}
-
-// openImage opens img with coldsend, as the CLI does.
-func openImage(tb testing.TB, img string) (*fstree.FS, func()) {
-	dev, closer, err := ondisk.OpenDeviceFile(img)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{})
-	if err == nil {
-		var fs *fstree.FS
-		if fs, err = fstree.Open(vol, fstree.Options{}); err == nil {
-			return fs, func() { closer.Close() }
-		}
-	}
-	closer.Close()
-	tb.Fatal(err)
-	return nil, nil
-}
 
 func topLevel(tb testing.TB, fs *fstree.FS) *fstree.Subvol {
 	s, err := fs.OpenSubvol(ondisk.FSTreeObjectID)
@@ -130,12 +91,12 @@ func kernelWalk(dir *os.File) (int, error) {
 // BenchmarkWalkInodes reads every inode of a 200k-file subvolume: the
 // directories recursively and the inode of each entry.
 func BenchmarkWalkInodes(b *testing.B) {
-	img, st := cachedImage(b, &walkImage)
+	img, st := benchimage.Cached(b, &walkImage)
 	b.Run("coldsend", func(b *testing.B) {
 		b.ReportAllocs()
 		var blocks uint64
 		for b.Loop() {
-			fs, closeFS := openImage(b, img)
+			fs, closeFS := benchimage.Open(b, img)
 			s := topLevel(b, fs)
 			if _, err := s.Inode(ondisk.SubvolumeRootDirInodeID); err != nil {
 				b.Fatal(err)
@@ -152,13 +113,13 @@ func BenchmarkWalkInodes(b *testing.B) {
 		}
 		b.ReportMetric(float64(st.Inodes)*float64(b.N)/b.Elapsed().Seconds(), "inodes/s")
 		b.ReportMetric(float64(blocks)/float64(b.N), "blocks/op")
-		recordColdsend(b)
+		benchimage.RecordColdsend(b)
 	})
 	b.Run("kernel", func(b *testing.B) {
-		needMount(b)
+		benchimage.NeedMount(b)
 		for b.Loop() {
 			b.StopTimer()
-			err := withMount(img, "ro", func(mnt string) error {
+			err := benchimage.WithMount(img, "ro", func(mnt string) error {
 				root, err := os.Open(mnt)
 				if err != nil {
 					return err
@@ -178,7 +139,7 @@ func BenchmarkWalkInodes(b *testing.B) {
 			b.StartTimer()
 		}
 		b.ReportMetric(float64(st.Inodes)*float64(b.N)/b.Elapsed().Seconds(), "inodes/s")
-		reportKernelRatio(b)
+		benchimage.ReportKernelRatio(b)
 	})
 }
 
@@ -201,7 +162,7 @@ func (s *sink) Write(p []byte) (int, error) {
 }
 
 // dataFiles opens the files of a data image.
-func dataFiles(tb testing.TB, s *fstree.Subvol, st *benchStamp) []*fstree.File {
+func dataFiles(tb testing.TB, s *fstree.Subvol, st *benchimage.Stamp) []*fstree.File {
 	var files []*fstree.File
 	for _, bf := range st.Files {
 		e, err := s.Lookup(ondisk.SubvolumeRootDirInodeID, []byte(bf.Name))
@@ -223,9 +184,9 @@ func dataFiles(tb testing.TB, s *fstree.Subvol, st *benchStamp) []*fstree.File {
 // checkData makes sure the image holds what the benchmark means to
 // measure: every data extent compressed with alg (none for plain), and
 // the files' bytes as written. It returns file bytes over disk bytes.
-func checkData(tb testing.TB, img, alg string, st *benchStamp) float64 {
+func checkData(tb testing.TB, img, alg string, st *benchimage.Stamp) float64 {
 	want := map[string]uint8{"plain": ondisk.CompressNone, "zlib": ondisk.CompressZlib, "lzo": ondisk.CompressLZO, "zstd": ondisk.CompressZstd}[alg]
-	fs, closeFS := openImage(tb, img)
+	fs, closeFS := benchimage.Open(tb, img)
 	defer closeFS()
 	s := topLevel(tb, fs)
 	var fileBytes, diskBytes uint64
@@ -267,12 +228,12 @@ func checkData(tb testing.TB, img, alg string, st *benchStamp) float64 {
 func BenchmarkReadData(b *testing.B) {
 	for _, alg := range dataAlgs {
 		b.Run(alg, func(b *testing.B) {
-			img, st := cachedImage(b, dataImages[alg])
+			img, st := benchimage.Cached(b, dataImages[alg])
 			ratio := checkData(b, img, alg, st)
 			b.Run("coldsend", func(b *testing.B) {
 				benchReadData(b, img, st, (*fstree.File).WriteTo)
 				b.ReportMetric(ratio, "compress-ratio")
-				recordColdsend(b)
+				benchimage.RecordColdsend(b)
 			})
 			b.Run("readat", func(b *testing.B) {
 				buf := make([]byte, 32<<10)
@@ -281,12 +242,12 @@ func BenchmarkReadData(b *testing.B) {
 				})
 			})
 			b.Run("kernel", func(b *testing.B) {
-				needMount(b)
+				benchimage.NeedMount(b)
 				b.SetBytes(dataTotal)
 				buf := make([]byte, 1<<20)
 				for b.Loop() {
 					b.StopTimer()
-					err := withMount(img, "ro", func(mnt string) error {
+					err := benchimage.WithMount(img, "ro", func(mnt string) error {
 						b.StartTimer()
 						defer b.StopTimer()
 						for _, bf := range st.Files {
@@ -301,17 +262,17 @@ func BenchmarkReadData(b *testing.B) {
 					}
 					b.StartTimer()
 				}
-				reportKernelRatio(b)
+				benchimage.ReportKernelRatio(b)
 			})
 		})
 	}
 }
 
-func benchReadData(b *testing.B, img string, st *benchStamp, copyFn func(*fstree.File, io.Writer) (int64, error)) {
+func benchReadData(b *testing.B, img string, st *benchimage.Stamp, copyFn func(*fstree.File, io.Writer) (int64, error)) {
 	b.SetBytes(dataTotal)
 	b.ReportAllocs()
 	for b.Loop() {
-		fs, closeFS := openImage(b, img)
+		fs, closeFS := benchimage.Open(b, img)
 		var w sink
 		for _, f := range dataFiles(b, topLevel(b, fs), st) {
 			if _, err := copyFn(f, &w); err != nil {
@@ -357,13 +318,13 @@ func kernelRead(name string, size int64, buf []byte) error {
 func BenchmarkFileMemory(b *testing.B) {
 	for _, alg := range []string{"plain", "zstd"} {
 		b.Run(alg, func(b *testing.B) {
-			img, st := cachedImage(b, dataImages[alg])
+			img, st := benchimage.Cached(b, dataImages[alg])
 			for _, tc := range []struct {
 				name string
 				file int // index in st.Files
 			}{{"64MiB", 1}, {"1GiB", 0}} {
 				b.Run(tc.name, func(b *testing.B) {
-					fs, closeFS := openImage(b, img)
+					fs, closeFS := benchimage.Open(b, img)
 					defer closeFS()
 					s := topLevel(b, fs)
 					ino := dataFiles(b, s, st)[tc.file].Ino

@@ -1,234 +1,24 @@
 package fstree_test
 
-// Images for the benchmarks, made by the kernel on demand and cached
-// between runs in $COLDSEND_BENCH_DIR (default <repo>/out/bench). Building
-// needs root (mkfs.btrfs, mount -o loop); using a cached image does not.
+// The images the benchmarks read, made by the kernel on demand and cached
+// by internal/benchimage (in $COLDSEND_BENCH_DIR, default <repo>/out/bench).
+// Building needs root (mkfs.btrfs, mount -o loop); using a cached image
+// does not.
 
 import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
-	"testing"
-	"time"
+
+	"github.com/coldsend/coldsend/internal/benchimage"
 )
-
-// benchImageFormat versions what the builders below write; bump it when
-// they change so cached images are rebuilt.
-const benchImageFormat = 2
-
-// imageSpec describes one cached image.
-type imageSpec struct {
-	name  string   // <name>.img and <name>.json in the cache directory
-	size  int64    // device size (the file is sparse)
-	mkfs  []string // extra mkfs.btrfs arguments
-	mount string   // mount options while filling, e.g. "compress-force=zstd"
-	fill  func(mnt string, st *benchStamp) error
-}
-
-func (s *imageSpec) id() string {
-	return fmt.Sprintf("format=%d size=%d mkfs=%q mount=%q", benchImageFormat, s.size, s.mkfs, s.mount)
-}
-
-// benchStamp is written beside an image once it is complete; an image
-// without a matching stamp is rebuilt.
-type benchStamp struct {
-	Spec         string      `json:"spec"`
-	ImageBytes   int64       `json:"imageBytes"`
-	BuildSeconds float64     `json:"buildSeconds"`
-	Inodes       int         `json:"inodes,omitempty"`
-	Files        []benchFile `json:"files,omitempty"`
-}
-
-type benchFile struct {
-	Name   string `json:"name"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
-
-// benchDir is where images are cached.
-func benchDir(tb testing.TB) string {
-	if d := os.Getenv("COLDSEND_BENCH_DIR"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "out", "bench")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("no go.mod above the working directory; set COLDSEND_BENCH_DIR")
-		}
-		dir = parent
-	}
-}
-
-var (
-	buildMu sync.Mutex
-	warmed  = map[string]bool{}
-)
-
-// cachedImage returns the path of spec's image and its stamp, building
-// the image if needed and possible, and skipping tb with the reason if not.
-// The image's bytes are read once per process so that every benchmark
-// finds them in the page cache, the kernel's loop device included.
-func cachedImage(tb testing.TB, spec *imageSpec) (string, *benchStamp) {
-	buildMu.Lock()
-	defer buildMu.Unlock()
-	img := filepath.Join(benchDir(tb), spec.name+".img")
-	st, why := readStamp(img, spec)
-	if why != "" {
-		switch {
-		case os.Geteuid() != 0:
-			tb.Skipf("%s: %s, and building it needs root (mkfs.btrfs, mount -o loop): run `make bench` as root once, or set COLDSEND_BENCH_DIR to a directory of built images", img, why)
-		case !haveCommand("mkfs.btrfs"):
-			tb.Skipf("%s: %s, and building it needs mkfs.btrfs, which is not in PATH", img, why)
-		}
-		tb.Logf("%s: %s; building it", img, why)
-		st = buildImage(tb, img, spec)
-	}
-	if !warmed[img] {
-		if err := readWhole(img); err != nil {
-			tb.Fatal(err)
-		}
-		warmed[img] = true
-	}
-	return img, st
-}
-
-// readStamp returns img's stamp, or why the image cannot be used.
-func readStamp(img string, spec *imageSpec) (*benchStamp, string) {
-	b, err := os.ReadFile(strings.TrimSuffix(img, ".img") + ".json")
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, "no image built yet"
-	}
-	if err != nil {
-		return nil, err.Error()
-	}
-	var st benchStamp
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Sprintf("unreadable stamp: %v", err)
-	}
-	if st.Spec != spec.id() {
-		return nil, fmt.Sprintf("cached image was built as %s, want %s", st.Spec, spec.id())
-	}
-	fi, err := os.Stat(img)
-	if err != nil {
-		return nil, err.Error()
-	}
-	if fi.Size() != st.ImageBytes {
-		return nil, fmt.Sprintf("image is %d bytes, its stamp says %d", fi.Size(), st.ImageBytes)
-	}
-	return &st, ""
-}
-
-func haveCommand(name string) bool {
-	_, err := exec.LookPath(name)
-	return err == nil
-}
-
-func run(name string, args ...string) error {
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
-}
-
-// buildImage makes spec's image at img: a sparse file, mkfs.btrfs, a loop
-// mount to fill it, and the stamp last, so a failed build leaves no image
-// that looks valid.
-func buildImage(tb testing.TB, img string, spec *imageSpec) *benchStamp {
-	start := time.Now()
-	if err := os.MkdirAll(filepath.Dir(img), 0o755); err != nil {
-		tb.Fatal(err)
-	}
-	stamp := strings.TrimSuffix(img, ".img") + ".json"
-	tmp := img + ".tmp"
-	os.Remove(stamp)
-	os.Remove(tmp)
-	fail := func(err error) {
-		os.Remove(tmp)
-		tb.Fatalf("building %s: %v", img, err)
-	}
-	f, err := os.Create(tmp)
-	if err == nil {
-		err = f.Truncate(spec.size)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err == nil {
-		err = run("mkfs.btrfs", append(append([]string{"-f", "-q"}, spec.mkfs...), tmp)...)
-	}
-	if err != nil {
-		fail(err)
-	}
-	st := &benchStamp{Spec: spec.id()}
-	err = withMount(tmp, spec.mount, func(mnt string) error { return spec.fill(mnt, st) })
-	if err == nil {
-		err = os.Rename(tmp, img)
-	}
-	if err != nil {
-		fail(err)
-	}
-	fi, err := os.Stat(img)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	st.ImageBytes = fi.Size()
-	st.BuildSeconds = time.Since(start).Seconds()
-	b, _ := json.MarshalIndent(st, "", "  ")
-	if err := os.WriteFile(stamp, b, 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Logf("built %s in %.1fs", img, st.BuildSeconds)
-	return st
-}
-
-// withMount loop-mounts img on a fresh directory with options opts (may be
-// empty), runs fn and unmounts, whatever fn does; mount -o loop sets
-// autoclear, so the umount also frees the loop device.
-func withMount(img, opts string, fn func(mnt string) error) (err error) {
-	mnt, err := os.MkdirTemp("", "coldsend-bench-mnt-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(mnt)
-	if err := run("mount", "-o", strings.TrimSuffix("loop,"+opts, ","), img, mnt); err != nil {
-		return err
-	}
-	defer func() {
-		if uerr := run("umount", mnt); err == nil {
-			err = uerr
-		}
-	}()
-	return fn(mnt)
-}
-
-// readWhole reads a file once, to bring it into the page cache.
-func readWhole(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, make([]byte, 1<<20))
-	return err
-}
 
 // The walk image: walkDirs×walkSubdirs directories of walkFiles small
 // files each, made by the kernel in its own order (faster here than
@@ -239,15 +29,15 @@ const (
 	walkFiles   = 1000
 )
 
-var walkImage = imageSpec{
-	name: "walk",
-	size: 2 << 30,
-	fill: fillWalk,
+var walkImage = benchimage.Spec{
+	Name: "walk",
+	Size: 2 << 30,
+	Fill: fillWalk,
 }
 
 // fillWalk creates the directory tree, two writers at a time since
 // creating files is syscall-bound.
-func fillWalk(mnt string, st *benchStamp) error {
+func fillWalk(mnt string, st *benchimage.Stamp) error {
 	var wg sync.WaitGroup
 	errs := make([]error, walkDirs)
 	sem := make(chan struct{}, 2)
@@ -301,7 +91,7 @@ const (
 	dataTotal     = dataBigSize + dataSmallN*dataSmallSize
 )
 
-var dataImages = map[string]*imageSpec{
+var dataImages = map[string]*benchimage.Spec{
 	"plain": dataImage("plain", ""),
 	"zstd":  dataImage("zstd", "compress-force=zstd"),
 	"lzo":   dataImage("lzo", "compress-force=lzo"),
@@ -311,14 +101,14 @@ var dataImages = map[string]*imageSpec{
 // dataAlgs is the order the data benchmarks run in.
 var dataAlgs = []string{"plain", "zstd", "lzo", "zlib"}
 
-func dataImage(alg, mountOpts string) *imageSpec {
-	return &imageSpec{name: "data-" + alg, size: 3 << 30, mount: mountOpts, fill: fillData}
+func dataImage(alg, mountOpts string) *benchimage.Spec {
+	return &benchimage.Spec{Name: "data-" + alg, Size: 3 << 30, Mount: mountOpts, Fill: fillData}
 }
 
-func fillData(mnt string, st *benchStamp) error {
-	files := []benchFile{{Name: "big.txt", Size: dataBigSize}}
+func fillData(mnt string, st *benchimage.Stamp) error {
+	files := []benchimage.File{{Name: "big.txt", Size: dataBigSize}}
 	for i := range dataSmallN {
-		files = append(files, benchFile{Name: fmt.Sprintf("f%02d.txt", i), Size: dataSmallSize})
+		files = append(files, benchimage.File{Name: fmt.Sprintf("f%02d.txt", i), Size: dataSmallSize})
 	}
 	for i := range files {
 		sum, err := writeText(filepath.Join(mnt, files[i].Name), files[i].Size, uint64(i))

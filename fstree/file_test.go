@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/coldsend/coldsend/fstree"
+	"github.com/coldsend/coldsend/internal/benchimage"
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/ondisk"
 )
@@ -221,7 +222,7 @@ func TestFileStreaming(t *testing.T) {
 	if err := os.RemoveAll(root); err != nil {
 		t.Fatal(err)
 	}
-	fs, closeFS := openImage(t, img)
+	fs, closeFS := benchimage.Open(t, img)
 	defer closeFS()
 	s := topLevel(t, fs)
 	open := func(name string) *fstree.File {

@@ -159,6 +159,12 @@ func runCase(ctx context.Context, t *testing.T, c oracleCase) error {
 			t.Logf("%d kernel streams: coldsend dump identical to btrfs receive --dump (TZ=UTC, TZ=%s, concatenated), validate clean", n, otherTZ)
 		}
 	}
+	if err == nil {
+		var n int
+		if n, err = checkSends(out); err == nil {
+			t.Logf("%d kernel streams reproduced byte for byte by coldsend send", n)
+		}
+	}
 	if err != nil {
 		if keep != "" {
 			t.Logf("scenario kept in %s", out)

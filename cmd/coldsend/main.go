@@ -89,6 +89,7 @@ func commands(stdin io.Reader, stdout, stderr io.Writer) []*command {
 		subvolumeListCommand(stdout, stderr),
 		lsCommand(stdout, stderr),
 		catCommand(stdout, stderr),
+		sendCommand(stdout, stderr),
 		dumpCommand(stdin, stdout, stderr),
 		validateCommand(stdin, stdout),
 	}

@@ -1,0 +1,70 @@
+// Package sendcheck regenerates a scenario's kernel send streams with
+// sendgen and compares them byte for byte, for the fixture tests and the
+// kernel oracle.
+package sendcheck
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/coldsend/coldsend/fixtures/manifest"
+	"github.com/coldsend/coldsend/fstree"
+	"github.com/coldsend/coldsend/internal/fixturecheck"
+	"github.com/coldsend/coldsend/internal/fixturestreams"
+	"github.com/coldsend/coldsend/internal/streamdiff"
+	"github.com/coldsend/coldsend/sendgen"
+)
+
+// Supported reports whether sendgen can make a stream of this kind yet:
+// full sends at protocol 1, with or without data.
+func Supported(s fixturestreams.Stream) bool {
+	return s.Parent == "" && len(s.Clones) == 0 && s.Proto == 1 && !s.CompressedData
+}
+
+// Scenario opens the scenario in dir and returns its filesystem and the
+// streams sendgen supports.
+func Scenario(dir string) (*fstree.FS, []fixturestreams.Stream, error) {
+	sc, err := manifest.Load(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := fixturestreams.Scenario(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var streams []fixturestreams.Stream
+	for _, s := range all {
+		if Supported(s) {
+			streams = append(streams, s)
+		}
+	}
+	if len(streams) == 0 {
+		return nil, nil, nil
+	}
+	fs, err := fixturecheck.Open(dir, sc, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return fs, streams, nil
+}
+
+// Stream regenerates one kernel stream and returns nil when the bytes are
+// identical, otherwise an error describing the first differing command.
+func Stream(fs *fstree.FS, s fixturestreams.Stream) error {
+	want, err := s.Read()
+	if err != nil {
+		return err
+	}
+	sv, err := fs.ResolveSubvol(s.Subvol)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.Name(), err)
+	}
+	var got bytes.Buffer
+	if err := sendgen.Send(&got, sv, sendgen.Options{Proto: uint32(s.Proto), NoData: s.NoData}); err != nil {
+		return fmt.Errorf("%s: coldsend send: %w", s.Name(), err)
+	}
+	if d := streamdiff.First(got.Bytes(), want); d != "" {
+		return fmt.Errorf("%s: coldsend send differs from the kernel's stream: %s", s.Name(), d)
+	}
+	return nil
+}

@@ -1,0 +1,233 @@
+package sendgen
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/coldsend/coldsend/fstree"
+	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/stream"
+)
+
+// Xattr names send.c compares against (XATTR_NAME_CAPS,
+// XATTR_NAME_POSIX_ACL_ACCESS, XATTR_NAME_POSIX_ACL_DEFAULT).
+const (
+	xattrNameCaps            = "security.capability"
+	xattrNamePosixACLAccess  = "system.posix_acl_access"
+	xattrNamePosixACLDefault = "system.posix_acl_default"
+	posixACLXattrVersion     = 2
+	xattrNameMax             = 255 // XATTR_NAME_MAX
+)
+
+// strncmpEq reports whether the C strncmp(name, s, n) is 0 for a name of
+// n bytes: the comparison stops at a NUL on both sides, so a name that is
+// a prefix of s compares equal.
+func strncmpEq(name []byte, s string, n int) bool {
+	for i := 0; i < n; i++ {
+		var a, b byte
+		if i < len(name) {
+			a = name[i]
+		}
+		if i < len(s) {
+			b = s[i]
+		}
+		if a != b {
+			return false
+		}
+		if a == 0 {
+			return true
+		}
+	}
+	return true
+}
+
+// iterateDirItem mirrors iterate_dir_item: fn is called for each entry of
+// one DIR_ITEM or XATTR_ITEM payload, in item order, with its index.
+// fn returns stop to end the iteration early.
+func iterateDirItem(k ondisk.Key, data []byte, fn func(num int, name, value []byte) (stop bool, err error)) error {
+	items, err := ondisk.ParseDirItems(data)
+	if err != nil {
+		return fmt.Errorf("key %v: %w", k, err)
+	}
+	for num, di := range items {
+		if di.Type == ondisk.FTXattr && len(di.Name) > xattrNameMax {
+			return fmt.Errorf("key %v: xattr name of %d bytes is too long", k, len(di.Name))
+		}
+		stop, err := fn(num, di.Name, di.Data)
+		if err != nil || stop {
+			return err
+		}
+	}
+	return nil
+}
+
+// changedXattr mirrors changed_xattr for an item only in the send root
+// (process_new_xattr).
+func (s *sender) changedXattr(k ondisk.Key, data []byte) error {
+	if s.cur.ino != k.ObjectID {
+		return fmt.Errorf("send: inconsistent snapshot, found new xattr for inode %d without updated inode item, send root is %d", k.ObjectID, s.root.ID)
+	}
+	if !s.cur.newGen && !s.cur.deleted {
+		return s.processNewXattr(k, data)
+	}
+	return nil
+}
+
+// processNewXattr mirrors process_new_xattr.
+func (s *sender) processNewXattr(k ondisk.Key, data []byte) error {
+	return iterateDirItem(k, data, func(_ int, name, value []byte) (bool, error) {
+		return false, s.processNewXattrEntry(name, value)
+	})
+}
+
+// processNewXattrEntry mirrors __process_new_xattr: capabilities wait for
+// finish_inode_if_needed, and an empty ACL is sent as an ACL header with
+// no entries. Both tests compare only len(name) bytes, as strncmp does.
+func (s *sender) processNewXattrEntry(name, value []byte) error {
+	if strncmpEq(name, xattrNameCaps, len(name)) {
+		return nil
+	}
+	if strncmpEq(name, xattrNamePosixACLAccess, len(name)) || strncmpEq(name, xattrNamePosixACLDefault, len(name)) {
+		if len(value) == 0 {
+			value = []byte{posixACLXattrVersion, 0, 0, 0}
+		}
+	}
+	return s.sendSetXattr(name, value)
+}
+
+// sendSetXattr mirrors send_set_xattr on the current inode.
+func (s *sender) sendSetXattr(name, value []byte) error {
+	p, err := s.getCurInodePath()
+	if err != nil {
+		return err
+	}
+	if err := s.w.Begin(stream.CmdSetXattr); err != nil {
+		return err
+	}
+	s.w.PutBytes(stream.AttrPath, p)
+	s.w.PutBytes(stream.AttrXattrName, name)
+	s.w.PutBytes(stream.AttrXattrData, value)
+	return s.w.End()
+}
+
+// findXattr mirrors find_xattr: the value of name in one xattr item, and
+// whether it is there.
+func findXattr(k ondisk.Key, data, name []byte) (value []byte, found bool, err error) {
+	err = iterateDirItem(k, data, func(_ int, n, v []byte) (bool, error) {
+		if bytes.Equal(n, name) {
+			value, found = v, true
+			return true, nil
+		}
+		return false, nil
+	})
+	return value, found, err
+}
+
+// lookupXattr mirrors btrfs_lookup_xattr: the value of xattr name of ino.
+func lookupXattr(root *fstree.Subvol, ino uint64, name []byte) ([]byte, bool, error) {
+	k := ondisk.Key{ObjectID: ino, Type: ondisk.XattrItemKey, Offset: ondisk.NameHash(name)}
+	data, err := root.Tree.Lookup(k)
+	if err != nil {
+		if fstree.IsNotFound(err) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	return findXattr(k, data, name)
+}
+
+// sendCapabilities mirrors send_capabilities: security.capability is set
+// again after chown, which clears it at the receiver.
+func (s *sender) sendCapabilities() error {
+	value, found, err := lookupXattr(s.root, s.cur.ino, []byte(xattrNameCaps))
+	if err != nil || !found {
+		return err
+	}
+	return s.sendSetXattr([]byte(xattrNameCaps), value)
+}
+
+// changedVerity mirrors changed_verity. The flag is never cleared, as in
+// the kernel; it only matters from protocol 3 on.
+func (s *sender) changedVerity(k ondisk.Key, data []byte) error {
+	if !s.cur.newGen && !s.cur.deleted {
+		s.cur.needsVerity = true
+	}
+	return nil
+}
+
+// Layout of struct fsverity_descriptor.
+const (
+	fsverityDescHashAlgorithm = 1
+	fsverityDescLogBlocksize  = 2
+	fsverityDescSaltSize      = 3
+	fsverityDescSigSize       = 4
+	fsverityDescSalt          = 88
+	fsverityDescSignature     = 256
+	fsverityMaxDescriptorSize = 16384 // FS_VERITY_MAX_DESCRIPTOR_SIZE
+)
+
+// readVerityDescriptor mirrors btrfs_get_verity_descriptor: the size in
+// the VERITY_DESC_ITEM at offset 0, the descriptor in the items from
+// offset 1 on.
+func readVerityDescriptor(root *fstree.Subvol, ino uint64) ([]byte, error) {
+	hdr, err := root.Tree.Lookup(ondisk.Key{ObjectID: ino, Type: ondisk.VerityDescItemKey})
+	if err != nil {
+		return nil, err
+	}
+	item, err := ondisk.ParseVerityDescItem(hdr)
+	if err != nil {
+		return nil, fmt.Errorf("inode %d verity descriptor item: %w", ino, err)
+	}
+	if item.Size > fsverityMaxDescriptorSize {
+		return nil, fmt.Errorf("inode %d: verity descriptor of %d bytes is too large", ino, item.Size)
+	}
+	desc := make([]byte, item.Size)
+	copied := uint64(0)
+	err = root.Tree.Walk(ondisk.Key{ObjectID: ino, Type: ondisk.VerityDescItemKey, Offset: 1}, ondisk.Key{ObjectID: ino, Type: ondisk.VerityDescItemKey, Offset: ^uint64(0)},
+		func(k ondisk.Key, data []byte) (bool, error) {
+			off := k.Offset - 1
+			if off != copied {
+				return false, fmt.Errorf("inode %d: verity descriptor item at offset %d, want %d", ino, k.Offset, copied+1)
+			}
+			n := copy(desc[off:], data)
+			copied += uint64(n)
+			return copied < item.Size, nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	if copied < item.Size {
+		return nil, fmt.Errorf("inode %d: verity descriptor has %d of %d bytes", ino, copied, item.Size)
+	}
+	return desc, nil
+}
+
+// processVerity mirrors process_verity and send_verity: ENABLE_VERITY
+// with the algorithm, block size, salt and signature of the descriptor.
+func (s *sender) processVerity() error {
+	desc, err := readVerityDescriptor(s.root, s.cur.ino)
+	if err != nil {
+		return err
+	}
+	if len(desc) < fsverityDescSignature {
+		return fmt.Errorf("inode %d: verity descriptor of %d bytes is truncated", s.cur.ino, len(desc))
+	}
+	saltSize := int(desc[fsverityDescSaltSize])
+	sigSize := int(uint32(desc[fsverityDescSigSize]) | uint32(desc[fsverityDescSigSize+1])<<8 | uint32(desc[fsverityDescSigSize+2])<<16 | uint32(desc[fsverityDescSigSize+3])<<24)
+	if fsverityDescSalt+saltSize > len(desc) || fsverityDescSignature+sigSize > len(desc) {
+		return fmt.Errorf("inode %d: verity descriptor fields overrun its %d bytes", s.cur.ino, len(desc))
+	}
+	p, err := s.getCurInodePath()
+	if err != nil {
+		return err
+	}
+	if err := s.w.Begin(stream.CmdEnableVerity); err != nil {
+		return err
+	}
+	s.w.PutBytes(stream.AttrPath, p)
+	s.w.PutU8(stream.AttrVerityAlgorithm, desc[fsverityDescHashAlgorithm])
+	s.w.PutU32(stream.AttrVerityBlockSize, 1<<desc[fsverityDescLogBlocksize])
+	s.w.PutBytes(stream.AttrVeritySaltData, desc[fsverityDescSalt:fsverityDescSalt+saltSize])
+	s.w.PutBytes(stream.AttrVeritySigData, desc[fsverityDescSignature:fsverityDescSignature+sigSize])
+	return s.w.End()
+}
