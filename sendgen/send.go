@@ -1,9 +1,9 @@
 package sendgen
 
 import (
-	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
@@ -28,10 +28,6 @@ type Options struct {
 	Clones []*fstree.Subvol
 }
 
-// ErrIncomplete marks a send that failed after writing part of a stream:
-// what was written ends without END.
-var ErrIncomplete = errors.New("send stream incomplete")
-
 // Send writes the stream of a full send of sv to w (the kernel's
 // btrfs_ioctl_send followed by send_subvol).
 func Send(w io.Writer, sv *fstree.Subvol, opts Options) error {
@@ -47,12 +43,22 @@ func Send(w io.Writer, sv *fstree.Subvol, opts Options) error {
 	}
 	s := newSender(sw, sv, opts)
 	if err := s.sendSubvol(); err != nil {
-		if sw.Offset() > 0 {
-			return fmt.Errorf("%w after %d bytes: %w", ErrIncomplete, sw.Offset(), err)
-		}
-		return err
+		return s.inodeContext(err)
 	}
 	return nil
+}
+
+// inodeContext names the inode being sent in err: its path in the send
+// root (as the image has it, not the stream's temporary name) and number.
+func (s *sender) inodeContext(err error) error {
+	if s.cur.ino == 0 {
+		return err
+	}
+	p, perr := s.root.InodePath(s.cur.ino)
+	if perr != nil {
+		return fmt.Errorf("inode %d: %w", s.cur.ino, err)
+	}
+	return fmt.Errorf("%s (inode %d): %w", strings.TrimPrefix(p, "/"), s.cur.ino, err)
 }
 
 // sender is the state of one send (the kernel's struct send_ctx). The

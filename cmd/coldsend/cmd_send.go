@@ -59,7 +59,8 @@ func sendCommand(stdout, stderr io.Writer) *command {
 		if err != nil {
 			return err
 		}
-		bw := bufio.NewWriterSize(out, 1<<20)
+		counted := &countingWriter{w: out}
+		bw := bufio.NewWriterSize(counted, 1<<20)
 		for i, s := range subvols {
 			opts := sendgen.Options{Proto: uint32(*proto), NoData: *noData}
 			if *endCmd {
@@ -72,7 +73,10 @@ func sendCommand(stdout, stderr io.Writer) *command {
 			if err := sendgen.Send(bw, s.sv, opts); err != nil {
 				bw.Flush()
 				closeOut()
-				return fmt.Errorf("%s: %w; the stream written is incomplete", s.name, err)
+				if counted.n == 0 {
+					return fmt.Errorf("%s: %w", s.name, err)
+				}
+				return fmt.Errorf("%s: %w; output incomplete: %d bytes written, no END", s.name, err, counted.n)
 			}
 		}
 		if err := bw.Flush(); err != nil {
@@ -106,4 +110,16 @@ func openOutput(file string, stdout io.Writer) (io.Writer, func() error, error) 
 		}
 	}
 	return stdout, func() error { return nil }, nil
+}
+
+// countingWriter counts the bytes that reached the output.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -2,12 +2,17 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/coldsend/coldsend/internal/fixturecheck"
 	"github.com/coldsend/coldsend/internal/streamdiff"
+	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/stream"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -81,5 +86,146 @@ func TestSendErrors(t *testing.T) {
 				t.Errorf("status %d stdout %d bytes stderr %q, want one error line with %q", st, len(out), errOut, tc.want)
 			}
 		})
+	}
+}
+
+// TestSendUnreadableData: a file whose data is bad on every copy ends the
+// send with one line naming the file, the logical address and that the
+// stream is incomplete; what was written has no END.
+func TestSendUnreadableData(t *testing.T) {
+	img, sc := unpackFixture(t)
+	fs, err := fixturecheck.Open(fixtureDir, sc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv, err := fs.ResolveSubvol("vol.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first regular extent of the subvolume, and a path of its inode.
+	var ino, logical uint64
+	err = sv.Tree.Walk(ondisk.Key{}, ondisk.Key{ObjectID: ^uint64(0), Type: 255, Offset: ^uint64(0)}, func(k ondisk.Key, data []byte) (bool, error) {
+		if k.Type != ondisk.ExtentDataKey {
+			return true, nil
+		}
+		fe, err := ondisk.ParseFileExtentItem(data)
+		if err != nil || fe.Type != ondisk.FileExtentReg || fe.DiskBytenr == 0 {
+			return true, nil
+		}
+		ino, logical = k.ObjectID, fe.DiskBytenr
+		return false, nil
+	})
+	if err != nil || ino == 0 {
+		t.Fatalf("no regular extent found: %v", err)
+	}
+	path, err := sv.InodePath(ino)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol := fs.Volume()
+	for mirror := range vol.NumCopies(logical) {
+		_, phys, err := vol.MapPhysical(logical, mirror)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(img, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt([]byte("damaged sector!"), int64(phys)); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	out := filepath.Join(t.TempDir(), "out.stream")
+	st, _, errOut := runCLI("send", "-q", "-f", out, img, "vol.1")
+	lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")
+	if st != 1 || len(lines) != 1 {
+		t.Fatalf("status %d stderr %q", st, errOut)
+	}
+	for _, want := range []string{strings.TrimPrefix(path, "/"), fmt.Sprint(logical), "incomplete"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr %q does not name %q", errOut, want)
+		}
+	}
+	partial, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := stream.NewReader(bytes.NewReader(partial))
+	for {
+		c, err := r.Next()
+		if err != nil {
+			if !errors.Is(err, stream.ErrTruncated) {
+				t.Errorf("partial stream: %v, want it to end without END", err)
+			}
+			break
+		}
+		if c.Cmd == stream.CmdEnd {
+			t.Fatal("a failed send wrote END")
+		}
+	}
+}
+
+// TestSendCorruptMetadata: a leaf of the send root bad on every copy ends
+// the send with one line naming its logical address, and no END.
+func TestSendCorruptMetadata(t *testing.T) {
+	img, sc := unpackFixture(t)
+	fs, err := fixturecheck.Open(fixtureDir, sc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv, err := fs.ResolveSubvol("vol.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last leaf: reached late in the walk, after output has started.
+	c, err := sv.Tree.Last()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := c.Leaf()
+	if leaf.Level != 0 {
+		t.Fatalf("last block has level %d", leaf.Level)
+	}
+	logical := leaf.Bytenr
+	vol := fs.Volume()
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for mirror := range vol.NumCopies(logical) {
+		_, phys, err := vol.MapPhysical(logical, mirror)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Past the header: the checksum no longer matches.
+		if _, err := f.WriteAt([]byte("damaged item data"), int64(phys)+200); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	out := filepath.Join(t.TempDir(), "out.stream")
+	st, _, errOut := runCLI("send", "-q", "-f", out, img, "vol.1")
+	if st != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, fmt.Sprint(logical)) {
+		t.Fatalf("status %d stderr %q, want one line naming logical %d", st, errOut, logical)
+	}
+	partial, _ := os.ReadFile(out)
+	if names := commandNames(partial); len(names) == 0 || bytes.Contains(names, []byte("end")) {
+		t.Errorf("partial output holds %q: want some commands and no END", names)
+	}
+	t.Log(strings.TrimSpace(errOut))
+}
+
+// commandNames lists the commands of a partial stream, one per line.
+func commandNames(partial []byte) []byte {
+	var names bytes.Buffer
+	r := stream.NewReader(bytes.NewReader(partial))
+	for {
+		c, err := r.Next()
+		if err != nil {
+			return names.Bytes()
+		}
+		names.WriteString(c.Cmd.String() + "\n")
 	}
 }
