@@ -14,7 +14,8 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/coldsend
 
-# Build coldsend and run it on a small bundled image.
+# Build coldsend and run it on a small bundled image: read it, send a
+# snapshot (the kernel's exact bytes, see make test) into dump and validate.
 demo: build
 	@$(GO) run ./internal/cmd/unpack -o $(DEMO_DIR) $(DEMO_IMG) >/dev/null
 	@set -e; img=$$(ls $(DEMO_DIR)/*.img | head -n1); \
@@ -22,9 +23,8 @@ demo: build
 	echo "\$$ coldsend subvolume list $$img"; $(BIN) subvolume list $$img; echo; \
 	echo "\$$ coldsend ls -l -R $$img snaps/1"; $(BIN) ls -l -R $$img snaps/1; echo; \
 	echo "\$$ coldsend cat $$img snaps/1/hello.txt"; $(BIN) cat $$img snaps/1/hello.txt; echo; \
-	s=$(DEMO_IMG)/snaps_2.incr-snaps_1.v1.6.18.44-fc-v669.stream; \
-	echo "\$$ coldsend dump $$s    # a kernel incremental stream"; $(BIN) dump $$s; echo; \
-	echo "\$$ coldsend validate $$s"; $(BIN) validate $$s
+	echo "\$$ coldsend send -q $$img snaps/1 | coldsend dump"; $(BIN) send -q $$img snaps/1 | $(BIN) dump; echo; \
+	echo "\$$ coldsend send -q $$img snaps/1 | coldsend validate"; $(BIN) send -q $$img snaps/1 | $(BIN) validate
 
 # The whole test suite: formatting, vet, staticcheck and every unit test.
 test: lint unit
