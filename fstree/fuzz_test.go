@@ -7,27 +7,10 @@ import (
 	"testing"
 
 	"github.com/coldsend/coldsend/btree"
+	"github.com/coldsend/coldsend/internal/corrupt"
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/ondisk"
 )
-
-// patchedDevice serves a device's bytes with some ranges replaced, so a
-// fuzz input can corrupt one tree block without copying the image.
-type patchedDevice struct {
-	base    io.ReaderAt
-	patches map[int64][]byte // physical offset -> replacement bytes
-}
-
-func (p *patchedDevice) ReadAt(b []byte, off int64) (int, error) {
-	n, err := p.base.ReadAt(b, off)
-	for at, data := range p.patches {
-		lo, hi := max(at, off), min(at+int64(len(data)), off+int64(n))
-		if lo < hi {
-			copy(b[lo-off:hi-off], data[lo-at:hi-at])
-		}
-	}
-	return n, err
-}
 
 var fuzzImage struct {
 	once   sync.Once
@@ -63,26 +46,9 @@ func loadFuzzImage() error {
 				}
 			}
 		}
-		for _, t := range trees {
-			collectBlocks(t, &fuzzImage.blocks)
-		}
+		fuzzImage.blocks = corrupt.Blocks(trees...)
 	})
 	return fuzzImage.err
-}
-
-func collectBlocks(t *btree.Tree, out *[]uint64) {
-	var visit func(n *ondisk.Node)
-	visit = func(n *ondisk.Node) {
-		*out = append(*out, n.Bytenr)
-		for i := 0; n.Level > 0 && i < n.NumItems(); i++ {
-			if child, err := t.Child(n, i); err == nil {
-				visit(child)
-			}
-		}
-	}
-	if root, err := t.RootNode(); err == nil {
-		visit(root)
-	}
 }
 
 // FuzzCorruptTreeBlock overwrites bytes of one tree block (in every copy,
@@ -101,31 +67,11 @@ func FuzzCorruptTreeBlock(f *testing.F) {
 	f.Fuzz(func(t *testing.T, which, at uint16, data []byte) {
 		blocks := fuzzImage.blocks
 		logical := blocks[int(which)%len(blocks)]
-		dev := fuzzImage.dev
-		vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{})
+		bad, err := corrupt.Block(fuzzImage.dev, logical, int(at), data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		nodesize := int(vol.NodeSize())
-		block := make([]byte, nodesize)
-		if err := vol.ReadLogical(block, logical); err != nil {
-			t.Fatal(err)
-		}
-		off := ondisk.CsumSize + int(at)%(nodesize-ondisk.CsumSize)
-		copy(block[off:], data)
-		var sum [ondisk.CsumSize]byte
-		vol.CsumType().Sum(&sum, block[ondisk.CsumSize:])
-		copy(block, sum[:])
-		pd := &patchedDevice{base: dev.R, patches: map[int64][]byte{}}
-		for m := 0; m < vol.NumCopies(logical); m++ {
-			_, phys, err := vol.MapPhysical(logical, m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pd.patches[int64(phys)] = block
-		}
-		bad := &ondisk.Device{Name: dev.Name, R: pd, Size: dev.Size}
-		vol, err = ondisk.Open([]*ondisk.Device{bad}, ondisk.Options{})
+		vol, err := ondisk.Open([]*ondisk.Device{bad}, ondisk.Options{})
 		if err != nil {
 			return
 		}

@@ -65,24 +65,48 @@ const (
 
 // pathAdd mirrors fs_path_add on a path growing to the right: name is
 // appended after a '/' unless p is empty. The result never aliases p.
-func pathAdd(p, name []byte) []byte {
+func pathAdd(p, name []byte) ([]byte, error) {
+	if err := checkPathLen(p, name); err != nil {
+		return nil, err
+	}
 	out := make([]byte, 0, len(p)+1+len(name))
 	out = append(out, p...)
 	if len(p) > 0 {
 		out = append(out, '/')
 	}
-	return append(out, name...)
+	return append(out, name...), nil
 }
 
 // pathPrepend mirrors fs_path_add on a reversed path: name goes in front,
 // followed by a '/' unless p is empty.
-func pathPrepend(p, name []byte) []byte {
+func pathPrepend(p, name []byte) ([]byte, error) {
+	if err := checkPathLen(p, name); err != nil {
+		return nil, err
+	}
 	out := make([]byte, 0, len(p)+1+len(name))
 	out = append(out, name...)
 	if len(p) > 0 {
 		out = append(out, '/')
 	}
-	return append(out, p...)
+	return append(out, p...), nil
+}
+
+// pathMax is PATH_MAX, the limit fs_path_ensure_buf puts on a path and
+// its terminating NUL. On a corrupt image whose directory references form
+// a cycle it also ends the walk up the tree.
+const pathMax = 4096
+
+var errNameTooLong = errors.New("path longer than PATH_MAX (a directory cycle in a corrupt image?)")
+
+func checkPathLen(p, name []byte) error {
+	n := len(p) + len(name)
+	if len(p) > 0 {
+		n++
+	}
+	if n+1 > pathMax {
+		return errNameTooLong
+	}
+	return nil
 }
 
 // clonePath returns a copy of p (fs_path_copy).
@@ -480,7 +504,9 @@ func (s *sender) getCurPath(ino, gen uint64) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			dest = pathPrepend(dest, name)
+			if dest, err = pathPrepend(dest, name); err != nil {
+				return nil, err
+			}
 			break
 		}
 		var name []byte
@@ -500,7 +526,9 @@ func (s *sender) getCurPath(ino, gen uint64) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		dest = pathPrepend(dest, name)
+		if dest, err = pathPrepend(dest, name); err != nil {
+			return nil, err
+		}
 		ino, gen = parentIno, parentGen
 	}
 	if dest == nil {

@@ -95,7 +95,11 @@ func (s *sender) recordRefInTree(tree map[refKey][]*recordedRef, list *[]*record
 		return err
 	}
 	ref := &recordedRef{dir: dir, dirGen: dirGen}
-	ref.setRefPath(pathAdd(p, name))
+	full, err := pathAdd(p, name)
+	if err != nil {
+		return err
+	}
+	ref.setRefPath(full)
 	*list = append(*list, ref)
 	k := ref.key()
 	tree[k] = append(tree[k], ref)
@@ -215,7 +219,11 @@ func (s *sender) updateRefPath(ref *recordedRef) error {
 	if err != nil {
 		return err
 	}
-	ref.setRefPath(pathAdd(p, clonePath(ref.name)))
+	full, err := pathAdd(p, clonePath(ref.name))
+	if err != nil {
+		return err
+	}
+	ref.setRefPath(full)
 	return nil
 }
 
@@ -750,7 +758,9 @@ func (s *sender) applyDirMove(pm *pendingDirMove) error {
 		if fromPath, err = s.getCurPath(parentIno, parentGen); err != nil {
 			return err
 		}
-		fromPath = pathAdd(fromPath, name)
+		if fromPath, err = pathAdd(fromPath, name); err != nil {
+			return err
+		}
 	}
 	if err != nil {
 		return err
