@@ -22,8 +22,14 @@ import (
 // every layout (single and DUP metadata, DUP data, mixed block groups,
 // RAID1/10/5/6/1C3, a missing device, damaged metadata copies), all node
 // sizes and checksums, compression, compress-force, nodatacow and
-// nodatasum; `go run ./fixtures/gen random --seed N --print` shows each.
-var ciSeeds = []uint64{1, 2, 3, 5, 10, 12, 14, 15, 16, 18, 25, 47}
+// nodatasum, and between them every incremental feature: three to five
+// generations, swaps through temporary names, moves into former children,
+// type changes, rename chains, rmdir after moves, inode number reuse after
+// a remount (10, 12, 14, 15, 47, 290), nested-subvolume snapshots (2, 12, 25),
+// sends skipping generations, -c only and -p plus -c (all). 290 packs all
+// of them on a plain layout. `go run ./fixtures/gen random --seed N
+// --print` shows each.
+var ciSeeds = []uint64{1, 2, 3, 5, 10, 12, 14, 15, 16, 18, 25, 47, 290}
 
 // caseTimeout bounds one build and check, well inside go test's own
 // timeout, whose panic would skip the unmount and loop detach.
