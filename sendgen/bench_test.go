@@ -239,7 +239,7 @@ func BenchmarkFullSend(b *testing.B) {
 			b.Fatal(err)
 		}
 		if got := hex.EncodeToString(hw.h.Sum(nil)); hw.n != want.Size || got != want.SHA256 {
-			b.Fatalf("coldsend's stream is %d bytes with SHA-256 %s; the kernel's (%s) was %d bytes with %s (TestFullSendFixtures shows where streams differ)",
+			b.Fatalf("coldsend's stream is %d bytes with SHA-256 %s; the kernel's (%s) was %d bytes with %s (TestFixtureStreams shows where streams differ)",
 				hw.n, got, want.Name, want.Size, want.SHA256)
 		}
 		b.SetBytes(want.Size)
@@ -361,7 +361,7 @@ func BenchmarkFullSendFixture(b *testing.B) {
 			b.Fatalf("%s: %v", s.File, err)
 		}
 		if sum := sha256.Sum256(buf.Bytes()); int64(buf.Len()) != s.Size || hex.EncodeToString(sum[:]) != s.SHA256 {
-			b.Fatalf("%s: coldsend's stream differs from the kernel's (go test -run 'TestFullSendFixtures/basic' ./sendgen/ shows where)", s.File)
+			b.Fatalf("%s: coldsend's stream differs from the kernel's (go test -run 'TestFixtureStreams/basic' ./sendgen/ shows where)", s.File)
 		}
 		r := stream.NewReader(&buf)
 		for {

@@ -3,6 +3,7 @@ package sendgen
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
@@ -322,6 +323,17 @@ func (s *sender) sendClone(offset, length uint64, cr *cloneRoot) error {
 	w.PutBytes(stream.AttrClonePath, src)
 	w.PutU64(stream.AttrCloneOffset, cr.offset)
 	return w.End()
+}
+
+// cloneSources returns the clone sources btrfs send passes to the kernel
+// (clone_sources): the -c subvolumes, and the parent, which btrfs send
+// adds unless it is one of them already.
+func cloneSources(opts Options) []*fstree.Subvol {
+	srcs := opts.Clones
+	if p := opts.Parent; p != nil && !slices.ContainsFunc(srcs, func(sv *fstree.Subvol) bool { return sv.ID == p.ID }) {
+		srcs = append(slices.Clip(srcs), p)
+	}
+	return srcs
 }
 
 // sortedCloneRoots returns the send root and the extra clone sources

@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/coldsend/coldsend/btree"
+	"github.com/coldsend/coldsend/compare"
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/stream"
@@ -36,7 +37,7 @@ func (d *dataState) init(s *sender) {
 	d.s = s
 	d.sectorSize = uint64(s.fs.Volume().SectorSize())
 	d.readSize = uint64(stream.MaxCommandSize(s.opts.Proto)) - 16<<10
-	d.cloneRoots = sortedCloneRoots(s.root, s.opts.Clones)
+	d.cloneRoots = sortedCloneRoots(s.root, cloneSources(s.opts))
 	d.trees = map[uint64]*btree.Tree{}
 }
 
@@ -50,23 +51,27 @@ const (
 func (s *sender) curIsReg() bool  { return s.cur.mode&modeType == modeReg }
 func (s *sender) curIsLink() bool { return s.cur.mode&modeType == modeLink }
 
-// changedExtent mirrors changed_extent for a new or changed item.
-func (s *sender) changedExtent(k ondisk.Key, data []byte) error {
-	if s.cur.ino != k.ObjectID {
+// changedExtent mirrors changed_extent: a new or changed extent item of
+// the current inode (deleted ones need nothing: the truncate or the holes
+// sent for their range do). An item that changed without its inode item
+// (relocation, deduplication) belongs to no current inode and is skipped.
+func (s *sender) changedExtent(res compare.Result) error {
+	if s.cur.ino != s.cmpKey.ObjectID {
 		return nil
 	}
-	if s.cur.newGen || s.cur.deleted {
+	if s.cur.newGen || s.cur.deleted || res == compare.Deleted {
 		return nil
 	}
-	return s.processExtent(k, data)
+	return s.processExtent(s.cmpKey, s.leftPath)
 }
 
-// processExtent mirrors process_extent.
-func (s *sender) processExtent(k ondisk.Key, data []byte) error {
+// processExtent mirrors process_extent for the send root's file extent
+// item k at item.
+func (s *sender) processExtent(k ondisk.Key, item compare.Side) error {
 	if s.curIsLink() {
 		return nil
 	}
-	fe, err := ondisk.ParseFileExtentItem(data)
+	fe, err := ondisk.ParseFileExtentItem(item.Data())
 	if err != nil {
 		return fmt.Errorf("subvolume %d, key %v: %w", s.root.ID, k, err)
 	}
@@ -76,7 +81,7 @@ func (s *sender) processExtent(k ondisk.Key, data []byte) error {
 			return err
 		}
 		if unchanged {
-			return s.maybeSendHole(k, data)
+			return s.maybeSendHole(k, item)
 		}
 	} else if fe.Type == ondisk.FileExtentPrealloc || (fe.Type == ondisk.FileExtentReg && fe.DiskBytenr == 0) {
 		// Prealloc extents and holes of new files: the final truncate
@@ -90,7 +95,28 @@ func (s *sender) processExtent(k ondisk.Key, data []byte) error {
 	if err := s.sendWriteOrClone(k, &fe, clone); err != nil {
 		return err
 	}
-	return s.maybeSendHole(k, data)
+	return s.maybeSendHole(k, item)
+}
+
+// processAllExtents mirrors process_all_extents: every extent item of the
+// current inode in the send root (a new generation of an inode number).
+func (s *sender) processAllExtents() error {
+	ino := s.cmpKey.ObjectID
+	c, err := s.root.Tree.Seek(ondisk.Key{ObjectID: ino, Type: ondisk.ExtentDataKey})
+	if err != nil {
+		return err
+	}
+	for ; c.Valid(); err = c.Next() {
+		k := c.Key()
+		if k.ObjectID != ino || k.Type != ondisk.ExtentDataKey {
+			return nil
+		}
+		leaf, slot := c.Leaf()
+		if err := s.processExtent(k, compare.Side{Leaf: leaf, Slot: slot}); err != nil {
+			return err
+		}
+	}
+	return err
 }
 
 // fileExtentEnd mirrors btrfs_file_extent_end: inline extents end at the
@@ -391,26 +417,17 @@ func (s *sender) needSendHole() bool {
 	return s.inodes.parentRoot != nil && !s.cur.isNew && !s.cur.newGen && !s.cur.deleted && s.curIsReg()
 }
 
-// maybeSendHole mirrors maybe_send_hole for the file extent item (k,
-// item) of the send root: a gap before it (no-holes, or leaves skipped by
-// the tree comparison) is sent as a hole unless the parent has one there.
-func (s *sender) maybeSendHole(k ondisk.Key, item []byte) error {
+// maybeSendHole mirrors maybe_send_hole for the send root's file extent
+// item k at item: a gap before it (no-holes, or leaves skipped by the tree
+// comparison, which the first item of a leaf may follow) is sent as a hole
+// unless the parent has one there.
+func (s *sender) maybeSendHole(k ondisk.Key, item compare.Side) error {
 	if s.cur.ino != k.ObjectID || !s.needSendHole() {
 		return nil
 	}
-	if s.cur.lastExtent == math.MaxUint64 {
+	if s.cur.lastExtent == math.MaxUint64 || (item.Slot == 0 && s.cur.lastExtent < k.Offset) {
 		if err := s.getLastExtent(k.Offset - 1); err != nil {
 			return err
-		}
-	} else if s.cur.lastExtent < k.Offset {
-		first, err := s.firstInLeaf(k)
-		if err != nil {
-			return err
-		}
-		if first {
-			if err := s.getLastExtent(k.Offset - 1); err != nil {
-				return err
-			}
 		}
 	}
 	if s.cur.lastExtent < k.Offset {
@@ -424,21 +441,8 @@ func (s *sender) maybeSendHole(k ondisk.Key, item []byte) error {
 			}
 		}
 	}
-	s.cur.lastExtent = s.data.fileExtentEnd(k, item)
+	s.cur.lastExtent = s.data.fileExtentEnd(k, item.Data())
 	return nil
-}
-
-// firstInLeaf reports whether key k is in slot 0 of its send root leaf.
-func (s *sender) firstInLeaf(k ondisk.Key) (bool, error) {
-	c, err := s.root.Tree.Seek(k)
-	if err != nil {
-		return false, err
-	}
-	if !c.Valid() || c.Key() != k {
-		return false, fmt.Errorf("subvolume %d: key %v vanished", s.root.ID, k)
-	}
-	_, slot := c.Leaf()
-	return slot == 0, nil
 }
 
 // getLastExtent mirrors get_last_extent: the end of the current inode's

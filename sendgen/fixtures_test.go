@@ -9,10 +9,11 @@ import (
 	"github.com/coldsend/coldsend/internal/sendcheck"
 )
 
-// TestFullSendFixtures regenerates every committed kernel stream sendgen
-// supports from its scenario's image and compares the bytes. Run one with
-// -run 'TestFullSendFixtures/basic/vol.1.full.v1'.
-func TestFullSendFixtures(t *testing.T) {
+// TestFixtureStreams regenerates every committed kernel stream sendgen
+// supports (full and incremental, see sendcheck.Supported) from its
+// scenario's image and compares the bytes. Run one with
+// -run 'TestFixtureStreams/basic/vol.2.incr-vol.1.v1'.
+func TestFixtureStreams(t *testing.T) {
 	dirs, err := os.ReadDir(fixturestreams.ImagesDir())
 	if err != nil {
 		t.Fatal(err)

@@ -58,8 +58,9 @@ func openFS(dev *ondisk.Device) (*fstree.FS, error) {
 }
 
 // FuzzSendCorruptTreeBlock damages one tree block (every copy, checksum
-// recomputed) and sends every subvolume: errors are expected, panics and
-// hangs are bugs.
+// recomputed) and sends every subvolume, in full and incrementally from
+// and to the subvolume before it: errors are expected, panics and hangs
+// are bugs.
 func FuzzSendCorruptTreeBlock(f *testing.F) {
 	if err := loadFuzzImage(); err != nil {
 		f.Fatal(err)
@@ -86,10 +87,20 @@ func FuzzSendCorruptTreeBlock(f *testing.F) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
+			var prev *fstree.Subvol
 			for _, s := range svs {
-				if sv, err := fs.OpenSubvol(s.ID); err == nil && s.ID != 5 {
-					_ = sendgen.Send(io.Discard, sv, sendgen.Options{})
+				sv, err := fs.OpenSubvol(s.ID)
+				if err != nil || s.ID == 5 {
+					continue
 				}
+				_ = sendgen.Send(io.Discard, sv, sendgen.Options{})
+				if prev != nil {
+					// Incremental from the subvolume before it, and
+					// the other way round.
+					_ = sendgen.Send(io.Discard, sv, sendgen.Options{Parent: prev})
+					_ = sendgen.Send(io.Discard, prev, sendgen.Options{Parent: sv})
+				}
+				prev = sv
 			}
 		}()
 		select {

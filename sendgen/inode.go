@@ -3,6 +3,7 @@ package sendgen
 import (
 	"fmt"
 
+	"github.com/coldsend/coldsend/compare"
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/stream"
@@ -51,14 +52,13 @@ func (st *inodeState) init() {
 	st.orphanDirs = map[lruKey]*orphanDirInfo{}
 }
 
-// changedInode mirrors changed_inode for an item only in the send root
-// (BTRFS_COMPARE_TREE_NEW).
-func (s *sender) changedInode(k ondisk.Key, data []byte) error {
-	ii, err := ondisk.ParseInodeItem(data)
-	if err != nil {
-		return fmt.Errorf("send root, key %v: %w", k, err)
-	}
-
+// changedInode mirrors changed_inode: the inode item of a new, deleted
+// or changed inode starts the processing of that inode. A changed inode
+// whose generation differs (its number was reused), or that gained or
+// lost its last link, is handled as the old inode deleted and the new one
+// created, with all their refs, extents and xattrs processed here.
+func (s *sender) changedInode(res compare.Result) error {
+	k := s.cmpKey
 	s.cur.ino = k.ObjectID
 	s.cur.newGen = false
 	s.cur.lastExtent = ^uint64(0)
@@ -69,18 +69,93 @@ func (s *sender) changedInode(k ondisk.Key, data []byte) error {
 	// The current inode's refs are not at their final place yet.
 	s.sendProgress = s.cur.ino
 
-	if ii.Nlink == 0 {
-		s.ignoreCurInode = true
-		return nil
+	var left, right ondisk.InodeItem
+	var err error
+	if res == compare.New || res == compare.Changed {
+		if left, err = ondisk.ParseInodeItem(s.leftPath.Data()); err != nil {
+			return fmt.Errorf("send root, key %v: %w", k, err)
+		}
 	}
-	s.cur.gen = ii.Generation
-	s.cur.isNew = true
-	s.cur.deleted = false
-	s.cur.size = ii.Size
-	s.cur.mode = uint64(ii.Mode)
-	s.cur.rdev = ii.Rdev
-	if s.cur.ino != ondisk.FirstFreeObjectID {
-		return s.sendCreateInodeIfNeeded()
+	if res == compare.Deleted || res == compare.Changed {
+		if right, err = ondisk.ParseInodeItem(s.rightPath.Data()); err != nil {
+			return fmt.Errorf("parent root, key %v: %w", k, err)
+		}
+	}
+	// The root directory is never deleted and re-created.
+	if res == compare.Changed && left.Generation != right.Generation && s.cur.ino != ondisk.FirstFreeObjectID {
+		s.cur.newGen = true
+	}
+
+	setLeft := func() {
+		s.cur.gen = left.Generation
+		s.cur.isNew = true
+		s.cur.deleted = false
+		s.cur.size = left.Size
+		s.cur.mode = uint64(left.Mode)
+		s.cur.rdev = left.Rdev
+	}
+	setRight := func() {
+		s.cur.gen = right.Generation
+		s.cur.isNew = false
+		s.cur.deleted = true
+		s.cur.size = right.Size
+		s.cur.mode = uint64(right.Mode)
+	}
+
+	// Inodes without links (orphans) are ignored when new, handled as
+	// usual when deleted, and count as re-created when they gain or
+	// lose their links.
+	switch res {
+	case compare.New:
+		if left.Nlink == 0 {
+			s.ignoreCurInode = true
+			return nil
+		}
+		setLeft()
+		if s.cur.ino != ondisk.FirstFreeObjectID {
+			return s.sendCreateInodeIfNeeded()
+		}
+	case compare.Deleted:
+		setRight()
+	case compare.Changed:
+		switch {
+		case left.Nlink == 0 && right.Nlink == 0:
+			s.ignoreCurInode = true
+			return nil
+		case left.Nlink == 0 || right.Nlink == 0:
+			s.cur.newGen = true
+		}
+		if !s.cur.newGen {
+			s.cur.gen = left.Generation
+			s.cur.isNew = false
+			s.cur.newGen = false
+			s.cur.deleted = false
+			s.cur.size = left.Size
+			s.cur.mode = uint64(left.Mode)
+			return nil
+		}
+		if right.Nlink > 0 {
+			setRight()
+			if err := s.processAllRefs(compare.Deleted); err != nil {
+				return err
+			}
+		}
+		if left.Nlink > 0 {
+			setLeft()
+			if err := s.sendCreateInodeIfNeeded(); err != nil {
+				return err
+			}
+			if err := s.processAllRefs(compare.New); err != nil {
+				return err
+			}
+			// process_recorded_refs_if_needed is not reached for a
+			// new generation: the refs are in place now.
+			s.sendProgress = s.cur.ino + 1
+			if err := s.processAllExtents(); err != nil {
+				return err
+			}
+			return s.processAllNewXattrs()
+		}
 	}
 	return nil
 }

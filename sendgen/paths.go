@@ -98,6 +98,14 @@ const pathMax = 4096
 
 var errNameTooLong = errors.New("path longer than PATH_MAX (a directory cycle in a corrupt image?)")
 
+// maxDepth bounds the walks up a tree by first names that build no path
+// (path_loop, check_ino_in_path, wait_for_parent_move), which the kernel
+// leaves unbounded: a chain of more directories than PATH_MAX has bytes
+// is a cycle in a corrupt image, and would not give a usable path anyway.
+const maxDepth = pathMax
+
+var errDirCycle = errors.New("directory chain longer than PATH_MAX (a directory cycle in a corrupt image?)")
+
 func checkPathLen(p, name []byte) error {
 	n := len(p) + len(name)
 	if len(p) > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/coldsend/coldsend/compare"
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/stream"
@@ -124,19 +125,85 @@ func (s *sender) recordNewRefIfNeeded(dir uint64, name []byte) error {
 	return s.recordRefInTree(st.newRefTree, &st.newRefs, name, dir, dirGen)
 }
 
-// recordNewRef mirrors record_new_ref for the send root's item k.
-func (s *sender) recordNewRef(k ondisk.Key, data []byte) error {
-	return iterateInodeRef(k, data, s.recordNewRefIfNeeded)
+// recordDeletedRefIfNeeded mirrors record_deleted_ref_if_needed: a
+// deleted name cancels a new one recorded with the same directory and
+// name.
+func (s *sender) recordDeletedRefIfNeeded(dir uint64, name []byte) error {
+	st := &s.inodes
+	dirGen, err := getInodeGen(st.parentRoot, dir)
+	if err != nil {
+		return err
+	}
+	k := refKey{dir, dirGen, string(name)}
+	if refs := st.newRefTree[k]; len(refs) > 0 {
+		ref := refs[0]
+		treeRemove(st.newRefTree, ref)
+		st.newRefs = removeRef(st.newRefs, ref)
+		return nil
+	}
+	return s.recordRefInTree(st.deletedRefTree, &st.deletedRefs, name, dir, dirGen)
 }
 
-// changedRef mirrors changed_ref for an item only in the send root: every
-// name of the item is recorded as new (not for the root directory).
-func (s *sender) changedRef(k ondisk.Key, data []byte) error {
-	if s.cur.ino != k.ObjectID {
-		return fmt.Errorf("send: inconsistent snapshot, found new reference for inode %d without updated inode item, send root is %d", k.ObjectID, s.root.ID)
+// recordNewRef mirrors record_new_ref: the names of the send root's item.
+func (s *sender) recordNewRef() error {
+	return iterateInodeRef(s.cmpKey, s.leftPath.Data(), s.recordNewRefIfNeeded)
+}
+
+// recordDeletedRef mirrors record_deleted_ref: the names of the parent
+// root's item.
+func (s *sender) recordDeletedRef() error {
+	return iterateInodeRef(s.cmpKey, s.rightPath.Data(), s.recordDeletedRefIfNeeded)
+}
+
+// recordChangedRef mirrors record_changed_ref: the names of the send
+// root's item as new, then those of the parent root's as deleted.
+func (s *sender) recordChangedRef() error {
+	if err := iterateInodeRef(s.cmpKey, s.leftPath.Data(), s.recordNewRefIfNeeded); err != nil {
+		return err
 	}
-	if !s.cur.newGen && s.cur.ino != ondisk.FirstFreeObjectID {
-		return s.recordNewRef(k, data)
+	return iterateInodeRef(s.cmpKey, s.rightPath.Data(), s.recordDeletedRefIfNeeded)
+}
+
+// processAllRefs mirrors process_all_refs: every name of the current inode
+// in the send root (New) or the parent root (Deleted) is recorded, then
+// processed.
+func (s *sender) processAllRefs(res compare.Result) error {
+	root, cb := s.root, s.recordNewRefIfNeeded
+	if res == compare.Deleted {
+		root, cb = s.inodes.parentRoot, s.recordDeletedRefIfNeeded
+	}
+	ino := s.cmpKey.ObjectID
+	err := root.Tree.Walk(ondisk.Key{ObjectID: ino, Type: ondisk.InodeRefKey}, ondisk.Key{ObjectID: ino, Type: ondisk.InodeExtrefKey, Offset: ^uint64(0)},
+		func(k ondisk.Key, data []byte) (bool, error) {
+			return true, iterateInodeRef(k, data, cb)
+		})
+	if err != nil {
+		return err
+	}
+	// The pending move does not matter: the inode is re-created and gets
+	// renamed into place with its parent directory.
+	_, err = s.processRecordedRefs()
+	return err
+}
+
+// changedRef mirrors changed_ref: the names of a ref item are recorded as
+// new, deleted or both, to be processed once all of the inode's refs are
+// (not for the root directory, nor for a new generation, whose refs
+// changed_inode processed).
+func (s *sender) changedRef(res compare.Result) error {
+	if s.cur.ino != s.cmpKey.ObjectID {
+		return s.inconsistentSnapshotError(res, "reference")
+	}
+	if s.cur.newGen || s.cur.ino == ondisk.FirstFreeObjectID {
+		return nil
+	}
+	switch res {
+	case compare.New:
+		return s.recordNewRef()
+	case compare.Deleted:
+		return s.recordDeletedRef()
+	case compare.Changed:
+		return s.recordChangedRef()
 	}
 	return nil
 }
@@ -700,7 +767,10 @@ func (s *sender) pathLoop(ino, gen uint64) (loop bool, ancestor uint64, err erro
 	st := &s.inodes
 	startIno := ino
 	var parentIno, parentGen uint64
-	for ino != ondisk.FirstFreeObjectID {
+	for depth := 0; ino != ondisk.FirstFreeObjectID; depth++ {
+		if depth > maxDepth {
+			return false, ancestor, errDirCycle
+		}
 		if st.isWaitingForRm(ino, gen) {
 			break
 		}
@@ -906,7 +976,10 @@ func checkInoInPath(root *fstree.Subvol, ino1, ino1Gen, ino2, ino2Gen uint64) (b
 	if ino1 == ino2 {
 		return ino1Gen == ino2Gen, nil
 	}
-	for ino := ino2; ino > ondisk.FirstFreeObjectID; {
+	for depth, ino := 0, ino2; ino > ondisk.FirstFreeObjectID; depth++ {
+		if depth > maxDepth {
+			return false, errDirCycle
+		}
 		parent, parentGen, _, err := getFirstRef(root, ino, true)
 		if err != nil {
 			return false, err
@@ -961,7 +1034,10 @@ func (s *sender) waitForParentMove(parentRef *recordedRef, isOrphan bool) (bool,
 	st := &s.inodes
 	ino, inoGen := parentRef.dir, parentRef.dirGen
 	wait := false
-	for ino > ondisk.FirstFreeObjectID {
+	for depth := 0; ino > ondisk.FirstFreeObjectID; depth++ {
+		if depth > maxDepth {
+			return false, errDirCycle
+		}
 		if st.isWaitingForMove(ino) {
 			// Delay only if the current inode is an ancestor of ino in
 			// the parent root, or renames could wait for each other.
@@ -1004,4 +1080,43 @@ func (s *sender) waitForParentMove(parentRef *recordedRef, isOrphan bool) (bool,
 		return false, err
 	}
 	return true, nil
+}
+
+// dirChanged mirrors dir_changed: whether directory dir has another
+// generation in the send root than in the parent root.
+func (s *sender) dirChanged(dir uint64) (bool, error) {
+	newGen, err := getInodeGen(s.root, dir)
+	if err != nil {
+		return false, err
+	}
+	origGen, err := getInodeGen(s.inodes.parentRoot, dir)
+	if err != nil {
+		return false, err
+	}
+	return origGen != newGen, nil
+}
+
+// compareRefs mirrors compare_refs, for a ref item equal in both roots:
+// whether one of its parent directories was deleted and re-created, which
+// makes the item count as changed.
+func (s *sender) compareRefs(k ondisk.Key, data []byte) (bool, error) {
+	if k.Type == ondisk.InodeRefKey {
+		return s.dirChanged(k.Offset)
+	}
+	refs, err := ondisk.ParseInodeExtrefs(data)
+	if err != nil {
+		return false, fmt.Errorf("send root, key %v: %w", k, err)
+	}
+	var lastDir uint64
+	for _, r := range refs {
+		if r.Parent == lastDir {
+			continue
+		}
+		changed, err := s.dirChanged(r.Parent)
+		if err != nil || changed {
+			return changed, err
+		}
+		lastDir = r.Parent
+	}
+	return false, nil
 }

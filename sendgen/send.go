@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/coldsend/coldsend/compare"
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/stream"
@@ -23,13 +24,20 @@ type Options struct {
 	// BTRFS_SEND_FLAG_OMIT_END_CMD: btrfs send -e sets them to chain
 	// several subvolumes into one stream.
 	OmitHeader, OmitEnd bool
+	// Parent makes the send incremental (btrfs send -p): the stream
+	// carries what changed from Parent to the sent subvolume. Parent is
+	// also a clone source, as btrfs send makes it.
+	Parent *fstree.Subvol
 	// Clones are extra clone sources (btrfs send -c); the send root is
 	// always one.
 	Clones []*fstree.Subvol
 }
 
-// Send writes the stream of a full send of sv to w (the kernel's
-// btrfs_ioctl_send followed by send_subvol).
+// Send writes the stream of a send of sv to w, full or, with
+// opts.Parent, incremental (the kernel's btrfs_ioctl_send followed by
+// send_subvol). Unlike the kernel, Send does not require sv, the parent
+// or the clone sources to be read-only: an unmounted image cannot change
+// while it is read.
 func Send(w io.Writer, sv *fstree.Subvol, opts Options) error {
 	if opts.Proto == 0 {
 		opts.Proto = 1
@@ -71,9 +79,12 @@ type sender struct {
 	root *fstree.Subvol // the send root
 	opts Options
 
-	// cmpKey is the key of the item being processed (sctx->cmp_key).
-	cmpKey ondisk.Key
-	cur    curInode
+	// cmpKey is the key of the item being processed (sctx->cmp_key);
+	// leftPath and rightPath are where it is in the send and the parent
+	// root (sctx->left_path, sctx->right_path).
+	cmpKey              ondisk.Key
+	leftPath, rightPath compare.Side
+	cur                 curInode
 	// sendProgress is the first inode number not yet fully processed:
 	// lower inodes exist in the receiver under their final names.
 	sendProgress   uint64
@@ -98,6 +109,7 @@ type curInode struct {
 func newSender(w *stream.Writer, sv *fstree.Subvol, opts Options) *sender {
 	s := &sender{w: w, fs: sv.FS(), root: sv, opts: opts}
 	s.inodes.init()
+	s.inodes.parentRoot = opts.Parent
 	s.data.init(s)
 	return s
 }
@@ -113,7 +125,14 @@ func (s *sender) sendSubvol() error {
 	if err := s.sendSubvolBegin(); err != nil {
 		return err
 	}
-	if err := s.fullSendTree(); err != nil {
+	if parent := s.inodes.parentRoot; parent != nil {
+		if err := compare.Trees(s.root.Tree, parent.Tree, s.changed); err != nil {
+			return err
+		}
+		if err := s.finishInodeIfNeeded(true); err != nil {
+			return err
+		}
+	} else if err := s.fullSendTree(); err != nil {
 		return err
 	}
 	// btrfs_ioctl_send flushes the cached directory utimes before END.
@@ -129,26 +148,40 @@ func (s *sender) sendSubvol() error {
 	return nil
 }
 
-// sendSubvolBegin mirrors send_subvol_begin: SUBVOL with the name of the
-// send root's first ROOT_BACKREF, its uuid (the received uuid when set)
-// and ctransid.
+// sendSubvolBegin mirrors send_subvol_begin: SUBVOL (full send) or
+// SNAPSHOT (incremental) with the name of the send root's first
+// ROOT_BACKREF, its uuid (the received uuid when set) and ctransid, and
+// for SNAPSHOT the parent's uuid (received uuid when set) and ctransid.
 func (s *sender) sendSubvolBegin() error {
 	name, err := s.subvolName()
 	if err != nil {
 		return err
 	}
-	item := &s.root.Item
-	if err := s.w.Begin(stream.CmdSubvol); err != nil {
+	parent := s.inodes.parentRoot
+	cmd := stream.CmdSubvol
+	if parent != nil {
+		cmd = stream.CmdSnapshot
+	}
+	if err := s.w.Begin(cmd); err != nil {
 		return err
 	}
 	s.w.PutString(stream.AttrPath, name)
-	u := item.UUID
-	if item.ReceivedUUID != (ondisk.UUID{}) {
-		u = item.ReceivedUUID
+	s.w.PutUUID(stream.AttrUUID, stream.UUID(rootUUID(&s.root.Item)))
+	s.w.PutU64(stream.AttrCtransid, s.root.Item.Ctransid)
+	if parent != nil {
+		s.w.PutUUID(stream.AttrCloneUUID, stream.UUID(rootUUID(&parent.Item)))
+		s.w.PutU64(stream.AttrCloneCtransid, parent.Item.Ctransid)
 	}
-	s.w.PutUUID(stream.AttrUUID, stream.UUID(u))
-	s.w.PutU64(stream.AttrCtransid, item.Ctransid)
 	return s.w.End()
+}
+
+// rootUUID is the uuid send puts in its commands for a root: the received
+// uuid when it is set, which is what a receiver looks subvolumes up by.
+func rootUUID(item *ondisk.RootItem) ondisk.UUID {
+	if item.ReceivedUUID != (ondisk.UUID{}) {
+		return item.ReceivedUUID
+	}
+	return item.UUID
 }
 
 // subvolName returns the name in the send root's first ROOT_BACKREF.
@@ -181,7 +214,8 @@ func (s *sender) fullSendTree() error {
 		return err
 	}
 	for c.Valid() {
-		if err := s.changed(c.Key(), c.Data()); err != nil {
+		leaf, slot := c.Leaf()
+		if err := s.changed(c.Key(), compare.New, compare.Side{Leaf: leaf, Slot: slot}, compare.Side{}); err != nil {
 			return err
 		}
 		if err := c.Next(); err != nil {
@@ -191,28 +225,57 @@ func (s *sender) fullSendTree() error {
 	return s.finishInodeIfNeeded(true)
 }
 
-// changed mirrors changed_cb for a full send (every item is new).
-func (s *sender) changed(k ondisk.Key, data []byte) error {
-	s.cmpKey = k
+// changed mirrors changed_cb: an item of the send root (left) and/or the
+// parent root (right) as the tree comparison reports it. Unchanged items
+// of leaves that are not shared matter only for refs whose directory was
+// re-created (compare_refs) and for holes (maybe_send_hole).
+func (s *sender) changed(k ondisk.Key, res compare.Result, left, right compare.Side) error {
+	if res == compare.Same {
+		switch k.Type {
+		case ondisk.InodeRefKey, ondisk.InodeExtrefKey:
+			changed, err := s.compareRefs(k, left.Data())
+			if err != nil || !changed {
+				return err
+			}
+		case ondisk.ExtentDataKey:
+			return s.maybeSendHole(k, left)
+		default:
+			return nil
+		}
+		res = compare.Changed
+	}
+
+	s.leftPath, s.rightPath, s.cmpKey = left, right, k
 	if err := s.finishInodeIfNeeded(false); err != nil {
 		return err
 	}
 	if k.ObjectID == ondisk.FreeInoObjectID || k.ObjectID == ondisk.FreeSpaceObjectID {
 		return nil
 	}
-	var err error
 	switch {
 	case k.Type == ondisk.InodeItemKey:
-		err = s.changedInode(k, data)
+		return s.changedInode(res)
 	case s.ignoreCurInode:
 	case k.Type == ondisk.InodeRefKey || k.Type == ondisk.InodeExtrefKey:
-		err = s.changedRef(k, data)
+		return s.changedRef(res)
 	case k.Type == ondisk.XattrItemKey:
-		err = s.changedXattr(k, data)
+		return s.changedXattr(res)
 	case k.Type == ondisk.ExtentDataKey:
-		err = s.changedExtent(k, data)
+		return s.changedExtent(res)
 	case k.Type == ondisk.VerityDescItemKey && k.Offset == 0:
-		err = s.changedVerity(k, data)
+		return s.changedVerity(res)
 	}
-	return err
+	return nil
+}
+
+// inconsistentSnapshotError mirrors inconsistent_snapshot_error: an item
+// of an inode whose inode item did not change.
+func (s *sender) inconsistentSnapshotError(res compare.Result, what string) error {
+	result := [...]string{"new", "deleted", "updated", "unchanged"}[res]
+	var parent uint64
+	if s.inodes.parentRoot != nil {
+		parent = s.inodes.parentRoot.ID
+	}
+	return fmt.Errorf("send: inconsistent snapshot, found %s %s for inode %d without updated inode item, send root is %d, parent root is %d",
+		result, what, s.cmpKey.ObjectID, s.root.ID, parent)
 }

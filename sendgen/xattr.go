@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/coldsend/coldsend/compare"
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/stream"
@@ -61,14 +62,23 @@ func iterateDirItem(k ondisk.Key, data []byte, fn func(num int, name, value []by
 	return nil
 }
 
-// changedXattr mirrors changed_xattr for an item only in the send root
-// (process_new_xattr).
-func (s *sender) changedXattr(k ondisk.Key, data []byte) error {
-	if s.cur.ino != k.ObjectID {
-		return fmt.Errorf("send: inconsistent snapshot, found new xattr for inode %d without updated inode item, send root is %d", k.ObjectID, s.root.ID)
+// changedXattr mirrors changed_xattr: new, deleted or changed xattr
+// items of the current inode (nothing for a new generation, whose xattrs
+// changed_inode sent, nor for a deleted inode).
+func (s *sender) changedXattr(res compare.Result) error {
+	if s.cur.ino != s.cmpKey.ObjectID {
+		return s.inconsistentSnapshotError(res, "xattr")
 	}
-	if !s.cur.newGen && !s.cur.deleted {
-		return s.processNewXattr(k, data)
+	if s.cur.newGen || s.cur.deleted {
+		return nil
+	}
+	switch res {
+	case compare.New:
+		return s.processNewXattr(s.cmpKey, s.leftPath.Data())
+	case compare.Deleted:
+		return s.processDeletedXattr(s.cmpKey, s.rightPath.Data())
+	case compare.Changed:
+		return s.processChangedXattr(s.cmpKey, s.leftPath.Data(), s.rightPath.Data())
 	}
 	return nil
 }
@@ -110,6 +120,33 @@ func (s *sender) sendSetXattr(name, value []byte) error {
 	return s.w.End()
 }
 
+// sendRemoveXattr mirrors send_remove_xattr.
+func (s *sender) sendRemoveXattr(path, name []byte) error {
+	if err := s.w.Begin(stream.CmdRemoveXattr); err != nil {
+		return err
+	}
+	s.w.PutBytes(stream.AttrPath, path)
+	s.w.PutBytes(stream.AttrXattrName, name)
+	return s.w.End()
+}
+
+// processDeletedXattrEntry mirrors __process_deleted_xattr.
+func (s *sender) processDeletedXattrEntry(name []byte) error {
+	p, err := s.getCurInodePath()
+	if err != nil {
+		return err
+	}
+	return s.sendRemoveXattr(p, name)
+}
+
+// processDeletedXattr mirrors process_deleted_xattr for the parent root's
+// item k: every name in it is removed.
+func (s *sender) processDeletedXattr(k ondisk.Key, data []byte) error {
+	return iterateDirItem(k, data, func(_ int, name, _ []byte) (bool, error) {
+		return false, s.processDeletedXattrEntry(name)
+	})
+}
+
 // findXattr mirrors find_xattr: the value of name in one xattr item, and
 // whether it is there.
 func findXattr(k ondisk.Key, data, name []byte) (value []byte, found bool, err error) {
@@ -121,6 +158,45 @@ func findXattr(k ondisk.Key, data, name []byte) (value []byte, found bool, err e
 		return false, nil
 	})
 	return value, found, err
+}
+
+// processChangedXattr mirrors process_changed_xattr for an xattr item
+// whose bytes differ between the send root (left) and the parent root
+// (right): new or changed values are set first
+// (__process_changed_new_xattr), then vanished names removed
+// (__process_changed_deleted_xattr).
+func (s *sender) processChangedXattr(k ondisk.Key, left, right []byte) error {
+	err := iterateDirItem(k, left, func(_ int, name, value []byte) (bool, error) {
+		old, found, err := findXattr(k, right, name)
+		if err != nil {
+			return false, err
+		}
+		if !found || !bytes.Equal(old, value) {
+			return false, s.processNewXattrEntry(name, value)
+		}
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	return iterateDirItem(k, right, func(_ int, name, _ []byte) (bool, error) {
+		_, found, err := findXattr(k, left, name)
+		if err != nil {
+			return false, err
+		}
+		if !found {
+			return false, s.processDeletedXattrEntry(name)
+		}
+		return false, nil
+	})
+}
+
+// processAllNewXattrs mirrors process_all_new_xattrs: every xattr of the
+// current inode in the send root, as new.
+func (s *sender) processAllNewXattrs() error {
+	return s.root.Tree.WalkObject(s.cmpKey.ObjectID, ondisk.XattrItemKey, func(k ondisk.Key, data []byte) (bool, error) {
+		return true, s.processNewXattr(k, data)
+	})
 }
 
 // lookupXattr mirrors btrfs_lookup_xattr: the value of xattr name of ino.
@@ -146,10 +222,11 @@ func (s *sender) sendCapabilities() error {
 	return s.sendSetXattr([]byte(xattrNameCaps), value)
 }
 
-// changedVerity mirrors changed_verity. The flag is never cleared, as in
-// the kernel; it only matters from protocol 3 on.
-func (s *sender) changedVerity(k ondisk.Key, data []byte) error {
-	if !s.cur.newGen && !s.cur.deleted {
+// changedVerity mirrors changed_verity: a new verity descriptor item.
+// The flag is never cleared, as in the kernel; it only matters from
+// protocol 3 on.
+func (s *sender) changedVerity(res compare.Result) error {
+	if !s.cur.newGen && !s.cur.deleted && res == compare.New {
 		s.cur.needsVerity = true
 	}
 	return nil

@@ -6,17 +6,20 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/sendgen"
 )
 
 func sendCommand(stdout, stderr io.Writer) *command {
-	c := newCommand("send", "[-e] [-f FILE] [--no-data] [--proto N] [--device PATH]... IMAGE SUBVOL [SUBVOL...]",
+	c := newCommand("send", "[-e] [-p PARENT] [-c CLONE]... [-f FILE] [--no-data] [--proto N] [--device PATH]... IMAGE SUBVOL [SUBVOL...]",
 		"Write the send stream of one or more subvolumes, byte for byte what the\n"+
 			"kernel's 'btrfs send' writes for them. SUBVOL is a path as 'subvolume list'\n"+
-			"shows it, or id:N. Subvolumes need not be read-only: an unmounted image\n"+
-			"cannot change while it is sent.")
+			"shows it, or id:N. With -p the stream is incremental from PARENT; -c adds\n"+
+			"clone sources, and without -p picks the parent among them as btrfs send\n"+
+			"does. Subvolumes, parents and clone sources need not be read-only: an\n"+
+			"unmounted image cannot change while it is sent.")
 	var ff fsFlags
 	ff.register(c)
 	endCmd := c.flags.Bool("e", false, "several subvolumes as one stream: one header, one END (btrfs send -e)")
@@ -25,16 +28,14 @@ func sendCommand(stdout, stderr io.Writer) *command {
 	proto := c.flags.Uint("proto", 1, "protocol `VERSION` (1)")
 	quiet := c.flags.Bool("q", false, "do not print 'At subvol' lines")
 	var parent, clones stringList
-	c.flags.Var(&parent, "p", "incremental send from `PARENT` (not yet supported)")
-	c.flags.Var(&clones, "c", "clone source `SUBVOL` (not yet supported)")
+	c.flags.Var(&parent, "p", "incremental send from `PARENT`")
+	c.flags.Var(&clones, "c", "clone source `SUBVOL`, repeatable; without -p the parent is picked among them")
 	compressed := c.flags.Bool("compressed-data", false, "send compressed extents as they are stored (not yet supported)")
 	c.minArgs = 2
 	c.run = func(args []string) error {
 		switch {
-		case len(parent) > 0:
-			return errors.New("-p (incremental send) is not yet supported")
-		case len(clones) > 0:
-			return errors.New("-c (clone sources) is not yet supported")
+		case len(parent) > 1:
+			return errors.New("you cannot have more than one parent (-p)")
 		case *compressed:
 			return errors.New("--compressed-data is not yet supported")
 		case *proto != 1:
@@ -46,14 +47,48 @@ func sendCommand(stdout, stderr io.Writer) *command {
 		}
 		defer fs.Close()
 		// Resolve every subvolume before writing a byte.
-		names := args[1:]
-		var subvols []*sendSubvol
-		for _, name := range names {
+		resolve := func(name, what string) (*fstree.Subvol, error) {
 			sv, err := fs.ResolveSubvol(name)
+			if err != nil && what != "" {
+				return nil, fmt.Errorf("%s: %w", what, err)
+			}
+			return sv, err
+		}
+		var opts sendgen.Options
+		opts.Proto, opts.NoData = uint32(*proto), *noData
+		for _, name := range clones {
+			sv, err := resolve(name, "clone source")
 			if err != nil {
 				return err
 			}
-			subvols = append(subvols, &sendSubvol{name, sv})
+			opts.Clones = append(opts.Clones, sv)
+		}
+		if len(parent) > 0 {
+			if opts.Parent, err = resolve(parent[0], "parent"); err != nil {
+				return err
+			}
+		}
+		names := args[1:]
+		var subvols []*sendSubvol
+		for _, name := range names {
+			sv, err := resolve(name, "")
+			if err != nil {
+				return err
+			}
+			subvols = append(subvols, &sendSubvol{name: name, sv: sv})
+		}
+		// btrfs send -c without -p picks each subvolume's parent among
+		// the clone sources, and makes every subvolume sent a clone
+		// source of the next ones.
+		pickParent := opts.Parent == nil && len(opts.Clones) > 0
+		if pickParent {
+			srcs := slices.Clip(opts.Clones)
+			for _, s := range subvols {
+				if s.parent, err = sendgen.FindParent(s.sv, srcs); err != nil {
+					return fmt.Errorf("%s: %w", s.name, err)
+				}
+				srcs = append(srcs, s.sv)
+			}
 		}
 		out, closeOut, err := openOutput(*file, stdout)
 		if err != nil {
@@ -62,15 +97,19 @@ func sendCommand(stdout, stderr io.Writer) *command {
 		counted := &countingWriter{w: out}
 		bw := bufio.NewWriterSize(counted, 1<<20)
 		for i, s := range subvols {
-			opts := sendgen.Options{Proto: uint32(*proto), NoData: *noData}
+			o := opts
+			if pickParent {
+				o.Parent = s.parent
+				o.Clones = append(slices.Clip(opts.Clones), subvolsSV(subvols[:i])...)
+			}
 			if *endCmd {
-				opts.OmitHeader = i > 0
-				opts.OmitEnd = i < len(subvols)-1
+				o.OmitHeader = i > 0
+				o.OmitEnd = i < len(subvols)-1
 			}
 			if !*quiet {
 				fmt.Fprintf(stderr, "At subvol %s\n", s.name)
 			}
-			if err := sendgen.Send(bw, s.sv, opts); err != nil {
+			if err := sendgen.Send(bw, s.sv, o); err != nil {
 				bw.Flush()
 				closeOut()
 				if counted.n == 0 {
@@ -88,10 +127,20 @@ func sendCommand(stdout, stderr io.Writer) *command {
 	return c
 }
 
-// sendSubvol is a subvolume named on the command line.
+// sendSubvol is a subvolume named on the command line, and the parent
+// picked for it when only clone sources are given.
 type sendSubvol struct {
-	name string
-	sv   *fstree.Subvol
+	name   string
+	sv     *fstree.Subvol
+	parent *fstree.Subvol
+}
+
+func subvolsSV(l []*sendSubvol) []*fstree.Subvol {
+	out := make([]*fstree.Subvol, len(l))
+	for i, s := range l {
+		out[i] = s.sv
+	}
+	return out
 }
 
 // openOutput opens the stream's destination: FILE, or standard output,

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/coldsend/coldsend/internal/fixturecheck"
+	"github.com/coldsend/coldsend/internal/fixturestreams"
 	"github.com/coldsend/coldsend/internal/streamdiff"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/stream"
@@ -76,7 +77,10 @@ func TestSendErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"send", img, "nosuch"}, "nosuch"},
-		{[]string{"send", "-p", "s1", img, "s2"}, "not yet supported"},
+		{[]string{"send", "-p", "s1", "-p", "s2", img, "s2"}, "more than one parent"},
+		{[]string{"send", "-p", "nosuch", img, "s2"}, "parent: nosuch"},
+		{[]string{"send", "-c", "nosuch", img, "s2"}, "clone source: nosuch"},
+		{[]string{"send", "-c", "s1", img, "/"}, "parent determination failed"},
 		{[]string{"send", "--proto", "2", img, "s2"}, "not yet supported"},
 		{[]string{"send", "-f", "/nonexistent/dir/x", img, "s1"}, "no such file"},
 	} {
@@ -84,6 +88,46 @@ func TestSendErrors(t *testing.T) {
 			st, out, errOut := runCLI(tc.args...)
 			if st != 1 || out != "" || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "coldsend send:") != 1 {
 				t.Errorf("status %d stdout %d bytes stderr %q, want one error line with %q", st, len(out), errOut, tc.want)
+			}
+		})
+	}
+}
+
+// TestSendIncremental: -p, and -c without -p (the parent picked among
+// the clone sources as btrfs send does), against the kernel's stream.
+func TestSendIncremental(t *testing.T) {
+	img, _ := unpackFixture(t)
+	streams, err := fixturestreams.Scenario(fixtureDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	for _, s := range streams {
+		if s.Subvol == "vol.2" && s.Parent == "vol.1" && len(s.Clones) == 0 && s.Proto == 1 && !s.NoData {
+			if want, err = s.Read(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if want == nil {
+		t.Fatal("no kernel stream of vol.2 from vol.1 in the fixture")
+	}
+	out := filepath.Join(t.TempDir(), "out.stream")
+	for _, args := range [][]string{
+		{"send", "-q", "-f", out, "-p", "vol.1", img, "vol.2"},
+		{"send", "-q", "-f", out, "-c", "vol.1", img, "vol.2"},
+	} {
+		t.Run(strings.Join(args[4:6], " "), func(t *testing.T) {
+			st, _, errOut := runCLI(args...)
+			if st != 0 {
+				t.Fatalf("status %d: %s", st, errOut)
+			}
+			got, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := streamdiff.First(got, want); d != "" {
+				t.Error(d)
 			}
 		})
 	}

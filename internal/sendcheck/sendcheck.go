@@ -16,9 +16,9 @@ import (
 )
 
 // Supported reports whether sendgen can make a stream of this kind yet:
-// full sends at protocol 1, with or without data.
+// full and incremental (-p, -c) sends at protocol 1, with or without data.
 func Supported(s fixturestreams.Stream) bool {
-	return s.Parent == "" && len(s.Clones) == 0 && s.Proto == 1 && !s.CompressedData
+	return s.Proto == 1 && !s.CompressedData
 }
 
 // Scenario opens the scenario in dir and returns its filesystem and the
@@ -59,8 +59,27 @@ func Stream(fs *fstree.FS, s fixturestreams.Stream) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.Name(), err)
 	}
+	opts := sendgen.Options{Proto: uint32(s.Proto), NoData: s.NoData, CompressedData: s.CompressedData}
+	if s.Parent != "" {
+		if opts.Parent, err = fs.ResolveSubvol(s.Parent); err != nil {
+			return fmt.Errorf("%s: parent: %w", s.Name(), err)
+		}
+	}
+	for _, c := range s.Clones {
+		sv, err := fs.ResolveSubvol(c)
+		if err != nil {
+			return fmt.Errorf("%s: clone source: %w", s.Name(), err)
+		}
+		opts.Clones = append(opts.Clones, sv)
+	}
+	if opts.Parent == nil && len(opts.Clones) > 0 {
+		// btrfs send -c without -p picks the parent itself.
+		if opts.Parent, err = sendgen.FindParent(sv, opts.Clones); err != nil {
+			return fmt.Errorf("%s: %w", s.Name(), err)
+		}
+	}
 	var got bytes.Buffer
-	if err := sendgen.Send(&got, sv, sendgen.Options{Proto: uint32(s.Proto), NoData: s.NoData}); err != nil {
+	if err := sendgen.Send(&got, sv, opts); err != nil {
 		return fmt.Errorf("%s: coldsend send: %w", s.Name(), err)
 	}
 	if d := streamdiff.First(got.Bytes(), want); d != "" {
