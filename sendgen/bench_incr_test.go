@@ -144,7 +144,9 @@ func BenchmarkIncrementalSend(b *testing.B) {
 					return exec.Command(bin, "send", "-q", "-p", "a", img, "b")
 				}
 				out, err := send().Output()
-				if err != nil {
+				if ee, ok := err.(*exec.ExitError); ok {
+					b.Fatalf("coldsend send -p: %v: %s", err, bytes.TrimSpace(ee.Stderr))
+				} else if err != nil {
 					b.Fatalf("coldsend send -p: %v", err)
 				}
 				if sum := sha256.Sum256(out); int64(len(out)) != want.Size || hex.EncodeToString(sum[:]) != want.SHA256 {

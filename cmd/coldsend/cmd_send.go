@@ -154,7 +154,7 @@ func openOutput(file string, stdout io.Writer) (io.Writer, func() error, error) 
 		return f, f.Close, nil
 	}
 	if f, ok := stdout.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+		if isTerminal(f.Fd()) {
 			return nil, nil, errors.New("not writing a send stream to a terminal: use -f FILE or a pipe")
 		}
 	}

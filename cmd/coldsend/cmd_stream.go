@@ -35,7 +35,7 @@ func openStream(args []string, file string, stdin io.Reader) (io.Reader, func(),
 		}
 		src, closeFile = f, func() { f.Close() }
 	} else if f, ok := stdin.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+		if isTerminal(f.Fd()) {
 			return nil, nil, fmt.Errorf("standard input is a terminal: give a stream FILE or pipe one in")
 		}
 	}
