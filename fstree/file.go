@@ -313,6 +313,17 @@ func (f *File) emitPlain(logical uint64, n int64, emit emitFunc) error {
 	return nil
 }
 
+// ReadRaw reads the stored bytes of one of the file's extents, compressed
+// or not, at logical (sector-aligned, as extents are): the bytes as they
+// are on disk, verified against the checksum tree with fallback to other
+// copies, for passing compressed data through without decoding it.
+func (f *File) ReadRaw(p []byte, logical uint64) error {
+	if err := f.readVerified(p, logical); err != nil {
+		return fmt.Errorf("subvolume %d inode %d: extent at logical %d: %w", f.s.ID, f.Ino, logical, err)
+	}
+	return nil
+}
+
 // readVerified reads buf at logical (both sector-aligned), checking every
 // sector that has a checksum and falling back to other copies.
 func (f *File) readVerified(buf []byte, logical uint64) error {

@@ -379,10 +379,14 @@ func (s *sender) sendEncodedExtent(k ondisk.Key, fe *ondisk.FileExtentItem, offs
 	if dataAt := pageAlign(used); dataAt > max || max-dataAt < fe.DiskNumBytes {
 		return fmt.Errorf("encoded write of %d bytes at offset %d does not fit a command", fe.DiskNumBytes, offset)
 	}
+	f, err := s.curFile()
+	if err != nil {
+		return err
+	}
 	buf := w.DataBuffer(int(fe.DiskNumBytes))
 	if buf != nil {
-		if err := s.fs.Volume().ReadLogical(buf, fe.DiskBytenr); err != nil {
-			return fmt.Errorf("compressed extent at logical %d: %w", fe.DiskBytenr, err)
+		if err := f.ReadRaw(buf, fe.DiskBytenr); err != nil {
+			return fmt.Errorf("compressed extent: %w", err)
 		}
 	}
 	return w.End()

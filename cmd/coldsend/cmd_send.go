@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +14,7 @@ import (
 )
 
 func sendCommand(stdout, stderr io.Writer) *command {
-	c := newCommand("send", "[-e] [-p PARENT] [-c CLONE]... [-f FILE] [--no-data] [--proto N] [--device PATH]... IMAGE SUBVOL [SUBVOL...]",
+	c := newCommand("send", "[-e] [-p PARENT] [-c CLONE]... [-f FILE] [--no-data] [--proto N] [--compressed-data] [--device PATH]... IMAGE SUBVOL [SUBVOL...]",
 		"Write the send stream of one or more subvolumes, byte for byte what the\n"+
 			"kernel's 'btrfs send' writes for them. SUBVOL is a path as 'subvolume list'\n"+
 			"shows it, or id:N. With -p the stream is incremental from PARENT; -c adds\n"+
@@ -25,21 +26,20 @@ func sendCommand(stdout, stderr io.Writer) *command {
 	endCmd := c.flags.Bool("e", false, "several subvolumes as one stream: one header, one END (btrfs send -e)")
 	file := c.flags.String("f", "", "write the stream to `FILE` instead of standard output")
 	noData := c.flags.Bool("no-data", false, "send update_extent instead of file data (metadata only)")
-	proto := c.flags.Uint("proto", 1, "protocol `VERSION` (1)")
+	proto := c.flags.Uint("proto", 1, "protocol `VERSION`: 1, 2, or 0 for the highest (2)")
 	quiet := c.flags.Bool("q", false, "do not print 'At subvol' lines")
 	var parent, clones stringList
 	c.flags.Var(&parent, "p", "incremental send from `PARENT`")
 	c.flags.Var(&clones, "c", "clone source `SUBVOL`, repeatable; without -p the parent is picked among them")
-	compressed := c.flags.Bool("compressed-data", false, "send compressed extents as they are stored (not yet supported)")
+	compressed := c.flags.Bool("compressed-data", false, "send compressed extents as they are stored (protocol 2; implied when --proto is not given)")
 	c.minArgs = 2
 	c.run = func(args []string) error {
-		switch {
-		case len(parent) > 1:
+		if len(parent) > 1 {
 			return errors.New("you cannot have more than one parent (-p)")
-		case *compressed:
-			return errors.New("--compressed-data is not yet supported")
-		case *proto != 1:
-			return fmt.Errorf("--proto %d is not yet supported (only 1)", *proto)
+		}
+		version, err := sendProto(*proto, protoGiven(c), *compressed)
+		if err != nil {
+			return err
 		}
 		fs, err := ff.open(args[0], stderr)
 		if err != nil {
@@ -55,7 +55,7 @@ func sendCommand(stdout, stderr io.Writer) *command {
 			return sv, err
 		}
 		var opts sendgen.Options
-		opts.Proto, opts.NoData = uint32(*proto), *noData
+		opts.Proto, opts.NoData, opts.CompressedData = version, *noData, *compressed
 		for _, name := range clones {
 			sv, err := resolve(name, "clone source")
 			if err != nil {
@@ -125,6 +125,35 @@ func sendCommand(stdout, stderr io.Writer) *command {
 		return closeOut()
 	}
 	return c
+}
+
+// sendProto decides the protocol version as btrfs send does: 0 is the
+// highest the kernel reference emits (2), --compressed-data without --proto
+// means 2. Version 3 exists only in experimental kernels, so there is no
+// kernel stream to prove coldsend's against: refuse it.
+func sendProto(proto uint, given, compressed bool) (uint32, error) {
+	switch {
+	case proto == 0:
+		proto = 2
+	case proto == 3:
+		return 0, errors.New("--proto 3 is not supported: no kernel that emits protocol 3 is available to check coldsend's streams against")
+	case proto > 3:
+		return 0, fmt.Errorf("--proto %d: unknown protocol version (1 and 2 are supported)", proto)
+	}
+	if compressed && !given {
+		proto = 2
+	}
+	if compressed && proto < 2 {
+		return 0, fmt.Errorf("--compressed-data requires protocol version >= 2 (requested %d)", proto)
+	}
+	return uint32(proto), nil
+}
+
+// protoGiven reports whether --proto was on the command line.
+func protoGiven(c *command) bool {
+	given := false
+	c.flags.Visit(func(f *flag.Flag) { given = given || f.Name == "proto" })
+	return given
 }
 
 // sendSubvol is a subvolume named on the command line, and the parent

@@ -11,6 +11,7 @@ import (
 
 	"github.com/coldsend/coldsend/internal/fixturecheck"
 	"github.com/coldsend/coldsend/internal/fixturestreams"
+	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/internal/streamdiff"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/stream"
@@ -81,7 +82,9 @@ func TestSendErrors(t *testing.T) {
 		{[]string{"send", "-p", "nosuch", img, "s2"}, "parent: nosuch"},
 		{[]string{"send", "-c", "nosuch", img, "s2"}, "clone source: nosuch"},
 		{[]string{"send", "-c", "s1", img, "/"}, "parent determination failed"},
-		{[]string{"send", "--proto", "2", img, "s2"}, "not yet supported"},
+		{[]string{"send", "--proto", "3", img, "s2"}, "--proto 3 is not supported"},
+		{[]string{"send", "--proto", "7", img, "s2"}, "unknown protocol version"},
+		{[]string{"send", "--proto", "1", "--compressed-data", img, "s2"}, "requires protocol version >= 2"},
 		{[]string{"send", "-f", "/nonexistent/dir/x", img, "s1"}, "no such file"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -271,5 +274,58 @@ func commandNames(partial []byte) []byte {
 			return names.Bytes()
 		}
 		names.WriteString(c.Cmd.String() + "\n")
+	}
+}
+
+// TestSendProtocols: --proto and --compressed-data choose the kernel's
+// streams of a compressed scenario (protocol 2 with and without encoded
+// writes), as btrfs send chooses them.
+func TestSendProtocols(t *testing.T) {
+	dir := filepath.Join(fixturestreams.ImagesDir(), "compress-zstd")
+	paths, err := imagefile.Unpack(dir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	streams, err := fixturestreams.Scenario(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kernel := func(proto int, compressed bool) fixturestreams.Stream {
+		for _, s := range streams {
+			if s.Parent == "" && len(s.Clones) == 0 && !s.NoData && s.Proto == proto && s.CompressedData == compressed {
+				return s
+			}
+		}
+		t.Fatalf("no full v%d stream (compressed data %v) in %s", proto, compressed, dir)
+		return fixturestreams.Stream{}
+	}
+	out := filepath.Join(t.TempDir(), "out.stream")
+	for _, tc := range []struct {
+		flags []string
+		want  fixturestreams.Stream
+	}{
+		{nil, kernel(1, false)},
+		{[]string{"--proto", "2"}, kernel(2, false)},
+		{[]string{"--proto", "0"}, kernel(2, false)},
+		{[]string{"--compressed-data"}, kernel(2, true)},
+		{[]string{"--proto", "0", "--compressed-data"}, kernel(2, true)},
+	} {
+		t.Run(strings.Join(append([]string{"flags"}, tc.flags...), " "), func(t *testing.T) {
+			args := append(append([]string{"send", "-q", "-f", out}, tc.flags...), paths[0], tc.want.Subvol)
+			if st, _, errOut := runCLI(args...); st != 0 {
+				t.Fatalf("status %d: %s", st, errOut)
+			}
+			got, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := tc.want.Read()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := streamdiff.First(got, want); d != "" {
+				t.Errorf("against %s: %s", tc.want.File, d)
+			}
+		})
 	}
 }

@@ -15,10 +15,11 @@ import (
 	"github.com/coldsend/coldsend/sendgen"
 )
 
-// Supported reports whether sendgen can make a stream of this kind yet:
-// full and incremental (-p, -c) sends at protocol 1, with or without data.
+// Supported reports whether sendgen can make a stream of this kind: every
+// kind the kernel reference emits (protocols 1 and 2, full and
+// incremental, with or without data, compressed data passed through).
 func Supported(s fixturestreams.Stream) bool {
-	return s.Proto == 1 && !s.CompressedData
+	return s.Proto == 1 || s.Proto == 2
 }
 
 // Scenario opens the scenario in dir and returns its filesystem and the
