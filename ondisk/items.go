@@ -185,6 +185,18 @@ func ParseInodeExtrefs(b []byte) ([]InodeExtref, error) {
 	return refs, nil
 }
 
+// File type bits of InodeItem.Mode (S_IF*).
+const (
+	ModeTypeMask = 0o170000
+	ModeSocket   = 0o140000
+	ModeSymlink  = 0o120000
+	ModeRegular  = 0o100000
+	ModeBlock    = 0o060000
+	ModeDir      = 0o040000
+	ModeChar     = 0o020000
+	ModeFIFO     = 0o010000
+)
+
 // Directory entry file types (BTRFS_FT_*), the DirItem.Type values.
 const (
 	FTUnknown uint8 = iota

@@ -197,7 +197,7 @@ func (s *sender) sendCreateInode(ino uint64) error {
 	case sISSOCK(mode):
 		cmd = stream.CmdMksock
 	default:
-		return fmt.Errorf("inode %d: unexpected inode type %o", ino, mode&sIFMT)
+		return fmt.Errorf("inode %d: unexpected inode type %o", ino, mode&ondisk.ModeTypeMask)
 	}
 
 	p, err := s.genUniqueName(ino, gen)

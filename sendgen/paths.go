@@ -28,25 +28,13 @@ const (
 	inodeStateDidDelete
 )
 
-// Mode bits of i_mode (S_IF*).
-const (
-	sIFMT   = 0o170000
-	sIFSOCK = 0o140000
-	sIFLNK  = 0o120000
-	sIFREG  = 0o100000
-	sIFBLK  = 0o060000
-	sIFDIR  = 0o040000
-	sIFCHR  = 0o020000
-	sIFIFO  = 0o010000
-)
-
-func sISREG(m uint64) bool  { return m&sIFMT == sIFREG }
-func sISDIR(m uint64) bool  { return m&sIFMT == sIFDIR }
-func sISLNK(m uint64) bool  { return m&sIFMT == sIFLNK }
-func sISCHR(m uint64) bool  { return m&sIFMT == sIFCHR }
-func sISBLK(m uint64) bool  { return m&sIFMT == sIFBLK }
-func sISFIFO(m uint64) bool { return m&sIFMT == sIFIFO }
-func sISSOCK(m uint64) bool { return m&sIFMT == sIFSOCK }
+func sISREG(m uint64) bool  { return m&ondisk.ModeTypeMask == ondisk.ModeRegular }
+func sISDIR(m uint64) bool  { return m&ondisk.ModeTypeMask == ondisk.ModeDir }
+func sISLNK(m uint64) bool  { return m&ondisk.ModeTypeMask == ondisk.ModeSymlink }
+func sISCHR(m uint64) bool  { return m&ondisk.ModeTypeMask == ondisk.ModeChar }
+func sISBLK(m uint64) bool  { return m&ondisk.ModeTypeMask == ondisk.ModeBlock }
+func sISFIFO(m uint64) bool { return m&ondisk.ModeTypeMask == ondisk.ModeFIFO }
+func sISSOCK(m uint64) bool { return m&ondisk.ModeTypeMask == ondisk.ModeSocket }
 
 // nameCacheEntry mirrors struct name_cache_entry.
 type nameCacheEntry struct {

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/coldsend/coldsend/fstree"
+	"github.com/coldsend/coldsend/ondisk"
 )
 
 func catCommand(stdout, stderr io.Writer) *command {
@@ -18,9 +19,9 @@ func catCommand(stdout, stderr io.Writer) *command {
 			if err != nil {
 				return err
 			}
-			switch f.Inode.Mode & sIFMT {
-			case sIFREG:
-			case sIFLNK:
+			switch f.Inode.Mode & ondisk.ModeTypeMask {
+			case ondisk.ModeRegular:
+			case ondisk.ModeSymlink:
 				t, err := readAll(loc.Subvol, loc.Ino)
 				if err != nil {
 					return err

@@ -26,7 +26,7 @@ func lsCommand(stdout, stderr io.Writer) *command {
 			if err != nil {
 				return err
 			}
-			if ii.Mode&sIFMT != sIFDIR {
+			if ii.Mode&ondisk.ModeTypeMask != ondisk.ModeDir {
 				name := args[1][strings.LastIndexByte(args[1], '/')+1:]
 				if err := l.entry(loc.Subvol, loc.Ino, ii, []byte(name)); err != nil {
 					return err
@@ -83,7 +83,7 @@ func (l *lister) dir(s *fstree.Subvol, ino uint64, prefix []byte) error {
 		if err := l.entry(es, eino, ii, path); err != nil {
 			return err
 		}
-		if l.recursive && ii.Mode&sIFMT == sIFDIR {
+		if l.recursive && ii.Mode&ondisk.ModeTypeMask == ondisk.ModeDir {
 			subs = append(subs, sub{es, eino, path})
 		}
 	}
@@ -110,12 +110,12 @@ func (l *lister) entry(s *fstree.Subvol, ino uint64, ii *ondisk.InodeItem, name 
 		return nil
 	}
 	size := fmt.Sprint(ii.Size)
-	if t := ii.Mode & sIFMT; t == sIFCHR || t == sIFBLK {
+	if t := ii.Mode & ondisk.ModeTypeMask; t == ondisk.ModeChar || t == ondisk.ModeBlock {
 		size = fmt.Sprintf("%d, %d", rdevMajor(ii.Rdev), rdevMinor(ii.Rdev))
 	}
 	mtime := time.Unix(ii.Mtime.Sec, int64(ii.Mtime.Nsec)).UTC().Format("2006-01-02 15:04:05")
 	target := ""
-	if ii.Mode&sIFMT == sIFLNK {
+	if ii.Mode&ondisk.ModeTypeMask == ondisk.ModeSymlink {
 		t, err := readAll(s, ino)
 		if err != nil {
 			return fmt.Errorf("%s: %w", escapeName(name), err)
@@ -141,35 +141,23 @@ func readAll(s *fstree.Subvol, ino uint64) ([]byte, error) {
 	return b, nil
 }
 
-// File type bits of st_mode.
-const (
-	sIFMT   = 0o170000
-	sIFSOCK = 0o140000
-	sIFLNK  = 0o120000
-	sIFREG  = 0o100000
-	sIFBLK  = 0o060000
-	sIFDIR  = 0o040000
-	sIFCHR  = 0o020000
-	sIFIFO  = 0o010000
-)
-
 // modeString renders st_mode like ls -l.
 func modeString(mode uint32) string {
 	b := []byte("?---------")
-	switch mode & sIFMT {
-	case sIFREG:
+	switch mode & ondisk.ModeTypeMask {
+	case ondisk.ModeRegular:
 		b[0] = '-'
-	case sIFDIR:
+	case ondisk.ModeDir:
 		b[0] = 'd'
-	case sIFLNK:
+	case ondisk.ModeSymlink:
 		b[0] = 'l'
-	case sIFCHR:
+	case ondisk.ModeChar:
 		b[0] = 'c'
-	case sIFBLK:
+	case ondisk.ModeBlock:
 		b[0] = 'b'
-	case sIFIFO:
+	case ondisk.ModeFIFO:
 		b[0] = 'p'
-	case sIFSOCK:
+	case ondisk.ModeSocket:
 		b[0] = 's'
 	}
 	const rwx = "rwxrwxrwx"
