@@ -31,7 +31,7 @@ func sendCommand(stdout, stderr io.Writer) *command {
 	var parent, clones stringList
 	c.flags.Var(&parent, "p", "incremental send from `PARENT`")
 	c.flags.Var(&clones, "c", "clone source `SUBVOL`, repeatable; without -p the parent is picked among them")
-	compressed := c.flags.Bool("compressed-data", false, "send compressed extents as they are stored (protocol 2; implied when --proto is not given)")
+	compressed := c.flags.Bool("compressed-data", false, "send compressed extents as they are stored (needs protocol 2, chosen when --proto is not given)")
 	c.minArgs = 2
 	c.run = func(args []string) error {
 		if len(parent) > 1 {

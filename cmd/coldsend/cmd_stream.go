@@ -108,10 +108,10 @@ func dumpCommand(stdin io.Reader, stdout, stderr io.Writer) *command {
 
 func validateCommand(stdin io.Reader, stdout io.Writer) *command {
 	c := newCommand("validate", "[FILE|-]",
-		"Check a send stream: CRCs and structure, and what a receiver would trip on\n"+
-			"(paths used before they exist, orphan names left behind, clones from data\n"+
-			"not yet written, a missing END). Prints a one-line summary, or the first\n"+
-			"problem with its stream offset and command index (exit status 1).")
+		"Check a send stream for what a receiver would trip on. Besides CRCs and\n"+
+			"structure: paths used before they exist, orphan names left behind, clones\n"+
+			"from data not yet written, a missing END. Prints a one-line summary, or the\n"+
+			"first problem with its stream offset and command index (exit status 1).")
 	file := c.flags.String("f", "", "read the stream from `FILE`")
 	c.maxArgs = 1
 	c.run = func(args []string) error {

@@ -41,11 +41,11 @@ func (c *command) help(w io.Writer) {
 		if len(f.Name) == 1 {
 			name = "-" + f.Name
 		}
+		arg, usage := flag.UnquoteUsage(f)
 		if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); !isBool {
-			arg, _ := flag.UnquoteUsage(f)
 			name += " " + strings.ToUpper(arg)
 		}
-		opts = append(opts, fmt.Sprintf("  %-22s %s", name, f.Usage))
+		opts = append(opts, fmt.Sprintf("  %-22s %s", name, usage))
 	})
 	if len(opts) > 0 {
 		fmt.Fprintf(w, "\nOptions:\n%s\n", strings.Join(opts, "\n"))

@@ -71,9 +71,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) 
 func commandList(cmds []*command) string {
 	var b strings.Builder
 	for _, c := range cmds {
-		fmt.Fprintf(&b, "  %-18s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-18s %s\n", c.name, firstSentence(c.summary))
 	}
 	return b.String()
+}
+
+// firstSentence shortens a command's summary for the command list.
+func firstSentence(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if i := strings.Index(s, ". "); i >= 0 {
+		return s[:i+1]
+	}
+	return s
 }
 
 // oneLine keeps an error message on a single line.

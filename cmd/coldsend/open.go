@@ -16,7 +16,7 @@ type fsFlags struct {
 }
 
 func (f *fsFlags) register(c *command) {
-	c.flags.Var(&f.devices, "device", "another device of a multi-device filesystem (repeatable)")
+	c.flags.Var(&f.devices, "device", "another device `PATH` of a multi-device filesystem (repeatable)")
 	c.flags.BoolVar(&f.noCsum, "no-data-csum", false, "do not verify data checksums")
 }
 
