@@ -3,14 +3,13 @@ package oracle
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"time"
 
 	"github.com/coldsend/coldsend/internal/fixturestreams"
+	"github.com/coldsend/coldsend/internal/streamdiff"
 	"github.com/coldsend/coldsend/stream"
 	"github.com/coldsend/coldsend/stream/dump"
 	"github.com/coldsend/coldsend/stream/validate"
@@ -80,25 +79,7 @@ func checkStreams(ctx context.Context, dir string) (checked int, err error) {
 // coldsendDump renders data as `coldsend dump` (with --first when first).
 func coldsendDump(data []byte, loc *time.Location, first bool) []byte {
 	var out bytes.Buffer
-	p := dump.NewText(&out, loc)
-	r := stream.NewReader(bytes.NewReader(data))
-	for {
-		c, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err == nil {
-			err = p.Command(c)
-		}
-		if err != nil {
-			fmt.Fprintf(&out, "coldsend error: %v\n", err)
-			break
-		}
-		if first && c.Cmd == stream.CmdEnd {
-			break
-		}
-	}
-	if err := p.Flush(); err != nil {
+	if _, err := dump.Copy(dump.NewText(&out, loc), stream.NewReader(bytes.NewReader(data)), first); err != nil {
 		fmt.Fprintf(&out, "coldsend error: %v\n", err)
 	}
 	return out.Bytes()
@@ -128,23 +109,10 @@ func progsDump(ctx context.Context, data []byte, tz string) ([]byte, error) {
 	return out, nil
 }
 
-// sameDump reports the first differing line.
+// sameDump compares coldsend's dump (got) with btrfs-progs' (want).
 func sameDump(what string, got, want []byte) error {
-	if bytes.Equal(got, want) {
-		return nil
+	if d := streamdiff.Lines(got, want); d != "" {
+		return fmt.Errorf("%s: coldsend dump (got) differs from btrfs receive --dump (want) at %s", what, d)
 	}
-	g, w := bytes.Split(got, []byte("\n")), bytes.Split(want, []byte("\n"))
-	for i := 0; i < max(len(g), len(w)); i++ {
-		var gl, wl []byte
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if !bytes.Equal(gl, wl) {
-			return fmt.Errorf("%s: coldsend dump differs from btrfs receive --dump at line %d:\n  coldsend: %q\n  btrfs:    %q", what, i+1, gl, wl)
-		}
-	}
-	return fmt.Errorf("%s: dumps differ", what)
+	return nil
 }

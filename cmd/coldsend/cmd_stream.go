@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -78,30 +77,15 @@ func dumpCommand(stdin io.Reader, stdout, stderr io.Writer) *command {
 		}
 		defer done()
 		bw := bufio.NewWriterSize(stdout, 256<<10)
-		var print func(*stream.Command) error
+		var p dump.Printer = dump.NewText(bw, dumpLocation(stderr))
 		if *jsonOut {
-			print = dump.NewJSON(bw).Command
-		} else {
-			print = dump.NewText(bw, dumpLocation(stderr)).Command
+			p = dump.NewJSON(bw)
 		}
-		r := stream.NewReader(src)
-		for {
-			cmd, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err == nil {
-				err = print(cmd)
-			}
-			if err != nil {
-				bw.Flush()
-				return err
-			}
-			if *first && cmd.Cmd == stream.CmdEnd {
-				break
-			}
+		_, err = dump.Copy(p, stream.NewReader(src), *first)
+		if ferr := bw.Flush(); err == nil {
+			err = ferr
 		}
-		return bw.Flush()
+		return err
 	}
 	return c
 }

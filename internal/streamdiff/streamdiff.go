@@ -95,3 +95,25 @@ func decode(data []byte) ([]cmd, error) {
 		out = append(out, cmd{raw: bytes.Clone(data[c.Offset : c.Offset+int64(c.Size())]), text: tb.String(), json: jb.String()})
 	}
 }
+
+// Lines returns "" when got and want are identical, otherwise the first
+// line where two texts (dumps) differ, quoted.
+func Lines(got, want []byte) string {
+	if bytes.Equal(got, want) {
+		return ""
+	}
+	g := bytes.SplitAfter(got, []byte{'\n'})
+	w := bytes.SplitAfter(want, []byte{'\n'})
+	for i := 0; ; i++ {
+		var gl, wl []byte
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if !bytes.Equal(gl, wl) {
+			return fmt.Sprintf("line %d\n  got:  %q\n  want: %q", i+1, gl, wl)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package dump_test
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"strconv"
 	"testing"
@@ -57,24 +56,13 @@ func writeHeavy(b *testing.B, n, size int) []byte {
 	return buf.Bytes()
 }
 
-func benchPrint(b *testing.B, size int, newPrinter func(io.Writer) func(*stream.Command) error) {
+func benchPrint(b *testing.B, size int, newPrinter func(io.Writer) dump.Printer) {
 	data := writeHeavy(b, 2048, size)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		r := stream.NewReader(bytes.NewReader(data))
-		print := newPrinter(io.Discard)
-		for {
-			c, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := print(c); err != nil {
-				b.Fatal(err)
-			}
+		if _, err := dump.Copy(newPrinter(io.Discard), stream.NewReader(bytes.NewReader(data)), false); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
@@ -84,9 +72,7 @@ func benchPrint(b *testing.B, size int, newPrinter func(io.Writer) func(*stream.
 func BenchmarkText(b *testing.B) {
 	for _, size := range []int{4096, 49152} {
 		b.Run(byteSize(size), func(b *testing.B) {
-			benchPrint(b, size, func(w io.Writer) func(*stream.Command) error {
-				return dump.NewText(w, time.UTC).Command
-			})
+			benchPrint(b, size, func(w io.Writer) dump.Printer { return dump.NewText(w, time.UTC) })
 		})
 	}
 }
@@ -94,9 +80,7 @@ func BenchmarkText(b *testing.B) {
 func BenchmarkJSON(b *testing.B) {
 	for _, size := range []int{4096, 49152} {
 		b.Run(byteSize(size), func(b *testing.B) {
-			benchPrint(b, size, func(w io.Writer) func(*stream.Command) error {
-				return dump.NewJSON(w).Command
-			})
+			benchPrint(b, size, func(w io.Writer) dump.Printer { return dump.NewJSON(w) })
 		})
 	}
 }

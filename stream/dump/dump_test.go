@@ -2,13 +2,11 @@ package dump_test
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
-	"io"
 	"testing"
 	"time"
 
 	"github.com/coldsend/coldsend/internal/fixturestreams"
+	"github.com/coldsend/coldsend/internal/streamdiff"
 	"github.com/coldsend/coldsend/stream"
 	"github.com/coldsend/coldsend/stream/dump"
 )
@@ -17,25 +15,7 @@ import (
 // or the first error (decoding or printing).
 func textDump(data []byte, loc *time.Location) (out []byte, cmds int, err error) {
 	var buf bytes.Buffer
-	t := dump.NewText(&buf, loc)
-	r := stream.NewReader(bytes.NewReader(data))
-	for {
-		c, rerr := r.Next()
-		if errors.Is(rerr, io.EOF) {
-			break
-		}
-		if rerr != nil {
-			err = rerr
-			break
-		}
-		if err = t.Command(c); err != nil {
-			break
-		}
-		cmds++
-	}
-	if ferr := t.Flush(); err == nil {
-		err = ferr
-	}
+	cmds, err = dump.Copy(dump.NewText(&buf, loc), stream.NewReader(bytes.NewReader(data)), false)
 	return buf.Bytes(), cmds, err
 }
 
@@ -68,27 +48,8 @@ func TestKernelStreams(t *testing.T) {
 		cmds += n
 		lines += bytes.Count(want, []byte{'\n'})
 		if !bytes.Equal(got, want) {
-			t.Errorf("%s: output differs from btrfs receive --dump:\n%s", fs.Name(), firstDiff(got, want))
+			t.Errorf("%s: output differs from btrfs receive --dump:\n%s", fs.Name(), streamdiff.Lines(got, want))
 		}
 	}
 	t.Logf("%d streams, %d commands, %d lines identical to btrfs-progs v6.2", len(all), cmds, lines)
-}
-
-// firstDiff describes the first line where got and want differ.
-func firstDiff(got, want []byte) string {
-	g := bytes.SplitAfter(got, []byte{'\n'})
-	w := bytes.SplitAfter(want, []byte{'\n'})
-	for i := 0; i < len(g) || i < len(w); i++ {
-		var gl, wl []byte
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if !bytes.Equal(gl, wl) {
-			return fmt.Sprintf("line %d\n got: %q\nwant: %q", i+1, gl, wl)
-		}
-	}
-	return "(no difference)"
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coldsend/coldsend/internal/streamdiff"
 	"github.com/coldsend/coldsend/stream/dump"
 )
 
@@ -94,7 +95,7 @@ func TestSynthetic(t *testing.T) {
 			got, _, err := textDump(data, loc)
 			lines += bytes.Count(want, []byte{'\n'})
 			if !bytes.Equal(got, want) {
-				t.Errorf("%s: output differs from btrfs receive --dump:\n%s", id, firstDiff(got, want))
+				t.Errorf("%s: output differs from btrfs receive --dump:\n%s", id, streamdiff.Lines(got, want))
 			}
 			switch {
 			case len(status) == 0:
