@@ -21,7 +21,8 @@ type Writer struct {
 	buf     []byte
 	cmd     Cmd
 	open    bool
-	data    bool // a v2+ DATA attribute ends the command
+	data    bool   // a v2+ DATA attribute ends the command
+	seen    uint64 // bit a: attribute a is in the open command
 	err     error
 	off     int64
 	index   int
@@ -62,7 +63,7 @@ func (w *Writer) WriteHeader() error {
 // Begin starts command c (the kernel's begin_cmd).
 func (w *Writer) Begin(c Cmd) error {
 	w.buf = w.buf[:CmdHeaderSize]
-	w.cmd, w.open, w.data, w.err = c, true, false, nil
+	w.cmd, w.open, w.data, w.err, w.seen = c, true, false, nil, 0
 	switch {
 	case !c.Known():
 		w.err = fmt.Errorf("%w %d", ErrUnknownCmd, uint16(c))
@@ -113,6 +114,7 @@ func (w *Writer) reserve(a Attr, n int) []byte {
 			ErrTooLarge, a, n, len(w.buf)+hdr+n, w.version, w.max)
 		return nil
 	}
+	w.seen |= 1 << a
 	at := len(w.buf)
 	if need := at + hdr + n; need > cap(w.buf) {
 		w.buf = slices.Grow(w.buf, min(w.max, max(need, 2*cap(w.buf)))-at)
@@ -233,18 +235,8 @@ func (w *Writer) End() error {
 
 // missing returns the first mandatory attribute the open command lacks.
 func (w *Writer) missing() Attr {
-	var seen [attrCount]bool
-	p := w.buf[CmdHeaderSize:]
-	for pos := 0; pos+2 <= len(p); {
-		a := Attr(binary.LittleEndian.Uint16(p[pos:]))
-		seen[a] = true
-		if a == AttrData && w.version >= 2 {
-			break
-		}
-		pos += TLVHeaderSize + int(binary.LittleEndian.Uint16(p[pos+2:]))
-	}
 	for _, a := range Required[w.cmd] {
-		if !seen[a] {
+		if w.seen&(1<<a) == 0 {
 			return a
 		}
 	}
