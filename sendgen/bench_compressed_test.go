@@ -9,14 +9,13 @@ package sendgen_test
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -66,24 +65,12 @@ func fillZstdSend(mnt string, st *benchimage.Stamp) error {
 	if err := benchimage.Run("btrfs", "filesystem", "sync", mnt); err != nil {
 		return err
 	}
-	kernel, err := os.ReadFile("/proc/sys/kernel/osrelease")
-	if err != nil {
-		return err
-	}
 	for _, sd := range zstdSends {
-		hw := hashWriter{h: sha256.New()}
-		cmd := exec.Command("btrfs", append(append([]string{"send", "-q"}, sd.flags...), snap)...)
-		cmd.Stdout = &hw
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("btrfs send %s: %v: %s", strings.Join(sd.flags, " "), err, strings.TrimSpace(stderr.String()))
+		ks, err := kernelSend("snap.full."+sd.name, append(slices.Clone(sd.flags), snap)...)
+		if err != nil {
+			return err
 		}
-		st.Streams = append(st.Streams, benchimage.File{
-			Name:   fmt.Sprintf("snap.full.%s.%s", sd.name, strings.TrimSpace(string(kernel))),
-			Size:   hw.n,
-			SHA256: hex.EncodeToString(hw.h.Sum(nil)),
-		})
+		st.Streams = append(st.Streams, ks)
 	}
 	return nil
 }

@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
@@ -110,23 +109,11 @@ func fillIncr(mnt string, st *benchimage.Stamp, files int) error {
 	if err := benchimage.Run("btrfs", "filesystem", "sync", mnt); err != nil {
 		return err
 	}
-	kernel, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	ks, err := kernelSend("b.incr-a.v1", "-p", filepath.Join(mnt, "a"), filepath.Join(mnt, "b"))
 	if err != nil {
 		return err
 	}
-	hw := hashWriter{h: sha256.New()}
-	cmd := exec.Command("btrfs", "send", "-q", "-p", filepath.Join(mnt, "a"), filepath.Join(mnt, "b"))
-	cmd.Stdout = &hw
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("btrfs send -p: %v: %s", err, strings.TrimSpace(stderr.String()))
-	}
-	st.Streams = []benchimage.File{{
-		Name:   "b.incr-a.v1." + strings.TrimSpace(string(kernel)),
-		Size:   hw.n,
-		SHA256: hex.EncodeToString(hw.h.Sum(nil)),
-	}}
+	st.Streams = []benchimage.File{ks}
 	return nil
 }
 

@@ -107,24 +107,11 @@ func fillSend(mnt string, st *benchimage.Stamp) error {
 	if err := benchimage.Run("btrfs", "filesystem", "sync", mnt); err != nil {
 		return err
 	}
-	kernel, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	ks, err := kernelSend(sendSnap+".full.v1", snap)
 	if err != nil {
 		return err
 	}
-	var hw hashWriter
-	hw.h = sha256.New()
-	cmd := exec.Command("btrfs", "send", "-q", snap)
-	cmd.Stdout = &hw
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("btrfs send %s: %v: %s", snap, err, strings.TrimSpace(stderr.String()))
-	}
-	st.Streams = []benchimage.File{{
-		Name:   fmt.Sprintf("%s.full.v1.%s", sendSnap, strings.TrimSpace(string(kernel))),
-		Size:   hw.n,
-		SHA256: hex.EncodeToString(hw.h.Sum(nil)),
-	}}
+	st.Streams = []benchimage.File{ks}
 	return nil
 }
 
@@ -390,4 +377,26 @@ func BenchmarkFullSendFixture(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(cmds), "ns/cmd")
 	b.ReportMetric(float64(cmds), "cmds/op")
+}
+
+// kernelSend runs the kernel's `btrfs send -q ARGS...` and returns its
+// stream's size and SHA-256, named name.<kernel release>, for a stamp.
+func kernelSend(name string, args ...string) (benchimage.File, error) {
+	kernel, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return benchimage.File{}, err
+	}
+	hw := hashWriter{h: sha256.New()}
+	cmd := exec.Command("btrfs", append([]string{"send", "-q"}, args...)...)
+	cmd.Stdout = &hw
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return benchimage.File{}, fmt.Errorf("btrfs send %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return benchimage.File{
+		Name:   name + "." + strings.TrimSpace(string(kernel)),
+		Size:   hw.n,
+		SHA256: hex.EncodeToString(hw.h.Sum(nil)),
+	}, nil
 }
