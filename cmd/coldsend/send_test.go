@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/internal/fixturecheck"
 	"github.com/coldsend/coldsend/internal/fixturestreams"
 	"github.com/coldsend/coldsend/internal/imagefile"
@@ -140,18 +141,10 @@ func TestSendIncremental(t *testing.T) {
 // send with one line naming the file, the logical address and that the
 // stream is incomplete; what was written has no END.
 func TestSendUnreadableData(t *testing.T) {
-	img, sc := unpackFixture(t)
-	fs, err := fixturecheck.Open(fixtureDir, sc, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sv, err := fs.ResolveSubvol("vol.1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	img, sv := unpackVol1(t)
 	// The first regular extent of the subvolume, and a path of its inode.
 	var ino, logical uint64
-	err = sv.Tree.Walk(ondisk.Key{}, ondisk.Key{ObjectID: ^uint64(0), Type: 255, Offset: ^uint64(0)}, func(k ondisk.Key, data []byte) (bool, error) {
+	err := sv.Tree.Walk(ondisk.Key{}, ondisk.Key{ObjectID: ^uint64(0), Type: 255, Offset: ^uint64(0)}, func(k ondisk.Key, data []byte) (bool, error) {
 		if k.Type != ondisk.ExtentDataKey {
 			return true, nil
 		}
@@ -169,21 +162,7 @@ func TestSendUnreadableData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vol := fs.Volume()
-	for mirror := range vol.NumCopies(logical) {
-		_, phys, err := vol.MapPhysical(logical, mirror)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.OpenFile(img, os.O_RDWR, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.WriteAt([]byte("damaged sector!"), int64(phys)); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-	}
+	damageEveryCopy(t, img, sv, logical, 0, []byte("damaged sector!"))
 	out := filepath.Join(t.TempDir(), "out.stream")
 	st, _, errOut := runCLI("send", "-q", "-f", out, img, "vol.1")
 	lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")
@@ -217,15 +196,7 @@ func TestSendUnreadableData(t *testing.T) {
 // TestSendCorruptMetadata: a leaf of the send root bad on every copy ends
 // the send with one line naming its logical address, and no END.
 func TestSendCorruptMetadata(t *testing.T) {
-	img, sc := unpackFixture(t)
-	fs, err := fixturecheck.Open(fixtureDir, sc, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sv, err := fs.ResolveSubvol("vol.1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	img, sv := unpackVol1(t)
 	// The last leaf: reached late in the walk, after output has started.
 	c, err := sv.Tree.Last()
 	if err != nil {
@@ -236,22 +207,8 @@ func TestSendCorruptMetadata(t *testing.T) {
 		t.Fatalf("last block has level %d", leaf.Level)
 	}
 	logical := leaf.Bytenr
-	vol := fs.Volume()
-	f, err := os.OpenFile(img, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for mirror := range vol.NumCopies(logical) {
-		_, phys, err := vol.MapPhysical(logical, mirror)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Past the header: the checksum no longer matches.
-		if _, err := f.WriteAt([]byte("damaged item data"), int64(phys)+200); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.Close()
+	// Past the header: the checksum no longer matches.
+	damageEveryCopy(t, img, sv, logical, 200, []byte("damaged item data"))
 	out := filepath.Join(t.TempDir(), "out.stream")
 	st, _, errOut := runCLI("send", "-q", "-f", out, img, "vol.1")
 	if st != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, fmt.Sprint(logical)) {
@@ -327,5 +284,41 @@ func TestSendProtocols(t *testing.T) {
 				t.Errorf("against %s: %s", tc.want.File, d)
 			}
 		})
+	}
+}
+
+// unpackVol1 unpacks the basic fixture and opens its snapshot vol.1.
+func unpackVol1(t *testing.T) (string, *fstree.Subvol) {
+	t.Helper()
+	img, sc := unpackFixture(t)
+	fs, err := fixturecheck.Open(fixtureDir, sc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv, err := fs.ResolveSubvol("vol.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img, sv
+}
+
+// damageEveryCopy overwrites data at byte off of logical in every copy
+// the image holds of it.
+func damageEveryCopy(t *testing.T, img string, sv *fstree.Subvol, logical uint64, off int64, data []byte) {
+	t.Helper()
+	vol := sv.FS().Volume()
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for mirror := range vol.NumCopies(logical) {
+		_, phys, err := vol.MapPhysical(logical, mirror)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt(data, int64(phys)+off); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
