@@ -24,8 +24,9 @@ import (
 // "data_offset" (absolute input offset of the data) stand for DATA.
 // Output is buffered: call Flush at the end.
 type JSON struct {
-	w   *bufio.Writer
-	buf []byte
+	w     *bufio.Writer
+	buf   []byte
+	limit pathLimit
 }
 
 // NewJSON returns a JSON writing to w. A *bufio.Writer is used as is.
@@ -40,8 +41,13 @@ func NewJSON(w io.Writer) *JSON {
 // Flush writes out buffered output.
 func (j *JSON) Flush() error { return j.w.Flush() }
 
-// Command writes one command as a line of JSON.
+// Command writes one command as a line of JSON. A command whose paths
+// Text refuses (PATH_MAX) is refused here too, with the same error: no
+// receiver could apply it, and both formats stop at the same command.
 func (j *JSON) Command(c *stream.Command) error {
+	if err := j.limit.check(c); err != nil {
+		return err
+	}
 	b := append(j.buf[:0], `{"stream":`...)
 	b = strconv.AppendInt(b, int64(c.Stream), 10)
 	b = append(b, `,"index":`...)

@@ -3,6 +3,7 @@ package dump_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coldsend/coldsend/internal/streamdiff"
+	"github.com/coldsend/coldsend/stream"
 	"github.com/coldsend/coldsend/stream/dump"
 )
 
@@ -124,4 +126,37 @@ func TestSynthetic(t *testing.T) {
 
 func recording(name, tag, ext string) string {
 	return filepath.Join("testdata", name+"."+tag+"."+ext)
+}
+
+// TestPathMaxSameInEveryFormat checks that JSON refuses exactly the
+// commands Text refuses for PATH_MAX, with the same error, on every
+// synthetic stream: a path no receiver can hold stops every format.
+func TestPathMaxSameInEveryFormat(t *testing.T) {
+	streams, err := filepath.Glob("testdata/*.stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for _, path := range streams {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, textCmds, textErr := textDump(data, time.UTC)
+		if textErr != nil && !errors.Is(textErr, dump.ErrPathTooLong) {
+			continue // a time Text cannot print: JSON prints numbers
+		}
+		var buf bytes.Buffer
+		jsonCmds, jsonErr := dump.Copy(dump.NewJSON(&buf), stream.NewReader(bytes.NewReader(data)), false)
+		if errors.Is(textErr, dump.ErrPathTooLong) {
+			refused++
+		}
+		if jsonCmds != textCmds || fmt.Sprint(jsonErr) != fmt.Sprint(textErr) {
+			t.Errorf("%s: Text printed %d commands and stopped with %v; JSON %d and %v", path, textCmds, textErr, jsonCmds, jsonErr)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("no synthetic stream has a path over PATH_MAX")
+	}
+	t.Logf("%d streams refused at the same command in both formats", refused)
 }

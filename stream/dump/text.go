@@ -294,8 +294,8 @@ func (t *Text) fail(c *stream.Command, err error) error {
 // dropped from each, a slash between. Like progs it refuses parts whose
 // lengths could overflow PATH_MAX.
 func join(dst, p1, p2 []byte) ([]byte, error) {
-	if len(p1)+len(p2)+2 >= pathMax {
-		return dst, fmt.Errorf("%w: %d bytes after %d, starting %.40q", ErrPathTooLong, len(p2), len(p1), p2)
+	if err := checkJoin(len(p1), p2); err != nil {
+		return dst, err
 	}
 	if n := len(p1); n > 0 && p1[n-1] == '/' {
 		p1 = p1[:n-1]
@@ -309,6 +309,67 @@ func join(dst, p1, p2 []byte) ([]byte, error) {
 }
 
 // cstr cuts b at its first NUL, as a C string copy of it would end.
+// checkJoin is progs' PATH_MAX rule for joining p2 to a path of n1 bytes.
+func checkJoin(n1 int, p2 []byte) error {
+	if n1+len(p2)+2 >= pathMax {
+		return fmt.Errorf("%w: %d bytes after %d, starting %.40q", ErrPathTooLong, len(p2), n1, p2)
+	}
+	return nil
+}
+
+// joinedLen is the length of join(p1, p2) for p1 of n1 bytes.
+func joinedLen(n1 int, p2 []byte) int {
+	if n := len(p2); n > 0 && p2[n-1] == '/' {
+		p2 = p2[:n-1]
+	}
+	return n1 + 1 + len(p2)
+}
+
+// pathLimit applies progs' PATH_MAX rule to a command's paths without
+// printing them, so that every output format refuses the same commands
+// Text does: a stream whose joined paths no receiver can hold is not
+// printed past that point, whatever the format.
+type pathLimit struct {
+	stream    int
+	subvolLen int // length of progs' full_subvol_path; 0 before the first check
+}
+
+// check returns Text's error for c, if any.
+func (l *pathLimit) check(c *stream.Command) error {
+	if c.Stream != l.stream || l.subvolLen == 0 {
+		l.stream, l.subvolLen = c.Stream, len(dot)
+	}
+	fail := func(err error) error {
+		return fmt.Errorf("command %d (%s) at offset %d: %w", c.Index, c.Cmd, c.Offset, err)
+	}
+	switch c.Cmd {
+	case stream.CmdEnd:
+		return nil
+	case stream.CmdSubvol, stream.CmdSnapshot:
+		p := cstr(c.Bytes(stream.AttrPath))
+		if err := checkJoin(len(dot), p); err != nil {
+			return fail(err)
+		}
+		l.subvolLen = joinedLen(len(dot), p)
+		return nil
+	case stream.CmdRename:
+		if err := checkJoin(l.subvolLen, cstr(c.Bytes(stream.AttrPathTo))); err != nil {
+			return fail(err)
+		}
+	case stream.CmdClone:
+		if err := checkJoin(l.subvolLen, cstr(c.Bytes(stream.AttrClonePath))); err != nil {
+			return fail(err)
+		}
+	}
+	if !c.Cmd.Known() {
+		return nil
+	}
+	if err := checkJoin(l.subvolLen, cstr(c.Bytes(stream.AttrPath))); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
 func cstr(b []byte) []byte {
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		return b[:i]
