@@ -24,7 +24,8 @@ import (
 //	fallocate PATH MODE OFF LEN
 //	encoded PATH OFF FILELEN ULEN UOFF [comp=N] [enc=N]
 //	clone PATH OFF LEN SRC SRCOFF [uuid=N]  (default: the current subvolume's)
-//	chmod|chown|utimes|setxattr|rmxattr|fileattr|verity PATH
+//	chmod PATH [MODE] (octal, default 644)
+//	chown|utimes|setxattr|rmxattr|fileattr|verity PATH
 //	end
 //
 // A "+dup" word repeats the PATH attribute and "+fileattr" adds a FILEATTR
@@ -150,7 +151,15 @@ func build(t testing.TB, version uint32, lines ...string) ([]byte, []int64) {
 			w.PutString(stream.AttrClonePath, arg(4))
 			w.PutU64(stream.AttrCloneOffset, n(5))
 		case stream.CmdChmod:
-			w.PutU64(stream.AttrMode, 0o644)
+			mode := uint64(0o644)
+			if len(args) > 2 {
+				m, err := strconv.ParseUint(args[2], 8, 32)
+				if err != nil {
+					t.Fatalf("%q: mode: %v", line, err)
+				}
+				mode = m
+			}
+			w.PutU64(stream.AttrMode, mode)
 		case stream.CmdChown:
 			w.PutU64(stream.AttrUID, 0)
 			w.PutU64(stream.AttrGID, 0)

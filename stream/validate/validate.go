@@ -243,7 +243,18 @@ func (s *subvol) apply(c *stream.Command) error {
 		return s.removeEntry(p, false)
 	case stream.CmdRmdir:
 		return s.removeEntry(p, true)
-	case stream.CmdChmod, stream.CmdChown, stream.CmdUtimes, stream.CmdSetXattr, stream.CmdRemoveXattr, stream.CmdFileattr:
+	case stream.CmdChmod:
+		// btrfs receive calls chmod(2), which follows a symlink: the mode
+		// would land on whatever the link points at, possibly outside the
+		// destination. The kernel never sends chmod for a symlink.
+		n, err := s.need(p)
+		if err == nil && n.kind == kindSymlink {
+			err = fmt.Errorf("%q is a symlink: chmod follows it in a receiver, changing its target", p)
+		}
+		return err
+	case stream.CmdChown, stream.CmdUtimes, stream.CmdSetXattr, stream.CmdRemoveXattr, stream.CmdFileattr:
+		// Receivers apply these to the link itself (lchown,
+		// AT_SYMLINK_NOFOLLOW, lsetxattr), so any kind of file will do.
 		_, err := s.need(p)
 		return err
 	case stream.CmdEnableVerity:
