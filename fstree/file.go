@@ -38,9 +38,12 @@ type File struct {
 
 // OpenFile opens inode ino for reading.
 func (s *Subvol) OpenFile(ino uint64) (*File, error) {
-	ii, err := s.Inode(ino)
+	ii, c, err := s.inodeAt(ino)
 	if err != nil {
 		return nil, err
+	}
+	if ii.Size > ondisk.MaxFileSize {
+		return nil, itemError(c, s.ID, fmt.Errorf("%w: inode %d has i_size %d, beyond the largest file size btrfs allows (%d)", ondisk.ErrCorrupt, ino, ii.Size, int64(ondisk.MaxFileSize)))
 	}
 	return &File{
 		s: s, Ino: ino, Inode: ii,

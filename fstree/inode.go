@@ -11,19 +11,26 @@ import (
 
 // Inode reads the INODE_ITEM of ino.
 func (s *Subvol) Inode(ino uint64) (*ondisk.InodeItem, error) {
+	ii, _, err := s.inodeAt(ino)
+	return ii, err
+}
+
+// inodeAt reads the INODE_ITEM of ino and returns the cursor on it, for
+// errors that name its leaf.
+func (s *Subvol) inodeAt(ino uint64) (*ondisk.InodeItem, *btree.Cursor, error) {
 	k := ondisk.Key{ObjectID: ino, Type: ondisk.InodeItemKey}
 	c, err := s.Tree.Seek(k)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !c.Valid() || c.Key() != k {
-		return nil, fmt.Errorf("subvolume %d: inode %d: %w", s.ID, ino, btree.ErrNotFound)
+		return nil, nil, fmt.Errorf("subvolume %d: inode %d: %w", s.ID, ino, btree.ErrNotFound)
 	}
 	ii, err := ondisk.ParseInodeItem(c.Data())
 	if err != nil {
-		return nil, itemError(c, s.ID, err)
+		return nil, nil, itemError(c, s.ID, err)
 	}
-	return &ii, nil
+	return &ii, c, nil
 }
 
 // DirEntry is one entry of a directory (a DIR_INDEX or DIR_ITEM record).

@@ -54,30 +54,21 @@ func (d *Device) readAt(p []byte, off uint64, what string) error {
 // the primary; when a mirror is used instead, or a copy is damaged, warn
 // (if not nil) is told why. A primary without the btrfs magic means the
 // device is not btrfs (mirrors may be leftovers of an earlier filesystem),
-// so mirrors are only a fallback for a primary that is damaged.
+// so mirrors are only a fallback for a primary that is damaged; the error
+// then says which copy ReadSuperblockCopy could be asked to trust.
 func ReadSuperblock(d *Device, warn func(msg string)) (*Superblock, error) {
 	if warn == nil {
 		warn = func(string) {}
 	}
-	buf := make([]byte, SuperblockSize)
 	var best *Superblock
 	var primaryErr error
-	for i, off := range SuperblockOffsets {
-		if off+SuperblockSize > d.Size {
+	for i := range SuperblockOffsets {
+		sb, err := readSuperCopy(d, i)
+		switch {
+		case errors.Is(err, errSuperBeyondEnd):
 			if i == 0 {
 				primaryErr = notBtrfsf("device is only %d bytes, too short for a superblock", d.Size)
 			}
-			break
-		}
-		err := d.readAt(buf, uint64(off), "superblock")
-		var sb *Superblock
-		if err == nil {
-			sb, err = ParseSuperblock(buf)
-		}
-		if err == nil && sb.Bytenr != uint64(off) {
-			err = corruptf("copy records bytenr %d, so it is stale", sb.Bytenr)
-		}
-		switch {
 		case err != nil && i == 0:
 			primaryErr = err
 			continue
@@ -85,19 +76,23 @@ func ReadSuperblock(d *Device, warn func(msg string)) (*Superblock, error) {
 			// A blank mirror slot is normal (for instance a sparse image
 			// never written there); only damage is worth a warning.
 			if !errors.Is(err, ErrNotBtrfs) && primaryErr == nil {
-				warn(fmt.Sprintf("%s: superblock copy at byte offset %d is invalid: %v", d.Name, off, err))
+				warn(fmt.Sprintf("%s: superblock copy at byte offset %d is invalid: %v", d.Name, SuperblockOffsets[i], err))
 			}
 			continue
 		case best != nil && best.FSID != sb.FSID:
-			warn(fmt.Sprintf("%s: superblock copy at byte offset %d belongs to another filesystem (fsid %s); ignored", d.Name, off, sb.FSID))
+			warn(fmt.Sprintf("%s: superblock copy at byte offset %d belongs to another filesystem (fsid %s); ignored", d.Name, SuperblockOffsets[i], sb.FSID))
 			continue
+		}
+		if errors.Is(err, errSuperBeyondEnd) {
+			break
 		}
 		if best == nil || sb.Generation > best.Generation {
 			best = sb
 		}
 	}
 	if best != nil && errors.Is(primaryErr, ErrNotBtrfs) {
-		primaryErr = fmt.Errorf("%w (a superblock copy of generation %d remains at byte offset %d, probably from an earlier filesystem)", primaryErr, best.Generation, best.Bytenr)
+		primaryErr = fmt.Errorf("%w (a superblock copy of generation %d remains at byte offset %d, probably from an earlier filesystem; --super %d trusts it)",
+			primaryErr, best.Generation, best.Bytenr, superIndex(best.Bytenr))
 		best = nil
 	}
 	if best == nil {
@@ -111,4 +106,58 @@ func ReadSuperblock(d *Device, warn func(msg string)) (*Superblock, error) {
 			d.Name, best.Bytenr, best.Generation))
 	}
 	return best, nil
+}
+
+// ReadSuperblockCopy returns copy i of d's superblock (0 the primary at 64
+// KiB, 1 and 2 the mirrors at 64 MiB and 256 GiB), as `btrfs check
+// --super` and `btrfs restore -u` read one: that copy must be valid, and
+// warn (if not nil) is told when another copy of the same filesystem is
+// newer, since the trees of an older copy may since have been overwritten.
+func ReadSuperblockCopy(d *Device, i int, warn func(msg string)) (*Superblock, error) {
+	if i < 0 || i >= len(SuperblockOffsets) {
+		return nil, fmt.Errorf("superblock copy %d does not exist: copies are 0 (primary), 1 and 2", i)
+	}
+	sb, err := readSuperCopy(d, i)
+	if err != nil {
+		return nil, &DeviceError{Device: d.Name, Offset: SuperblockOffsets[i], What: fmt.Sprintf("superblock copy %d", i), Err: err}
+	}
+	if warn != nil {
+		for j := range SuperblockOffsets {
+			if other, err := readSuperCopy(d, j); j != i && err == nil && other.FSID == sb.FSID && other.Generation > sb.Generation {
+				warn(fmt.Sprintf("%s: using superblock copy %d (generation %d) as asked, though copy %d at byte offset %d is newer (generation %d)",
+					d.Name, i, sb.Generation, j, other.Bytenr, other.Generation))
+			}
+		}
+	}
+	return sb, nil
+}
+
+// errSuperBeyondEnd: the device is too small to hold that copy.
+var errSuperBeyondEnd = errors.New("superblock copy lies past the device end")
+
+// readSuperCopy reads and checks copy i of d's superblock.
+func readSuperCopy(d *Device, i int) (*Superblock, error) {
+	off := SuperblockOffsets[i]
+	if off+SuperblockSize > d.Size {
+		return nil, fmt.Errorf("%w (device is %d bytes)", errSuperBeyondEnd, d.Size)
+	}
+	buf := make([]byte, SuperblockSize)
+	if err := d.readAt(buf, uint64(off), "superblock"); err != nil {
+		return nil, err
+	}
+	sb, err := ParseSuperblock(buf)
+	if err == nil && sb.Bytenr != uint64(off) {
+		err = corruptf("copy records bytenr %d, so it is stale", sb.Bytenr)
+	}
+	return sb, err
+}
+
+// superIndex is the copy number of the superblock at byte offset off.
+func superIndex(off uint64) int {
+	for i, o := range SuperblockOffsets {
+		if uint64(o) == off {
+			return i
+		}
+	}
+	return -1
 }

@@ -23,6 +23,11 @@ func decodeTimespec(b []byte) Timespec {
 // InodeItemSize is the size of a btrfs_inode_item.
 const InodeItemSize = 160
 
+// MaxFileSize is the largest i_size a file can have: the kernel's
+// MAX_LFS_FILESIZE on 64-bit machines, the largest loff_t. A larger
+// stored size is corruption.
+const MaxFileSize uint64 = 1<<63 - 1
+
 // Inode flags: the low 32 bits of btrfs_inode_item.flags.
 const (
 	InodeNoDataSum    uint32 = 0x1

@@ -417,7 +417,7 @@ func TestReadSuperblock(t *testing.T) {
 		{name: "stale bytenr", size: 1 << 20, regions: map[int64][]byte{0x10000: superCopy(t, "crc32c", mirror, 7)}, errSub: "records bytenr 67108864", errKind: ErrCorrupt},
 		{name: "bad csum", size: 1 << 20, regions: map[int64][]byte{0x10000: corrupt(superCopy(t, "crc32c", 0x10000, 7))}, errSub: "checksum mismatch", errKind: ErrCorrupt},
 		{name: "not btrfs", size: 1 << 20, errSub: "bad magic", errKind: ErrNotBtrfs},
-		{name: "not btrfs, old mirror", size: big, regions: map[int64][]byte{mirror: superCopy(t, "crc32c", mirror, 7)}, errSub: "remains at byte offset 67108864", errKind: ErrNotBtrfs},
+		{name: "not btrfs, old mirror", size: big, regions: map[int64][]byte{mirror: superCopy(t, "crc32c", mirror, 7)}, errSub: "remains at byte offset 67108864, probably from an earlier filesystem; --super 1 trusts it", errKind: ErrNotBtrfs},
 		{name: "truncated", size: 0x10000 + 100, errSub: "too short", errKind: ErrNotBtrfs},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -475,4 +475,49 @@ func FuzzParseSuperblock(f *testing.F) {
 			check(resealSuper(bytes.Clone(b)))
 		}
 	})
+}
+
+func TestReadSuperblockCopy(t *testing.T) {
+	const mirror = 0x4000000
+	big := int64(mirror + 1<<20)
+	zeroedPrimary := map[int64][]byte{mirror: superCopy(t, "crc32c", mirror, 7)}
+	for _, tc := range []struct {
+		name    string
+		size    int64
+		regions map[int64][]byte
+		copy    int
+		wantGen uint64 // 0: want an error
+		errSub  string
+		warnSub string
+	}{
+		{name: "mirror of a zeroed primary", size: big, regions: zeroedPrimary, copy: 1, wantGen: 7},
+		{name: "zeroed primary asked for", size: big, regions: zeroedPrimary, copy: 0, errSub: "superblock copy 0 at byte offset 65536: bad magic"},
+		{name: "copy past the device end", size: big, regions: zeroedPrimary, copy: 2, errSub: "superblock copy 2 at byte offset 274877906944: superblock copy lies past the device end"},
+		{name: "no such copy", size: big, regions: zeroedPrimary, copy: 3, errSub: "copies are 0 (primary), 1 and 2"},
+		{name: "older copy asked for", size: big, copy: 1, wantGen: 7, warnSub: "copy 0 at byte offset 65536 is newer (generation 9)",
+			regions: map[int64][]byte{0x10000: superCopy(t, "crc32c", 0x10000, 9), mirror: superCopy(t, "crc32c", mirror, 7)}},
+		{name: "stale copy", size: big, copy: 1, errSub: "records bytenr 65536",
+			regions: map[int64][]byte{mirror: superCopy(t, "crc32c", 0x10000, 7)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var warns []string
+			dev := &Device{Name: "img", R: &sparseDev{tc.size, tc.regions}, Size: tc.size}
+			sb, err := ReadSuperblockCopy(dev, tc.copy, func(m string) { warns = append(warns, m) })
+			if tc.wantGen == 0 {
+				if err == nil || !strings.Contains(err.Error(), tc.errSub) {
+					t.Fatalf("got %v, want an error containing %q", err, tc.errSub)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sb.Generation != tc.wantGen || sb.Bytenr != uint64(SuperblockOffsets[tc.copy]) {
+				t.Errorf("got generation %d at %d", sb.Generation, sb.Bytenr)
+			}
+			if joined := strings.Join(warns, "\n"); !strings.Contains(joined, tc.warnSub) || tc.warnSub == "" && joined != "" {
+				t.Errorf("warnings %q, want %q", joined, tc.warnSub)
+			}
+		})
+	}
 }

@@ -17,7 +17,23 @@ type Options struct {
 	// because an earlier one was bad. Reads may call it concurrently.
 	// nil discards them.
 	Warn func(msg string)
+	// Super says which superblock copy to trust on every device; the
+	// zero value is SuperAuto.
+	Super SuperChoice
 }
+
+// SuperChoice selects the superblock copy Open reads on each device.
+type SuperChoice int
+
+// SuperAuto reads the primary superblock, or the newest valid mirror when
+// the primary is damaged (but not when it lacks the magic: see
+// ReadSuperblock).
+const SuperAuto SuperChoice = 0
+
+// SuperCopy trusts copy i (0 the primary, 1 and 2 the mirrors) on every
+// device, as btrfs-progs' --super does: the way out when the primary is
+// zeroed or destroyed and a mirror is intact.
+func SuperCopy(i int) SuperChoice { return SuperChoice(i + 1) }
 
 // DeviceInfo describes one device of the filesystem, given or missing.
 type DeviceInfo struct {
@@ -58,7 +74,7 @@ func Open(devs []*Device, opts Options) (*Volume, error) {
 	if warn == nil {
 		warn = func(string) {}
 	}
-	given, best, err := readSuperblocks(devs, warn)
+	given, best, err := readSuperblocks(devs, opts.Super, warn)
 	if err != nil {
 		return nil, err
 	}
@@ -157,14 +173,20 @@ func Open(devs []*Device, opts Options) (*Volume, error) {
 
 // readSuperblocks reads the superblock of every device, insists they all
 // belong to one filesystem and returns the index of the newest.
-func readSuperblocks(devs []*Device, warn func(string)) ([]givenDevice, int, error) {
+func readSuperblocks(devs []*Device, choice SuperChoice, warn func(string)) ([]givenDevice, int, error) {
 	if len(devs) == 0 {
 		return nil, 0, errors.New("no devices given")
 	}
 	given := make([]givenDevice, len(devs))
 	best := 0
 	for i, d := range devs {
-		sb, err := ReadSuperblock(d, warn)
+		var sb *Superblock
+		var err error
+		if choice == SuperAuto {
+			sb, err = ReadSuperblock(d, warn)
+		} else {
+			sb, err = ReadSuperblockCopy(d, int(choice)-1, warn)
+		}
 		if err != nil {
 			return nil, 0, err
 		}

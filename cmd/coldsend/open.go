@@ -13,11 +13,24 @@ import (
 type fsFlags struct {
 	devices stringList
 	noCsum  bool
+	super   int
 }
 
 func (f *fsFlags) register(c *command) {
 	c.flags.Var(&f.devices, "device", "another device `PATH` of a multi-device filesystem (repeatable)")
 	c.flags.BoolVar(&f.noCsum, "no-data-csum", false, "do not verify data checksums")
+	c.flags.IntVar(&f.super, "super", -1, "trust superblock copy `N` on every device (0 primary, 1 at 64 MiB, 2 at 256 GiB), as btrfs check --super; default: the primary, or a newer valid mirror")
+}
+
+// superChoice turns --super into ondisk's choice.
+func (f *fsFlags) superChoice() (ondisk.SuperChoice, error) {
+	switch {
+	case f.super == -1:
+		return ondisk.SuperAuto, nil
+	case f.super < 0 || f.super > 2:
+		return 0, fmt.Errorf("--super %d: superblock copies are 0 (primary), 1 and 2", f.super)
+	}
+	return ondisk.SuperCopy(f.super), nil
 }
 
 // openedFS is a filesystem and the files behind it.
@@ -37,6 +50,10 @@ func (o *openedFS) Close() error {
 // openFS opens image plus any --device paths, read-only, and the
 // filesystem on them; warnings go to stderr.
 func (f *fsFlags) open(image string, stderr io.Writer) (*openedFS, error) {
+	super, err := f.superChoice()
+	if err != nil {
+		return nil, err
+	}
 	o := &openedFS{}
 	var devs []*ondisk.Device
 	for _, p := range append([]string{image}, f.devices...) {
@@ -49,7 +66,7 @@ func (f *fsFlags) open(image string, stderr io.Writer) (*openedFS, error) {
 		devs = append(devs, d)
 	}
 	warn := func(msg string) { fmt.Fprintf(stderr, "coldsend: warning: %s\n", msg) }
-	vol, err := ondisk.Open(devs, ondisk.Options{Warn: warn})
+	vol, err := ondisk.Open(devs, ondisk.Options{Warn: warn, Super: super})
 	if err != nil {
 		o.Close()
 		return nil, err
