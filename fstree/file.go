@@ -68,7 +68,10 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	if off >= size {
 		return 0, io.EOF
 	}
-	end := min(off+int64(len(p)), size)
+	end := size
+	if int64(len(p)) < size-off { // not off+len(p): it may overflow
+		end = off + int64(len(p))
+	}
 	n := 0
 	err := f.stream(off, end, func(data []byte, zeros int64) error {
 		if data != nil {
@@ -139,8 +142,11 @@ func (f *File) stream(off, end int64, emit emitFunc) error {
 		if err != nil {
 			return itemError(c, f.s.ID, err)
 		}
+		if l := fileLen(&fe); k.Offset > ondisk.MaxFileSize || l > ondisk.MaxFileSize-k.Offset {
+			return itemError(c, f.s.ID, fmt.Errorf("%w: extent of %d bytes at file offset %d ends past the largest file size", ondisk.ErrCorrupt, l, k.Offset))
+		}
 		extStart := int64(k.Offset)
-		extEnd := extStart + fileLength(&fe)
+		extEnd := extStart + int64(fileLen(&fe))
 		switch {
 		case extEnd <= pos:
 			err = c.Next()
@@ -256,13 +262,13 @@ func emitPadded(data []byte, start uint64, n int64, emit emitFunc) error {
 	return nil
 }
 
-// fileLength is how many bytes of the file an extent covers: its decoded
+// fileLen is how many bytes of the file an extent covers: its decoded
 // size for inline extents, num_bytes otherwise.
-func fileLength(fe *ondisk.FileExtentItem) int64 {
+func fileLen(fe *ondisk.FileExtentItem) uint64 {
 	if fe.Type == ondisk.FileExtentInline {
-		return int64(fe.RAMBytes)
+		return fe.RAMBytes
 	}
-	return int64(fe.NumBytes)
+	return fe.NumBytes
 }
 
 // decode decompresses src into f.zBuf (ramBytes long, zero-filled past what

@@ -75,6 +75,12 @@ func (s *sender) changedInode(res compare.Result) error {
 		if left, err = ondisk.ParseInodeItem(s.leftPath.Data()); err != nil {
 			return fmt.Errorf("send root, key %v: %w", k, err)
 		}
+		if left.Size > ondisk.MaxFileSize {
+			// The kernel would try to send data up to it: a stream no
+			// receiver could apply, or one that never ends.
+			return &ondisk.BlockError{Logical: s.leftPath.Leaf.Bytenr, Tree: s.root.ID, Key: &k,
+				Err: fmt.Errorf("%w: i_size %d is beyond the largest file size btrfs allows (%d)", ondisk.ErrCorrupt, left.Size, int64(ondisk.MaxFileSize))}
+		}
 	}
 	if res == compare.Deleted || res == compare.Changed {
 		if right, err = ondisk.ParseInodeItem(s.rightPath.Data()); err != nil {

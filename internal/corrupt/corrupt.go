@@ -5,6 +5,7 @@
 package corrupt
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/coldsend/coldsend/btree"
@@ -27,6 +28,23 @@ func (p *PatchedDevice) ReadAt(b []byte, off int64) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// ApplyTo writes the patches, those of patched bases first, into w: an
+// image file holding a copy of the base then holds the damaged image, for
+// tests that run commands on files.
+func (p *PatchedDevice) ApplyTo(w io.WriterAt) error {
+	if base, ok := p.Base.(*PatchedDevice); ok {
+		if err := base.ApplyTo(w); err != nil {
+			return err
+		}
+	}
+	for at, data := range p.Patches {
+		if _, err := w.WriteAt(data, at); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Blocks returns the logical address of every block reachable in trees.
@@ -53,17 +71,27 @@ func Blocks(trees ...*btree.Tree) []uint64 {
 // byte at (taken modulo the space after the checksum), in every copy, with
 // the checksum recomputed.
 func Block(dev *ondisk.Device, logical uint64, at int, data []byte) (*ondisk.Device, error) {
+	return Rewrite(dev, logical, func(block []byte) error {
+		off := ondisk.CsumSize + at%(len(block)-ondisk.CsumSize)
+		copy(block[off:], data)
+		return nil
+	})
+}
+
+// Rewrite returns dev with the tree block at logical changed by edit in
+// every copy, its checksum recomputed: damage that passes verification.
+func Rewrite(dev *ondisk.Device, logical uint64, edit func(block []byte) error) (*ondisk.Device, error) {
 	vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{})
 	if err != nil {
 		return nil, err
 	}
-	nodesize := int(vol.NodeSize())
-	block := make([]byte, nodesize)
+	block := make([]byte, vol.NodeSize())
 	if err := vol.ReadLogical(block, logical); err != nil {
 		return nil, err
 	}
-	off := ondisk.CsumSize + at%(nodesize-ondisk.CsumSize)
-	copy(block[off:], data)
+	if err := edit(block); err != nil {
+		return nil, err
+	}
 	var sum [ondisk.CsumSize]byte
 	vol.CsumType().Sum(&sum, block[ondisk.CsumSize:])
 	copy(block, sum[:])
@@ -76,4 +104,27 @@ func Block(dev *ondisk.Device, logical uint64, at int, data []byte) (*ondisk.Dev
 		pd.Patches[int64(phys)] = block
 	}
 	return &ondisk.Device{Name: dev.Name, R: pd, Size: dev.Size}, nil
+}
+
+// Item returns dev with the payload of the item at key k of tree t
+// (opened on dev) changed in place by edit, in every copy of its leaf,
+// checksum recomputed: a checksum-valid edit of metadata, such as a
+// directory entry pointed at another inode or an impossible i_size.
+func Item(dev *ondisk.Device, t *btree.Tree, k ondisk.Key, edit func(payload []byte)) (*ondisk.Device, error) {
+	c, err := t.Seek(k)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Valid() || c.Key() != k {
+		return nil, fmt.Errorf("tree %d has no item %v", t.Root().ID, k)
+	}
+	leaf, slot := c.Leaf()
+	return Rewrite(dev, leaf.Bytenr, func(block []byte) error {
+		n, err := ondisk.ParseNode(block)
+		if err != nil {
+			return err
+		}
+		edit(n.ItemData(slot))
+		return nil
+	})
 }
