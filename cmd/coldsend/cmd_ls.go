@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -17,11 +18,11 @@ func lsCommand(stdout, stderr io.Writer) *command {
 	var ff fsFlags
 	ff.register(c)
 	long := c.flags.Bool("l", false, "long listing: mode, links, owner, size, mtime")
-	recursive := c.flags.Bool("R", false, "list subdirectories recursively (paths relative to the argument)")
+	recursive := c.flags.Bool("R", false, "list subdirectories recursively (paths relative to the argument); a directory linked a second time (corruption) is reported and not entered")
 	c.minArgs, c.maxArgs = 2, 2
 	c.run = func(args []string) error {
 		return ff.withPath(args[0], args[1], stderr, func(loc fstree.Location) error {
-			l := &lister{w: &errWriter{w: stdout}, long: *long, recursive: *recursive}
+			l := &lister{w: &errWriter{w: stdout}, long: *long}
 			ii, err := loc.Subvol.Inode(loc.Ino)
 			if err != nil {
 				return err
@@ -33,66 +34,81 @@ func lsCommand(stdout, stderr io.Writer) *command {
 				}
 				return l.w.err
 			}
-			if err := l.dir(loc.Subvol, loc.Ino, nil); err != nil {
+			if !*recursive {
+				if err := l.dir(loc); err != nil {
+					return err
+				}
+				return l.w.err
+			}
+			// A corrupt tree can link a directory twice, even into
+			// itself: report each such entry, list the rest, and fail at
+			// the end as ls does after an unreadable directory.
+			var bad int
+			err = fstree.Walk(loc, l.walkEntry, func(e *fstree.LinkError) error {
+				bad++
+				fmt.Fprintf(stderr, "coldsend ls: %v\n", e)
+				return nil
+			})
+			if err != nil {
 				return err
 			}
-			return l.w.err
+			if l.w.err != nil {
+				return l.w.err
+			}
+			switch {
+			case bad == 1:
+				return errors.New("1 directory entry links a directory a second time (corrupt); listed the rest")
+			case bad > 1:
+				return fmt.Errorf("%d directory entries link directories a second time (corrupt); listed the rest", bad)
+			}
+			return nil
 		})
 	}
 	return c
 }
 
 type lister struct {
-	w         *errWriter
-	long      bool
-	recursive bool
+	w    *errWriter
+	long bool
 }
 
-// dir lists directory ino of s; prefix is its path below the listed root.
-func (l *lister) dir(s *fstree.Subvol, ino uint64, prefix []byte) error {
-	ents, err := s.ReadDir(ino)
+// dir lists the entries of one directory.
+func (l *lister) dir(loc fstree.Location) error {
+	ents, err := loc.Subvol.ReadDir(loc.Ino)
 	if err != nil {
 		return err
 	}
-	type sub struct {
-		s    *fstree.Subvol
-		ino  uint64
-		path []byte
-	}
-	var subs []sub
-	for _, e := range ents {
-		path := e.Name
-		if prefix != nil {
-			path = append(append(append([]byte(nil), prefix...), '/'), e.Name...)
-		}
-		es, eino := s, e.Location.ObjectID
+	for i := range ents {
+		e := &ents[i]
+		es, eino := loc.Subvol, e.Location.ObjectID
 		if e.IsSubvolume() {
-			if es, err = s.NestedSubvol(ino, &e); err != nil {
+			if es, err = loc.Subvol.NestedSubvol(loc.Ino, e); err != nil {
 				return err
 			}
 			if es == nil {
-				l.w.printf("%s\n", l.placeholder(path))
+				l.w.printf("%s\n", l.placeholder(e.Name))
 				continue
 			}
 			eino = ondisk.SubvolumeRootDirInodeID
 		}
 		ii, err := es.Inode(eino)
 		if err != nil {
-			return fmt.Errorf("%s: %w", escapeName(path), err)
+			return fmt.Errorf("%s: %w", escapeName(e.Name), err)
 		}
-		if err := l.entry(es, eino, ii, path); err != nil {
-			return err
-		}
-		if l.recursive && ii.Mode&ondisk.ModeTypeMask == ondisk.ModeDir {
-			subs = append(subs, sub{es, eino, path})
-		}
-	}
-	for _, d := range subs {
-		if err := l.dir(d.s, d.ino, d.path); err != nil {
+		if err := l.entry(es, eino, ii, e.Name); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// walkEntry prints one entry of a recursive listing.
+func (l *lister) walkEntry(e *fstree.WalkEntry) error {
+	if e.Loc.Subvol == nil {
+		l.w.printf("%s\n", l.placeholder(e.Path))
+		return nil
+	}
+	return l.entry(e.Loc.Subvol, e.Loc.Ino, e.Inode, e.Path)
 }
 
 // placeholder formats the empty directory the kernel shows for a nested
