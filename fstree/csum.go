@@ -73,13 +73,16 @@ func (f *File) lookupCsums(logical uint64, n int) error {
 }
 
 // checkCsums verifies each sector of b (read at logical) that has an
-// expected checksum.
+// expected checksum; sums and have start at b's first sector.
 func (fs *FS) checkCsums(b []byte, logical uint64, sums []byte, have []bool) error {
 	ss := int(fs.vol.SectorSize())
 	ct := fs.vol.CsumType()
 	csz := ct.Size()
 	var got [ondisk.CsumSize]byte
 	for i := range have {
+		if i*ss >= len(b) {
+			break
+		}
 		if !have[i] {
 			continue
 		}

@@ -343,7 +343,9 @@ func (f *File) readVerified(buf []byte, logical uint64) error {
 	if err := f.lookupCsums(logical, len(buf)); err != nil {
 		return err
 	}
-	return fs.vol.ReadVerified(buf, logical, func(b []byte) error {
-		return fs.checkCsums(b, logical, f.sums, f.have)
+	ss := int(fs.vol.SectorSize())
+	return fs.vol.ReadVerified(buf, logical, ss, func(b []byte, at uint64) error {
+		i := int(at-logical) / ss
+		return fs.checkCsums(b, at, f.sums[i*fs.vol.CsumType().Size():], f.have[i:])
 	})
 }

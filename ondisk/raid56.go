@@ -103,30 +103,44 @@ func (r *raidRow) name(k int) string {
 	return fmt.Sprintf("data stripe %d", k)
 }
 
-// rebuild fills out with data index target of the row, computed from the
-// other stripes and parity without reading target itself. Stripes on
-// missing devices, and P when skipP is set, are not used. It returns which
-// parity it used.
-func (r *raidRow) rebuild(out []byte, target int, skipP bool) (string, error) {
-	np := len(r.c.Stripes) - r.d
-	lost := make([]bool, r.d+np)
-	lost[target] = true
-	if skipP {
-		lost[r.d] = true
-	}
-	for k := range lost {
-		if r.devs[r.stripeIndex(k)] == nil {
-			lost[k] = true
-		}
-	}
-	var lostData []int
+// lostCounts summarizes a lost set (see lostSet): the data indexes lost,
+// and whether P and Q can be used.
+func (r *raidRow) lostCounts(lost []bool) (lostData []int, pOK, qOK bool) {
 	for k := range r.d {
 		if lost[k] {
 			lostData = append(lostData, k)
 		}
 	}
-	pOK := !lost[r.d]
-	qOK := np == 2 && !lost[r.d+1]
+	np := len(r.c.Stripes) - r.d
+	return lostData, !lost[r.d], np == 2 && !lost[r.d+1]
+}
+
+// canRebuild reports whether the data marked lost can be rebuilt from
+// what remains.
+func (r *raidRow) canRebuild(lost []bool) bool {
+	lostData, pOK, qOK := r.lostCounts(lost)
+	return len(lostData) == 1 && (pOK || qOK) || len(lostData) == 2 && pOK && qOK
+}
+
+// parityUsed names the parity a rebuild without lost uses.
+func (r *raidRow) parityUsed(lost []bool) string {
+	lostData, pOK, qOK := r.lostCounts(lost)
+	switch {
+	case len(lostData) == 1 && pOK:
+		return "P"
+	case len(lostData) == 1 && qOK:
+		return "Q"
+	case len(lostData) == 2 && pOK && qOK:
+		return "P and Q"
+	}
+	return "nothing"
+}
+
+// rebuild fills out with data index target of the row, computed from the
+// stripes not marked in lost (see lostSet, which always marks target). It
+// returns which parity it used.
+func (r *raidRow) rebuild(out []byte, target int, lost []bool) (string, error) {
+	lostData, pOK, qOK := r.lostCounts(lost)
 	n := len(out)
 	tmp := make([]byte, n)
 	readInto := func(b []byte, k int) error {

@@ -37,9 +37,17 @@ func (f *fsFlags) superChoice() (ondisk.SuperChoice, error) {
 type openedFS struct {
 	*fstree.FS
 	closers []io.Closer
+	stderr  io.Writer
 }
 
+// Close closes the devices, after summing up the reads that had to be
+// repaired from other copies or parity, if any.
 func (o *openedFS) Close() error {
+	if o.FS != nil {
+		if sum := o.Volume().RepairSummary(); sum != "" {
+			fmt.Fprintf(o.stderr, "coldsend: warning: %s\n", sum)
+		}
+	}
 	var errs []error
 	for _, c := range o.closers {
 		errs = append(errs, c.Close())
@@ -54,7 +62,7 @@ func (f *fsFlags) open(image string, stderr io.Writer) (*openedFS, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &openedFS{}
+	o := &openedFS{stderr: stderr}
 	var devs []*ondisk.Device
 	for _, p := range append([]string{image}, f.devices...) {
 		d, c, err := ondisk.OpenDeviceFile(p)
