@@ -10,13 +10,18 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coldsend/coldsend/fixtures/gen/scenario"
+	"github.com/coldsend/coldsend/internal/degraded"
 	"github.com/coldsend/coldsend/internal/fixturecheck"
 )
+
+// degradedCases counts the degraded-array cases checked in this run.
+var degradedCases atomic.Int64
 
 // ciSeeds are the random seeds of COLDSEND_ORACLE=ci, chosen to cover
 // every layout (single and DUP metadata, DUP data, mixed block groups,
@@ -85,6 +90,9 @@ func TestOracle(t *testing.T) {
 	}
 	for _, c := range failed {
 		fmt.Printf("FAILED %s: %s\n", c.name, rerunHint(c))
+	}
+	if n := degradedCases.Load(); n > 0 {
+		fmt.Printf("degraded-array cases passed: %d (every file hash and send equal to the kernel's clean read and send)\n", n)
 	}
 	fmt.Printf("%d passed, %d failed\n", passed, len(failed))
 }
@@ -173,6 +181,14 @@ func runCase(ctx context.Context, t *testing.T, c oracleCase) error {
 		var n int
 		if n, err = checkSends(out); err == nil {
 			t.Logf("%d kernel streams reproduced byte for byte by coldsend send", n)
+		}
+	}
+	if err == nil {
+		var n int
+		var r degraded.Result
+		if n, r, err = degraded.CheckAll(out); err == nil && n > 0 {
+			t.Logf("degraded: %d cases (each device, RAID6/RAID1C3 each pair; omitted, zeroed, random): %d file hashes equal to the kernel's clean read, %d sends equal to the kernel's clean send", n, r.Files, r.Streams)
+			degradedCases.Add(int64(n))
 		}
 	}
 	if err != nil {

@@ -72,9 +72,12 @@ func Cases(profile string, devids []uint64, hows []How) []Damage {
 	return out
 }
 
-// Redundant reports whether a data and metadata profile keeps every byte
-// with a device missing, which the degraded checks need.
-func Redundant(sc *manifest.Scenario) bool {
+// Applies reports whether the degraded checks can judge the scenario:
+// several devices, all shipped, data, metadata and system profiles that
+// keep every byte with a device gone, and every file's data checksummed
+// (without a checksum a wiped copy of data cannot be told from a good one,
+// by coldsend or the kernel).
+func Applies(sc *manifest.Scenario) bool {
 	ok := func(p string) bool {
 		switch strings.ToLower(p) {
 		case "raid1", "raid1c3", "raid1c4", "raid10", "raid5", "raid6":
@@ -82,7 +85,23 @@ func Redundant(sc *manifest.Scenario) bool {
 		}
 		return false
 	}
-	return len(sc.Devices) > 1 && ok(sc.DataProfile) && ok(sc.MetadataProfile) && ok(sc.SystemProfile) && len(sc.Missing) == 0
+	if len(sc.Devices) < 2 || len(sc.Missing) > 0 || !ok(sc.DataProfile) || !ok(sc.MetadataProfile) || !ok(sc.SystemProfile) {
+		return false
+	}
+	for _, o := range []string{sc.KernelMountOptions, sc.MountOptions} {
+		if strings.Contains(o, "nodatasum") || strings.Contains(o, "nodatacow") {
+			return false
+		}
+	}
+	const fsNoCOW = 0x00800000 // FS_NOCOW_FL
+	for _, sv := range sc.Subvolumes {
+		for _, e := range sv.Entries {
+			if e.Flags&fsNoCOW != 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // wiped serves a device whose bytes were all replaced, except its
@@ -236,4 +255,27 @@ func (s *Scenario) Check(d Damage) (Result, error) {
 		}
 	}
 	return r, nil
+}
+
+// CheckAll runs every case of the scenario in dir that Applies to: each
+// device (RAID6, RAID1C3/C4: each pair too) omitted, zeroed and random. It
+// returns how many cases ran and what they compared, or the first failure.
+func CheckAll(dir string) (cases int, total Result, err error) {
+	s, err := Load(dir)
+	if err != nil {
+		return 0, total, err
+	}
+	if !Applies(s.Manifest) {
+		return 0, total, nil
+	}
+	for _, d := range Cases(s.Manifest.DataProfile, s.Devids(), []How{Omitted, Zeroed, Random}) {
+		r, err := s.Check(d)
+		if err != nil {
+			return cases, total, fmt.Errorf("%s: %w", s.Manifest.Name, err)
+		}
+		cases++
+		total.Files += r.Files
+		total.Streams += r.Streams
+	}
+	return cases, total, nil
 }
