@@ -2,6 +2,7 @@ package dump_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,7 +15,7 @@ import (
 
 // FuzzText feeds arbitrary input through Reader to Text (in a zone with
 // summer time and local mean time) and JSON: whatever decodes must print
-// without panicking.
+// without panicking; JSON refuses only paths over PATH_MAX.
 func FuzzText(f *testing.F) {
 	paths, _ := filepath.Glob("testdata/*.stream")
 	for _, p := range paths {
@@ -40,7 +41,7 @@ func FuzzText(f *testing.F) {
 				break
 			}
 			_ = txt.Command(c)
-			if err := js.Command(c); err != nil {
+			if err := js.Command(c); err != nil && !errors.Is(err, dump.ErrPathTooLong) {
 				t.Fatal(err)
 			}
 		}

@@ -63,7 +63,9 @@ func TestJSONRoundTrip(t *testing.T) {
 				t.Fatalf("%s: %v", in.name, err)
 			}
 			out.Reset()
-			if err := j.Command(c); err != nil {
+			if err := j.Command(c); errors.Is(err, dump.ErrPathTooLong) {
+				break // refused from here on, as the text format does
+			} else if err != nil {
 				t.Fatal(err)
 			}
 			if err := j.Flush(); err != nil {
