@@ -90,7 +90,7 @@ func (fs *FS) checkCsums(b []byte, logical uint64, sums []byte, have []bool) err
 		ct.Sum(&got, sec)
 		if !bytes.Equal(got[:csz], sums[i*csz:(i+1)*csz]) {
 			// A copy for the message, so that got stays on the stack.
-			return fmt.Errorf("data checksum mismatch at logical %d: have %x, checksum tree says %x", logical+uint64(i*ss), bytes.Clone(got[:csz]), sums[i*csz:(i+1)*csz])
+			return ondisk.Invalidf("data checksum mismatch at logical %d: have %x, checksum tree says %x", logical+uint64(i*ss), bytes.Clone(got[:csz]), sums[i*csz:(i+1)*csz])
 		}
 	}
 	return nil

@@ -125,6 +125,12 @@ func (fs *FS) Tree(id uint64) (*btree.Tree, error) {
 	return btree.New(fs.cache, r), nil
 }
 
+// corruptf reports an inconsistency between items that only corruption
+// makes.
+func corruptf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ondisk.ErrCorrupt}, args...)...)
+}
+
 // itemError wraps a decode failure of the item under cursor c.
 func itemError(c *btree.Cursor, tree uint64, err error) error {
 	leaf, _ := c.Leaf()

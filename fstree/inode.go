@@ -150,14 +150,14 @@ func (s *Subvol) InodePath(ino uint64) (string, error) {
 	var parts [][]byte
 	for seen := 0; ino != ondisk.SubvolumeRootDirInodeID; seen++ {
 		if seen > 1<<16 {
-			return "", fmt.Errorf("subvolume %d: inode %d: parent chain does not reach the root", s.ID, ino)
+			return "", corruptf("subvolume %d: inode %d: parent chain does not reach the root", s.ID, ino)
 		}
 		names, err := s.Names(ino)
 		if err != nil {
 			return "", err
 		}
 		if len(names) == 0 {
-			return "", fmt.Errorf("subvolume %d: inode %d has no name", s.ID, ino)
+			return "", corruptf("subvolume %d: inode %d has no name", s.ID, ino)
 		}
 		parts = append(parts, names[0].Name)
 		ino = names[0].Parent

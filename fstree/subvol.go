@@ -89,7 +89,7 @@ func (fs *FS) subvolPath(sv *Subvolume, byID map[uint64]*Subvolume, depth int) (
 		return "", nil
 	}
 	if depth > 4096 {
-		return "", fmt.Errorf("subvolume %d: ROOT_BACKREF chain loops", sv.ID)
+		return "", corruptf("subvolume %d: ROOT_BACKREF chain loops", sv.ID)
 	}
 	parent := byID[sv.TopLevel]
 	prefix := ""

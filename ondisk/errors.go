@@ -89,3 +89,8 @@ func missingf(format string, args ...any) error {
 func invalidf(format string, args ...any) error {
 	return &kindError{ErrCorrupt, fmt.Sprintf(format, args...)}
 }
+
+// Invalidf returns an error that matches ErrCorrupt under errors.Is but
+// does not repeat "corrupt" in its text: for verification failures that
+// a read lists once per copy, such as a data checksum mismatch.
+func Invalidf(format string, args ...any) error { return invalidf(format, args...) }

@@ -719,7 +719,7 @@ func (s *sender) leafOwner(k ondisk.Key) (uint64, error) {
 		return 0, err
 	}
 	if !c.Valid() || c.Key() != k {
-		return 0, fmt.Errorf("subvolume %d: key %v vanished", s.root.ID, k)
+		return 0, corruptf("subvolume %d: key %v vanished", s.root.ID, k)
 	}
 	n, _ := c.Leaf()
 	return n.Owner, nil

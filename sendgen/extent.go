@@ -377,7 +377,7 @@ func (s *sender) sendEncodedExtent(k ondisk.Key, fe *ondisk.FileExtentItem, offs
 	max := uint64(stream.MaxCommandSize(s.opts.Proto))
 	used := max - uint64(w.Room())
 	if dataAt := pageAlign(used); dataAt > max || max-dataAt < fe.DiskNumBytes {
-		return fmt.Errorf("encoded write of %d bytes at offset %d does not fit a command", fe.DiskNumBytes, offset)
+		return corruptf("encoded write of %d bytes at offset %d does not fit a command", fe.DiskNumBytes, offset)
 	}
 	f, err := s.curFile()
 	if err != nil {

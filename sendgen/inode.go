@@ -203,7 +203,7 @@ func (s *sender) sendCreateInode(ino uint64) error {
 	case sISSOCK(mode):
 		cmd = stream.CmdMksock
 	default:
-		return fmt.Errorf("inode %d: unexpected inode type %o", ino, mode&ondisk.ModeTypeMask)
+		return corruptf("inode %d: unexpected inode type %o", ino, mode&ondisk.ModeTypeMask)
 	}
 
 	p, err := s.genUniqueName(ino, gen)
@@ -238,7 +238,7 @@ func readSymlink(root *fstree.Subvol, ino uint64) ([]byte, error) {
 	data, err := root.Tree.Lookup(k)
 	if err != nil {
 		if fstree.IsNotFound(err) {
-			return nil, fmt.Errorf("found empty symlink inode %d at root %d", ino, root.ID)
+			return nil, corruptf("found empty symlink inode %d at root %d", ino, root.ID)
 		}
 		return nil, err
 	}
@@ -247,13 +247,13 @@ func readSymlink(root *fstree.Subvol, ino uint64) ([]byte, error) {
 		return nil, fmt.Errorf("subvolume %d, key %v: %w", root.ID, k, err)
 	}
 	if fe.Type != ondisk.FileExtentInline {
-		return nil, fmt.Errorf("send: found symlink extent that is not inline, ino %d root %d extent type %d", ino, root.ID, fe.Type)
+		return nil, corruptf("send: found symlink extent that is not inline, ino %d root %d extent type %d", ino, root.ID, fe.Type)
 	}
 	if fe.Compression != ondisk.CompressNone {
-		return nil, fmt.Errorf("send: found symlink extent with compression, ino %d root %d compression type %d", ino, root.ID, fe.Compression)
+		return nil, corruptf("send: found symlink extent with compression, ino %d root %d compression type %d", ino, root.ID, fe.Compression)
 	}
 	if uint64(len(fe.InlineData)) < fe.RAMBytes {
-		return nil, fmt.Errorf("symlink inode %d at root %d: inline extent of %d bytes, ram_bytes %d", ino, root.ID, len(fe.InlineData), fe.RAMBytes)
+		return nil, corruptf("symlink inode %d at root %d: inline extent of %d bytes, ram_bytes %d", ino, root.ID, len(fe.InlineData), fe.RAMBytes)
 	}
 	return clonePath(fe.InlineData[:fe.RAMBytes]), nil
 }

@@ -11,10 +11,17 @@ import (
 )
 
 // errNoEnt stands for the kernel's -ENOENT where send.c turns it into a
-// failure of the whole send (an inode or name that must exist does not).
-var errNoEnt = errors.New("no such inode or entry")
+// failure of the whole send (an inode or name that must exist does not):
+// only a corrupt image gets there.
+var errNoEnt = fmt.Errorf("%w: no such inode or entry", ondisk.ErrCorrupt)
 
 // isNoEnt reports whether err is an absent inode, item or name.
+// corruptf reports an inconsistency in the trees that only a corrupt
+// image makes (the kernel's -EIO or -EUCLEAN from send).
+func corruptf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ondisk.ErrCorrupt}, args...)...)
+}
+
 func isNoEnt(err error) bool { return errors.Is(err, errNoEnt) || fstree.IsNotFound(err) }
 
 // Receiver-side states of an inode (enum inode_state).
@@ -84,7 +91,7 @@ func pathPrepend(p, name []byte) ([]byte, error) {
 // a cycle it also ends the walk up the tree.
 const pathMax = 4096
 
-var errNameTooLong = errors.New("path longer than PATH_MAX (a directory cycle in a corrupt image?)")
+var errNameTooLong = fmt.Errorf("%w: path longer than PATH_MAX (a directory cycle?)", ondisk.ErrCorrupt)
 
 // maxDepth bounds the walks up a tree by first names that build no path
 // (path_loop, check_ino_in_path, wait_for_parent_move), which the kernel
@@ -92,7 +99,7 @@ var errNameTooLong = errors.New("path longer than PATH_MAX (a directory cycle in
 // is a cycle in a corrupt image, and would not give a usable path anyway.
 const maxDepth = pathMax
 
-var errDirCycle = errors.New("directory chain longer than PATH_MAX (a directory cycle in a corrupt image?)")
+var errDirCycle = fmt.Errorf("%w: directory chain longer than PATH_MAX (a directory cycle?)", ondisk.ErrCorrupt)
 
 func checkPathLen(p, name []byte) error {
 	n := len(p) + len(name)
@@ -452,7 +459,7 @@ func (s *sender) getCurNameAndParent(ino, gen uint64, parentIno, parentGen *uint
 		if ino >= s.sendProgress {
 			root = st.parentRoot
 			if root == nil {
-				return nil, 0, fmt.Errorf("inode %d exists at the receiver but is not processed yet, in a full send", ino)
+				return nil, 0, corruptf("inode %d exists at the receiver but is not processed yet, in a full send", ino)
 			}
 		}
 		*parentIno, *parentGen, name, err = getFirstRef(root, ino, true)

@@ -330,7 +330,7 @@ func (s *sender) processRecordedRefs() (pendingMove bool, err error) {
 	defer st.freeRecordedRefs()
 
 	if s.cur.ino <= ondisk.FirstFreeObjectID {
-		return false, fmt.Errorf("send: unexpected inode %d in process_recorded_refs()", s.cur.ino)
+		return false, corruptf("send: unexpected inode %d in process_recorded_refs()", s.cur.ino)
 	}
 
 	var check checkDirs
@@ -638,7 +638,7 @@ func (s *sender) canRmdir(dir, dirGen uint64) (bool, error) {
 				return false, err
 			}
 			if !c.Valid() {
-				return false, fmt.Errorf("can_rmdir: parent root %d has no item at or before directory %d's index", root.ID, dir)
+				return false, corruptf("can_rmdir: parent root %d has no item at or before directory %d's index", root.ID, dir)
 			}
 			k := c.Key()
 			if k.ObjectID != dir || k.Type != ondisk.DirIndexKey {
@@ -717,7 +717,7 @@ func (st *inodeState) getWaitingDirMove(ino uint64) *waitingDirMove {
 // addWaitingDirMove mirrors add_waiting_dir_move.
 func (st *inodeState) addWaitingDirMove(ino uint64, orphanized bool) error {
 	if st.waitingDirMoves[ino] != nil {
-		return fmt.Errorf("inode %d already waits for a directory move", ino)
+		return corruptf("inode %d already waits for a directory move", ino)
 	}
 	st.waitingDirMoves[ino] = &waitingDirMove{ino: ino, orphanized: orphanized}
 	return nil
@@ -809,7 +809,7 @@ func (s *sender) applyDirMove(pm *pendingDirMove) error {
 
 	dm := st.getWaitingDirMove(pm.ino)
 	if dm == nil {
-		return fmt.Errorf("pending move of directory %d has no waiting entry", pm.ino)
+		return corruptf("pending move of directory %d has no waiting entry", pm.ino)
 	}
 	rmdirIno, rmdirGen, isOrphan := dm.rmdirIno, dm.rmdirGen, dm.orphanized
 	st.freeWaitingDirMove(dm)

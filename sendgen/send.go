@@ -1,6 +1,7 @@
 package sendgen
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -51,6 +52,10 @@ func Send(w io.Writer, sv *fstree.Subvol, opts Options) error {
 	}
 	s := newSender(sw, sv, opts)
 	if err := s.sendSubvol(); err != nil {
+		if fstree.IsNotFound(err) && !errors.Is(err, ondisk.ErrCorrupt) {
+			// An item send needs and the trees do not hold.
+			err = fmt.Errorf("%w: %w", ondisk.ErrCorrupt, err)
+		}
 		return s.inodeContext(err)
 	}
 	return nil
@@ -199,8 +204,11 @@ func (s *sender) subvolName() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if !found {
-		return "", fmt.Errorf("subvolume %d has no ROOT_BACKREF (the top level cannot be sent)", s.root.ID)
+	switch {
+	case !found && s.root.ID == ondisk.FSTreeObjectID:
+		return "", fmt.Errorf("the top level (subvolume %d) has no name and cannot be sent", s.root.ID)
+	case !found:
+		return "", corruptf("subvolume %d has no ROOT_BACKREF, so no name to send it under", s.root.ID)
 	}
 	return name, nil
 }
@@ -276,6 +284,6 @@ func (s *sender) inconsistentSnapshotError(res compare.Result, what string) erro
 	if s.inodes.parentRoot != nil {
 		parent = s.inodes.parentRoot.ID
 	}
-	return fmt.Errorf("send: inconsistent snapshot, found %s %s for inode %d without updated inode item, send root is %d, parent root is %d",
+	return corruptf("send: inconsistent snapshot, found %s %s for inode %d without updated inode item, send root is %d, parent root is %d",
 		result, what, s.cmpKey.ObjectID, s.root.ID, parent)
 }

@@ -52,7 +52,7 @@ func iterateDirItem(k ondisk.Key, data []byte, fn func(num int, name, value []by
 	}
 	for num, di := range items {
 		if di.Type == ondisk.FTXattr && len(di.Name) > xattrNameMax {
-			return fmt.Errorf("key %v: xattr name of %d bytes is too long", k, len(di.Name))
+			return corruptf("key %v: xattr name of %d bytes is too long", k, len(di.Name))
 		}
 		stop, err := fn(num, di.Name, di.Data)
 		if err != nil || stop {
@@ -256,7 +256,7 @@ func readVerityDescriptor(root *fstree.Subvol, ino uint64) ([]byte, error) {
 		return nil, fmt.Errorf("inode %d verity descriptor item: %w", ino, err)
 	}
 	if item.Size > fsverityMaxDescriptorSize {
-		return nil, fmt.Errorf("inode %d: verity descriptor of %d bytes is too large", ino, item.Size)
+		return nil, corruptf("inode %d: verity descriptor of %d bytes is too large", ino, item.Size)
 	}
 	desc := make([]byte, item.Size)
 	copied := uint64(0)
@@ -264,7 +264,7 @@ func readVerityDescriptor(root *fstree.Subvol, ino uint64) ([]byte, error) {
 		func(k ondisk.Key, data []byte) (bool, error) {
 			off := k.Offset - 1
 			if off != copied {
-				return false, fmt.Errorf("inode %d: verity descriptor item at offset %d, want %d", ino, k.Offset, copied+1)
+				return false, corruptf("inode %d: verity descriptor item at offset %d, want %d", ino, k.Offset, copied+1)
 			}
 			n := copy(desc[off:], data)
 			copied += uint64(n)
@@ -274,7 +274,7 @@ func readVerityDescriptor(root *fstree.Subvol, ino uint64) ([]byte, error) {
 		return nil, err
 	}
 	if copied < item.Size {
-		return nil, fmt.Errorf("inode %d: verity descriptor has %d of %d bytes", ino, copied, item.Size)
+		return nil, corruptf("inode %d: verity descriptor has %d of %d bytes", ino, copied, item.Size)
 	}
 	return desc, nil
 }
@@ -287,12 +287,12 @@ func (s *sender) processVerity() error {
 		return err
 	}
 	if len(desc) < fsverityDescSignature {
-		return fmt.Errorf("inode %d: verity descriptor of %d bytes is truncated", s.cur.ino, len(desc))
+		return corruptf("inode %d: verity descriptor of %d bytes is truncated", s.cur.ino, len(desc))
 	}
 	saltSize := int(desc[fsverityDescSaltSize])
 	sigSize := int(uint32(desc[fsverityDescSigSize]) | uint32(desc[fsverityDescSigSize+1])<<8 | uint32(desc[fsverityDescSigSize+2])<<16 | uint32(desc[fsverityDescSigSize+3])<<24)
 	if fsverityDescSalt+saltSize > len(desc) || fsverityDescSignature+sigSize > len(desc) {
-		return fmt.Errorf("inode %d: verity descriptor fields overrun its %d bytes", s.cur.ino, len(desc))
+		return corruptf("inode %d: verity descriptor fields overrun its %d bytes", s.cur.ino, len(desc))
 	}
 	p, err := s.getCurInodePath()
 	if err != nil {

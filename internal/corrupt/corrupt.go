@@ -67,11 +67,36 @@ func Blocks(trees ...*btree.Tree) []uint64 {
 	return out
 }
 
+// Image is a device opened once for many damaged copies: fuzzers damage
+// one block per run and must not pay for opening the volume each time.
+type Image struct {
+	Dev *ondisk.Device
+	Vol *ondisk.Volume
+}
+
+// NewImage opens the volume on dev.
+func NewImage(dev *ondisk.Device) (*Image, error) {
+	vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &Image{Dev: dev, Vol: vol}, nil
+}
+
 // Block returns dev with data written into the tree block at logical, at
 // byte at (taken modulo the space after the checksum), in every copy, with
 // the checksum recomputed.
 func Block(dev *ondisk.Device, logical uint64, at int, data []byte) (*ondisk.Device, error) {
-	return Rewrite(dev, logical, func(block []byte) error {
+	im, err := NewImage(dev)
+	if err != nil {
+		return nil, err
+	}
+	return im.Block(logical, at, data)
+}
+
+// Block is the package's Block on im.
+func (im *Image) Block(logical uint64, at int, data []byte) (*ondisk.Device, error) {
+	return im.Rewrite(logical, func(block []byte) error {
 		off := ondisk.CsumSize + at%(len(block)-ondisk.CsumSize)
 		copy(block[off:], data)
 		return nil
@@ -81,10 +106,16 @@ func Block(dev *ondisk.Device, logical uint64, at int, data []byte) (*ondisk.Dev
 // Rewrite returns dev with the tree block at logical changed by edit in
 // every copy, its checksum recomputed: damage that passes verification.
 func Rewrite(dev *ondisk.Device, logical uint64, edit func(block []byte) error) (*ondisk.Device, error) {
-	vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{})
+	im, err := NewImage(dev)
 	if err != nil {
 		return nil, err
 	}
+	return im.Rewrite(logical, edit)
+}
+
+// Rewrite is the package's Rewrite on im.
+func (im *Image) Rewrite(logical uint64, edit func(block []byte) error) (*ondisk.Device, error) {
+	vol := im.Vol
 	block := make([]byte, vol.NodeSize())
 	if err := vol.ReadLogical(block, logical); err != nil {
 		return nil, err
@@ -95,7 +126,7 @@ func Rewrite(dev *ondisk.Device, logical uint64, edit func(block []byte) error) 
 	var sum [ondisk.CsumSize]byte
 	vol.CsumType().Sum(&sum, block[ondisk.CsumSize:])
 	copy(block, sum[:])
-	pd := &PatchedDevice{Base: dev.R, Patches: map[int64][]byte{}}
+	pd := &PatchedDevice{Base: im.Dev.R, Patches: map[int64][]byte{}}
 	for m := 0; m < vol.NumCopies(logical); m++ {
 		_, phys, err := vol.MapPhysical(logical, m)
 		if err != nil {
@@ -103,7 +134,7 @@ func Rewrite(dev *ondisk.Device, logical uint64, edit func(block []byte) error) 
 		}
 		pd.Patches[int64(phys)] = block
 	}
-	return &ondisk.Device{Name: dev.Name, R: pd, Size: dev.Size}, nil
+	return &ondisk.Device{Name: im.Dev.Name, R: pd, Size: im.Dev.Size}, nil
 }
 
 // Item returns dev with the payload of the item at key k of tree t
@@ -111,6 +142,15 @@ func Rewrite(dev *ondisk.Device, logical uint64, edit func(block []byte) error) 
 // checksum recomputed: a checksum-valid edit of metadata, such as a
 // directory entry pointed at another inode or an impossible i_size.
 func Item(dev *ondisk.Device, t *btree.Tree, k ondisk.Key, edit func(payload []byte)) (*ondisk.Device, error) {
+	im, err := NewImage(dev)
+	if err != nil {
+		return nil, err
+	}
+	return im.Item(t, k, edit)
+}
+
+// Item is the package's Item on im.
+func (im *Image) Item(t *btree.Tree, k ondisk.Key, edit func(payload []byte)) (*ondisk.Device, error) {
 	c, err := t.Seek(k)
 	if err != nil {
 		return nil, err
@@ -119,7 +159,7 @@ func Item(dev *ondisk.Device, t *btree.Tree, k ondisk.Key, edit func(payload []b
 		return nil, fmt.Errorf("tree %d has no item %v", t.Root().ID, k)
 	}
 	leaf, slot := c.Leaf()
-	return Rewrite(dev, leaf.Bytenr, func(block []byte) error {
+	return im.Rewrite(leaf.Bytenr, func(block []byte) error {
 		n, err := ondisk.ParseNode(block)
 		if err != nil {
 			return err
