@@ -494,23 +494,33 @@ func TestConcurrentReads(t *testing.T) {
 	}
 }
 
-// FuzzOpen feeds Open a chunk tree whose root block is the fuzz input,
-// checksummed so that parsing, not the checksum, decides.
+// FuzzOpen overlays a few bytes on the chunk tree's root block (a leaf,
+// or a node pointing twice at one leaf), reseals its checksum so that
+// parsing decides, and opens the filesystem and reads from every chunk
+// with every copy. The devices are built once.
 func FuzzOpen(f *testing.F) {
+	type base struct {
+		devs  [][]byte
+		block []byte
+	}
+	var bases []base
 	for _, loop := range []bool{false, true} {
 		fs := newTestFS(BlockGroupRAID1, 2)
 		fs.loop = loop
 		fs.build()
-		f.Add(fs.content[:tfsNodeSize])
+		bases = append(bases, base{fs.devs, bytes.Clone(fs.content[:tfsNodeSize])})
 	}
-	base := newTestFS(BlockGroupRAID1, 2)
-	base.build()
-	f.Fuzz(func(t *testing.T, block []byte) {
-		b := make([]byte, tfsNodeSize)
-		copy(b, block)
+	f.Add(uint8(0), uint16(HeaderSize+17), []byte{0xff, 0xff, 0, 0}) // first item's offset
+	f.Add(uint8(0), uint16(96), []byte{200})                         // nritems
+	f.Add(uint8(1), uint16(HeaderSize+17), []byte{0, 0, 0x01, 0x01}) // a child pointer
+	f.Add(uint8(0), uint16(3000), []byte{5, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, which uint8, at uint16, patch []byte) {
+		bs := bases[int(which)%len(bases)]
+		b := bytes.Clone(bs.block)
+		copy(b[CsumSize+int(at)%(tfsNodeSize-CsumSize):], patch)
 		tfsSeal(b, CsumCRC32C)
-		devs := make([]*Device, len(base.devs))
-		for i, img := range base.devs {
+		devs := make([]*Device, len(bs.devs))
+		for i, img := range bs.devs {
 			// The chunk root opens the chunk on both mirrors.
 			devs[i] = &Device{Name: "dev", R: &overlayDev{img, tfsPhysical, b}, Size: tfsDevSize}
 		}

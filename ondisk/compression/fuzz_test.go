@@ -10,13 +10,26 @@ import (
 
 // FuzzDecompress checks that no input panics, that errors wrap
 // ErrCorrupt, and that a Decoder reused across inputs gives the same
-// result as a fresh one.
+// result as a fresh one. An input damages one of the kernel's extents: a
+// few bytes overlaid somewhere, optionally cut short, decoded as any
+// algorithm into a buffer of any size. Small inputs keep the fuzzer's
+// minimisation (quadratic in the input's length) cheap.
 func FuzzDecompress(f *testing.F) {
-	for _, e := range loadExtents(f) {
-		f.Add(e.alg, e.src, uint32(e.ram), uint8(0))
+	exts := loadExtents(f)
+	for i, e := range exts {
+		f.Add(uint8(i), uint16(0), []byte{}, uint16(0), e.alg, uint32(e.ram), uint8(0))
 	}
+	f.Add(uint8(0), uint16(2), []byte{0xff, 0xff}, uint16(0), uint8(1), uint32(MaxUnit), uint8(0))
+	f.Add(uint8(13), uint16(4), []byte{0, 0, 0, 0x40}, uint16(100), uint8(2), uint32(MaxUnit), uint8(0))
 	reused := new(Decoder)
-	f.Fuzz(func(t *testing.T, alg uint8, src []byte, dstLen uint32, sectorShift uint8) {
+	f.Fuzz(func(t *testing.T, which uint8, at uint16, patch []byte, cut uint16, alg uint8, dstLen uint32, sectorShift uint8) {
+		src := bytes.Clone(exts[int(which)%len(exts)].src)
+		if len(src) > 0 {
+			copy(src[int(at)%len(src):], patch)
+			if cut > 0 {
+				src = src[:int(cut)%len(src)]
+			}
+		}
 		alg = 1 + alg%3
 		sectorSize := 4096 << (sectorShift % 5)
 		dst := make([]byte, dstLen%(2*MaxUnit))
