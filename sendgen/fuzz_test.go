@@ -135,3 +135,219 @@ func FuzzSendCorruptTreeBlock(f *testing.F) {
 		sendCorrupt(t, fs, send, "an image with block "+strconv.FormatUint(logical, 10)+" damaged")
 	})
 }
+
+// linkTargets is what FuzzDirLinks points directory entries at, loaded
+// from the intact tiny image: every entry, with its subvolume, directory
+// and path, and the directories of each subvolume.
+var linkTargets struct {
+	once    sync.Once
+	entries []linkEntry
+	dirs    map[uint64][]uint64 // subvolume -> directory inodes
+	count   map[uint64]int      // subvolume -> entries a walk meets
+	err     error
+}
+
+type linkEntry struct {
+	subvol, dir uint64
+	index       uint64
+	name        []byte
+	path        string // from the subvolume root
+}
+
+func loadLinkTargets() error {
+	linkTargets.once.Do(func() {
+		if err := loadFuzzImage(); err != nil {
+			linkTargets.err = err
+			return
+		}
+		fs, err := openFS(fuzzImage.im.Dev)
+		if err != nil {
+			linkTargets.err = err
+			return
+		}
+		linkTargets.dirs = map[uint64][]uint64{}
+		linkTargets.count = map[uint64]int{}
+		for _, id := range []uint64{256, 257, 258} {
+			sv, err := fs.OpenSubvol(id)
+			if err != nil {
+				linkTargets.err = err
+				return
+			}
+			linkTargets.dirs[id] = append(linkTargets.dirs[id], ondisk.SubvolumeRootDirInodeID)
+			err = fstree.Walk(fstree.Location{Subvol: sv, Ino: ondisk.SubvolumeRootDirInodeID}, func(e *fstree.WalkEntry) error {
+				linkTargets.count[id]++
+				dir, _, _ := cutLast(string(e.Path))
+				dirLoc, err := fs.Resolve("id:" + strconv.FormatUint(id, 10) + "/" + dir)
+				if err != nil {
+					return err
+				}
+				linkTargets.entries = append(linkTargets.entries, linkEntry{subvol: id, dir: dirLoc.Ino, index: e.Index, name: e.Name, path: string(e.Path)})
+				if e.IsDir() {
+					linkTargets.dirs[id] = append(linkTargets.dirs[id], e.Loc.Ino)
+				}
+				return nil
+			}, func(e *fstree.LinkError) error { return e })
+			if err != nil {
+				linkTargets.err = err
+				return
+			}
+		}
+	})
+	return linkTargets.err
+}
+
+func cutLast(p string) (dir, name string, ok bool) {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			return p[:i], p[i+1:], true
+		}
+	}
+	return "", p, false
+}
+
+// FuzzDirLinks is the checksum-valid corruption campaign against
+// directory structure: one directory entry (its DIR_INDEX, and with mode
+// bit 2 its DIR_ITEM too) is pointed at a directory of the same subvolume
+// (often an ancestor, the entry's own directory or the root: a cycle), at
+// another directory (a cross-link), or at a subvolume root; mode bit 3 also
+// makes the entry's type a directory. Then every reader that walks runs on
+// the image: a recursive walk of each subvolume (ls -R, and tomorrow
+// export and the mount), a lookup through the damaged entry, the
+// subvolume list and one send. None may hang; a walk may meet no more
+// entries than the intact tree holds (memory bounded by the tree, not by
+// what a loop produces); sends fail only with corruption.
+func FuzzDirLinks(f *testing.F) {
+	if err := loadLinkTargets(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint16(0), uint16(0), uint8(0))
+	f.Add(uint16(5), uint16(1), uint8(1|4))
+	f.Add(uint16(9), uint16(2), uint8(2|8))
+	f.Add(uint16(14), uint16(1), uint8(3|4|8))
+	f.Add(uint16(30), uint16(3), uint8(0|4|16))
+	f.Fuzz(func(t *testing.T, entryPick, targetPick uint16, mode uint8) {
+		e := linkTargets.entries[int(entryPick)%len(linkTargets.entries)]
+		checkDirLink(t, e, linkTarget(e, targetPick, mode), mode)
+	})
+}
+
+// TestDirLinks runs FuzzDirLinks' check on every entry of the tiny image
+// pointed at every directory of its subvolume and every subvolume root,
+// with and without its DIR_ITEM and type changed.
+func TestDirLinks(t *testing.T) {
+	if err := loadLinkTargets(); err != nil {
+		t.Fatal(err)
+	}
+	cases := 0
+	for i, e := range linkTargets.entries {
+		for mode := uint8(0); mode < 16; mode++ {
+			n := 1
+			switch mode & 3 {
+			case 0:
+				n = len(linkTargets.dirs[e.subvol])
+			case 3:
+				n = 3
+			}
+			for target := range n {
+				// Each case sends one of the sends in turn.
+				checkDirLink(t, e, linkTarget(e, uint16(target), mode), mode|uint8(cases%len(fuzzSends))<<4)
+				cases++
+			}
+		}
+		if t.Failed() {
+			t.Fatalf("stopped after entry %d", i)
+		}
+	}
+	t.Logf("%d damaged entries walked, looked up, listed and sent", cases)
+}
+
+// linkTarget picks where FuzzDirLinks points entry e (see there).
+func linkTarget(e linkEntry, targetPick uint16, mode uint8) ondisk.Key {
+	dirs := linkTargets.dirs[e.subvol]
+	loc := ondisk.Key{Type: ondisk.InodeItemKey}
+	switch mode & 3 {
+	case 0:
+		loc.ObjectID = dirs[int(targetPick)%len(dirs)]
+	case 1:
+		loc.ObjectID = e.dir
+	case 2:
+		loc.ObjectID = ondisk.SubvolumeRootDirInodeID
+	case 3:
+		loc = ondisk.Key{ObjectID: 256 + uint64(targetPick)%3, Type: ondisk.RootItemKey, Offset: ^uint64(0)}
+	}
+	return loc
+}
+
+// checkDirLink points entry e at loc (mode as in FuzzDirLinks) and runs
+// the readers on the result.
+func checkDirLink(t *testing.T, e linkEntry, loc ondisk.Key, mode uint8) {
+	t.Helper()
+	point := func(item []byte) {
+		ondisk.PutKey(item, loc)
+		if mode&8 != 0 {
+			item[ondisk.KeySize+8+2+2] = ondisk.FTDir // after transid, data_len, name_len
+		}
+	}
+	fs, err := openFS(fuzzImage.im.Dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv, err := fs.OpenSubvol(e.subvol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, err := fuzzImage.im.Item(sv.Tree, ondisk.Key{ObjectID: e.dir, Type: ondisk.DirIndexKey, Offset: e.index}, point)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode&4 != 0 {
+		im, err := corrupt.NewImage(bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bfs, err := openFS(bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bsv, err := bfs.OpenSubvol(e.subvol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bad, err = im.Item(bsv.Tree, ondisk.Key{ObjectID: e.dir, Type: ondisk.DirItemKey, Offset: ondisk.NameHash(e.name)}, point); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fs, err = openFS(bad); err != nil {
+		t.Fatal(err)
+	}
+	what := "an image with entry " + strconv.Quote(e.path) + " of subvolume " + strconv.FormatUint(e.subvol, 10) + " pointed at " + loc.String()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, id := range []uint64{256, 257, 258} {
+			sv, err := fs.OpenSubvol(id)
+			if err != nil {
+				t.Errorf("%s: subvolume %d: %v", what, id, err)
+				return
+			}
+			met := 0
+			err = fstree.Walk(fstree.Location{Subvol: sv, Ino: ondisk.SubvolumeRootDirInodeID}, func(*fstree.WalkEntry) error {
+				if met++; met > linkTargets.count[id] {
+					return errors.New("more entries than the intact tree holds")
+				}
+				return nil
+			}, func(*fstree.LinkError) error { return nil })
+			if err != nil && !errors.Is(err, ondisk.ErrCorrupt) && !fstree.IsNotFound(err) {
+				t.Errorf("%s: walk of subvolume %d: %v", what, id, err)
+			}
+		}
+		_, _ = fs.Resolve("id:" + strconv.FormatUint(e.subvol, 10) + "/" + e.path + "/x/y")
+		_, _ = fs.Subvolumes()
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("walking %s did not finish in 20 s", what)
+	}
+	sendCorrupt(t, fs, mode>>4, what)
+}
