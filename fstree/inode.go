@@ -16,8 +16,21 @@ func (s *Subvol) Inode(ino uint64) (*ondisk.InodeItem, error) {
 }
 
 // inodeAt reads the INODE_ITEM of ino and returns the cursor on it, for
-// errors that name its leaf.
+// errors that name its leaf. An inode that orphan cleanup deletes does not
+// exist, as the kernel shows the subvolume.
 func (s *Subvol) inodeAt(ino uint64) (*ondisk.InodeItem, *btree.Cursor, error) {
+	o, err := s.Orphans()
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.Evicted(ino) {
+		return nil, nil, fmt.Errorf("subvolume %d: inode %d (unlinked, deleted by orphan cleanup): %w", s.ID, ino, btree.ErrNotFound)
+	}
+	return s.inodeItem(ino)
+}
+
+// inodeItem is inodeAt as the tree holds it, orphans included.
+func (s *Subvol) inodeItem(ino uint64) (*ondisk.InodeItem, *btree.Cursor, error) {
 	k := ondisk.Key{ObjectID: ino, Type: ondisk.InodeItemKey}
 	c, err := s.Tree.Seek(k)
 	if err != nil {

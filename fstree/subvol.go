@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/coldsend/coldsend/btree"
 	"github.com/coldsend/coldsend/ondisk"
@@ -129,6 +130,10 @@ type Subvol struct {
 	ID   uint64
 	Item ondisk.RootItem
 	Tree *btree.Tree
+
+	orphanOnce sync.Once
+	orphans    *Orphans
+	orphanErr  error
 }
 
 // OpenSubvol opens subvolume id.

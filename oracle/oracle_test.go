@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"github.com/coldsend/coldsend/fixtures/gen/scenario"
 	"github.com/coldsend/coldsend/internal/degraded"
 	"github.com/coldsend/coldsend/internal/fixturecheck"
+	"github.com/coldsend/coldsend/internal/sendcheck"
 )
 
 // degradedCases counts the degraded-array cases checked in this run.
@@ -44,6 +46,26 @@ type oracleCase struct {
 	name string
 	seed uint64 // for the rerun hint; 0 for named scenarios
 	spec *scenario.Spec
+	// run, when set, replaces the scenario build and checks.
+	run func(ctx context.Context, t *testing.T) error
+}
+
+// orphanCase rebuilds the orphan test data of sendgen (an image of a
+// running system with unlinked open files, and the kernel's sends after
+// orphan cleanup) with this kernel, and compares coldsend's sends.
+func orphanCase() oracleCase {
+	return oracleCase{name: "orphans", run: func(ctx context.Context, t *testing.T) error {
+		dir := t.TempDir()
+		cmd := exec.CommandContext(ctx, "bash", "../sendgen/testdata/orphans/make.sh", dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("make.sh: %v\n%s", err, out)
+		}
+		n, err := sendcheck.Orphans(dir)
+		if err == nil {
+			t.Logf("%d kernel sends after orphan cleanup equal to coldsend's sends of the image of the running system", n)
+		}
+		return err
+	}}
 }
 
 func TestOracle(t *testing.T) {
@@ -74,7 +96,11 @@ func TestOracle(t *testing.T) {
 				t.Skip("interrupted")
 			}
 			start := time.Now()
-			if err := runCase(ctx, t, c); err != nil {
+			run := runCase
+			if c.run != nil {
+				run = func(ctx context.Context, t *testing.T, c oracleCase) error { return c.run(ctx, t) }
+			}
+			if err := run(ctx, t, c); err != nil {
 				t.Errorf("%v\n%s", err, rerunHint(c))
 				return
 			}
@@ -139,13 +165,13 @@ func selectCases(mode string) ([]oracleCase, error) {
 			seeds[i] = base + uint64(i)
 		}
 		fmt.Printf("oracle seeds: %v\n", seeds)
-		return random(seeds), nil
+		return append(random(seeds), orphanCase()), nil
 	case "ci":
 		cases := random(ciSeeds)
 		for _, s := range scenario.Named() {
 			cases = append(cases, oracleCase{name: "named-" + s.Name, spec: s})
 		}
-		return cases, nil
+		return append(cases, orphanCase()), nil
 	}
 	return nil, fmt.Errorf("COLDSEND_ORACLE=%q: want fresh or ci", mode)
 }

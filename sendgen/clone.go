@@ -106,6 +106,9 @@ func (bc *extentClone) iterateBackrefs(ino, offset, numBytes, root uint64) bool 
 		return false
 	}
 	cr := &s.data.cloneRoots[i]
+	if o, _ := cr.root.Orphans(); o.Evicted(ino) {
+		return false // orphan cleanup deletes it, and its references
+	}
 	if cr.root.ID == s.root.ID {
 		if ino == bc.curIno && offset == bc.curOffset {
 			return false // the extent item being sent

@@ -95,6 +95,10 @@ type sender struct {
 	sendProgress   uint64
 	ignoreCurInode bool
 
+	// leftOrphans and rightOrphans are what orphan cleanup removes from
+	// the send root and the parent; nil when they hold no orphans.
+	leftOrphans, rightOrphans *fstree.Orphans
+
 	inodes inodeState
 	data   dataState
 }
@@ -130,8 +134,11 @@ func (s *sender) sendSubvol() error {
 	if err := s.sendSubvolBegin(); err != nil {
 		return err
 	}
+	if err := s.readOrphans(); err != nil {
+		return err
+	}
 	if parent := s.inodes.parentRoot; parent != nil {
-		if err := compare.Trees(s.root.Tree, parent.Tree, s.changed); err != nil {
+		if err := compare.Trees(s.root.Tree, parent.Tree, s.changedAfterOrphanCleanup); err != nil {
 			return err
 		}
 		if err := s.finishInodeIfNeeded(true); err != nil {
@@ -223,14 +230,49 @@ func (s *sender) fullSendTree() error {
 	}
 	for c.Valid() {
 		leaf, slot := c.Leaf()
-		if err := s.changed(c.Key(), compare.New, compare.Side{Leaf: leaf, Slot: slot}, compare.Side{}); err != nil {
-			return err
+		if k := c.Key(); !s.leftOrphans.Hides(k) {
+			if err := s.changed(k, compare.New, compare.Side{Leaf: leaf, Slot: slot}, compare.Side{}); err != nil {
+				return err
+			}
 		}
 		if err := c.Next(); err != nil {
 			return err
 		}
 	}
 	return s.finishInodeIfNeeded(true)
+}
+
+// readOrphans reads what orphan cleanup would remove from the send root
+// and the parent (see fstree.Orphans): the kernel only ever sends trees
+// that cleanup has run on.
+func (s *sender) readOrphans() error {
+	var err error
+	if s.leftOrphans, err = s.root.Orphans(); err != nil {
+		return err
+	}
+	if p := s.inodes.parentRoot; p != nil {
+		s.rightOrphans, err = p.Orphans()
+	}
+	return err
+}
+
+// changedAfterOrphanCleanup passes the comparison of the two trees on to
+// changed as if orphan cleanup had run on both: an item it removes from
+// one side is absent there, which turns a change into a new or deleted
+// item, or into nothing.
+func (s *sender) changedAfterOrphanCleanup(k ondisk.Key, res compare.Result, left, right compare.Side) error {
+	inLeft := res != compare.Deleted && !s.leftOrphans.Hides(k)
+	inRight := res != compare.New && !s.rightOrphans.Hides(k)
+	switch {
+	case inLeft && inRight:
+	case inLeft:
+		res, right = compare.New, compare.Side{}
+	case inRight:
+		res, left = compare.Deleted, compare.Side{}
+	default:
+		return nil
+	}
+	return s.changed(k, res, left, right)
 }
 
 // changed mirrors changed_cb: an item of the send root (left) and/or the
