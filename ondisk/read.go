@@ -259,75 +259,46 @@ func btoi(b bool) int {
 	return 0
 }
 
-// read fills p from chunk offset off the way a says, reporting where the
-// first byte came from.
-func (a *attempt) read(p []byte, c *Chunk, devs []*Device, off uint64) (location, error) {
-	var first location
+// read fills p from chunk offset off the way a says.
+func (a *attempt) read(p []byte, c *Chunk, devs []*Device, off uint64) error {
 	if c.parity() == 0 {
-		err := mirrorPieces(c, devs, off, uint64(len(p)), a.mirror, func(pos uint64, pc mirrorPiece) error {
-			loc := pc.location(c)
-			if pos == 0 {
-				first = loc
-			}
+		return mirrorPieces(c, devs, off, uint64(len(p)), a.mirror, func(pos uint64, pc mirrorPiece) error {
 			d := devs[pc.idx]
 			if d == nil {
-				return missingf("devid %d (uuid %s) is missing", loc.devid, c.Stripes[pc.idx].DevUUID)
+				s := c.Stripes[pc.idx]
+				return missingf("devid %d (uuid %s) is missing", s.DevID, s.DevUUID)
 			}
 			return d.readAt(p[pos:pos+pc.n], pc.phys, "read")
 		})
-		return first, err
 	}
-	err := raidPieces(c, devs, off, uint64(len(p)), func(pos uint64, pc raidPiece) error {
+	return raidPieces(c, devs, off, uint64(len(p)), func(pos uint64, pc raidPiece) error {
 		seg := p[pos : pos+pc.n]
-		si := pc.row.stripeIndex(pc.target)
-		loc := location{devid: c.Stripes[si].DevID, phys: pc.row.physical(pc.target)}
-		lost := a.raidLost(&pc)
-		var err error
-		if lost == nil {
-			err = devs[si].readAt(seg, loc.phys, "read")
-		} else {
-			if devs[si] == nil {
-				loc.missing = loc.devid
-			}
-			loc.rebuilt, err = pc.row.rebuild(seg, pc.target, lost)
-			for _, b := range a.bad {
-				loc.treated = append(loc.treated, c.Stripes[b].DevID)
-			}
+		if lost := a.raidLost(&pc); lost != nil {
+			_, err := pc.row.rebuild(seg, pc.target, lost)
+			return err
 		}
-		if pos == 0 {
-			first = loc
-		}
-		return err
+		return devs[pc.row.stripeIndex(pc.target)].readAt(seg, pc.row.physical(pc.target), "read")
 	})
-	return first, err
-}
-
-// readMirror fills p from logical using copy mirror and reports where the
-// first byte came from. For RAID5/6, mirror 0 reads the data stripes,
-// rebuilding from parity only where a device is missing; mirror 1
-// rebuilds every byte from P (or Q if P is unavailable); mirror 2 (RAID6)
-// rebuilds from Q without P.
-func (v *Volume) readMirror(p []byte, logical uint64, mirror int) (location, error) {
-	i, err := v.lookupRange(logical, len(p))
-	if err != nil {
-		return location{}, err
-	}
-	c, devs := &v.chunks.chunks[i], v.stripes[i]
-	if mirror < 0 || mirror >= c.NumCopies() {
-		return location{}, fmt.Errorf("mirror %d does not exist: the %s chunk at logical %d has %d copies", mirror, c.ProfileName(), c.Logical, c.NumCopies())
-	}
-	a := attempt{mirror: mirror}
-	return a.read(p, c, devs, logical-c.Logical)
 }
 
 // ReadMirror fills p from logical address logical using copy mirror, in
 // [0, NumCopies(logical)). The range must lie inside one chunk; it may
 // cross stripe boundaries. Where the copy's device is missing, another
 // copy stands in. For RAID5/6, mirror 0 is the data as stored (rebuilt
-// where a device is missing) and higher mirrors are rebuilds from parity.
-// Error messages number mirrors from 1, as btrfs does.
+// where a device is missing), mirror 1 rebuilds every byte from P (or Q
+// when P is missing) and mirror 2 (RAID6) from Q without P. Error
+// messages number mirrors from 1, as btrfs does.
 func (v *Volume) ReadMirror(p []byte, logical uint64, mirror int) error {
-	_, err := v.readMirror(p, logical, mirror)
+	i, err := v.lookupRange(logical, len(p))
+	if err == nil {
+		c, devs := &v.chunks.chunks[i], v.stripes[i]
+		if mirror < 0 || mirror >= c.NumCopies() {
+			err = fmt.Errorf("mirror %d does not exist: the %s chunk at logical %d has %d copies", mirror, c.ProfileName(), c.Logical, c.NumCopies())
+		} else {
+			a := attempt{mirror: mirror}
+			err = a.read(p, c, devs, logical-c.Logical)
+		}
+	}
 	var de *DeviceError
 	if err == nil || errors.As(err, &de) {
 		return err
@@ -411,7 +382,7 @@ func (v *Volume) readCopies(p []byte, logical, tree uint64, unit int, check func
 	c, devs := &v.chunks.chunks[i], v.stripes[i]
 	off := logical - c.Logical
 	normal := attempt{}
-	_, readErr := normal.read(p, c, devs, off)
+	readErr := normal.read(p, c, devs, off)
 	if readErr == nil && (check == nil || check(p, logical) == nil) {
 		return nil
 	}
@@ -496,7 +467,7 @@ func (r *repair) group(p []byte, off uint64, readErr error, whole bool, check fu
 			continue
 		}
 		seen[key] = true
-		_, err := a.read(tmp, c, r.devs, off)
+		err := a.read(tmp, c, r.devs, off)
 		for u := range nu {
 			if done[u] {
 				continue
