@@ -7,7 +7,7 @@ DEMO_IMG := fixtures/images/demo
 DEMO_DIR := out/demo
 export CGO_ENABLED := 0
 
-.PHONY: all build demo test lint vet fmt-check staticcheck unit oracle oracle-ci bench fixtures cross clean
+.PHONY: all build demo test lint vet fmt-check staticcheck unit oracle oracle-ci bench fuzz fixtures cross clean
 
 all: build
 
@@ -55,6 +55,18 @@ oracle-ci:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+# Every fuzz target for FUZZTIME each (FUZZ=regexp picks some), one
+# after the other; a failure stops it and leaves the input in testdata.
+FUZZTIME ?= 60s
+FUZZ     ?= .
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' | grep -E '$(FUZZ)'); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
 
 # Regenerate the committed fixtures (root).
 fixtures:
