@@ -9,10 +9,10 @@ import (
 
 	"github.com/coldsend/coldsend/btree"
 	"github.com/coldsend/coldsend/compare"
-	"github.com/coldsend/coldsend/fixtures/manifest"
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/internal/fixturecheck"
 	"github.com/coldsend/coldsend/internal/fixturestreams"
+	"github.com/coldsend/coldsend/internal/manifest"
 	"github.com/coldsend/coldsend/ondisk"
 )
 

@@ -1,5 +1,5 @@
 // Package oracle holds the kernel oracle: tests that build btrfs scenarios
-// with the running kernel (package fixtures/gen/scenario) and check that
+// with the running kernel (package internal/scenario) and check that
 // coldsend reads exactly what the kernel recorded in the manifest
 // (internal/fixturecheck).
 //

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coldsend/coldsend/fixtures/gen/scenario"
 	"github.com/coldsend/coldsend/internal/degraded"
 	"github.com/coldsend/coldsend/internal/fixturecheck"
+	"github.com/coldsend/coldsend/internal/scenario"
 	"github.com/coldsend/coldsend/internal/sendcheck"
 )
 

@@ -1,6 +1,7 @@
 package sendgen
 
 import (
+	"cmp"
 	"container/list"
 	"encoding/binary"
 	"fmt"
@@ -57,27 +58,17 @@ type prelimRef struct {
 func comparePrelim(a, b *prelimRef) int {
 	switch {
 	case a.level != b.level:
-		return cmpU64(uint64(a.level), uint64(b.level))
+		return cmp.Compare(a.level, b.level)
 	case a.root != b.root:
-		return cmpU64(a.root, b.root)
+		return cmp.Compare(a.root, b.root)
 	case a.key.Type != b.key.Type:
-		return cmpU64(uint64(a.key.Type), uint64(b.key.Type))
+		return cmp.Compare(a.key.Type, b.key.Type)
 	case a.key.ObjectID != b.key.ObjectID:
-		return cmpU64(a.key.ObjectID, b.key.ObjectID)
+		return cmp.Compare(a.key.ObjectID, b.key.ObjectID)
 	case a.key.Offset != b.key.Offset:
-		return cmpU64(a.key.Offset, b.key.Offset)
+		return cmp.Compare(a.key.Offset, b.key.Offset)
 	}
-	return cmpU64(a.parent, b.parent)
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Compare(a.parent, b.parent)
 }
 
 // preftree is one of find_parent_nodes' rbtrees: refs kept sorted, an

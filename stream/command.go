@@ -33,9 +33,6 @@ type Command struct {
 // Size returns the command's encoded size, header included.
 func (c *Command) Size() int { return CmdHeaderSize + len(c.payload) }
 
-// Payload returns the command's TLV bytes.
-func (c *Command) Payload() []byte { return c.payload }
-
 // Attrs returns the attributes present, in the order they first appear.
 func (c *Command) Attrs() []Attr { return c.order }
 

@@ -56,10 +56,6 @@ func (r *Reader) Offset() int64 { return r.off }
 // Commands returns how many commands have been decoded.
 func (r *Reader) Commands() int { return r.index }
 
-// InStream reports whether a stream header has been read whose END has
-// not been seen yet.
-func (r *Reader) InStream() bool { return r.inStream }
-
 // Next decodes the next command. After an END it reads the next stream's
 // header, if any. At the clean end of the input (right after an END) it
 // returns io.EOF; every other failure is an *Error, and is sticky.

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/coldsend/coldsend/fixtures/manifest"
 	"github.com/coldsend/coldsend/internal/imagefile"
+	"github.com/coldsend/coldsend/internal/manifest"
 )
 
 const fixtureDir = "../../fixtures/images/basic"

@@ -16,11 +16,11 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/coldsend/coldsend/fixtures/manifest"
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/internal/fixturecheck"
 	"github.com/coldsend/coldsend/internal/fixturestreams"
 	"github.com/coldsend/coldsend/internal/imagefile"
+	"github.com/coldsend/coldsend/internal/manifest"
 	"github.com/coldsend/coldsend/internal/sendcheck"
 	"github.com/coldsend/coldsend/ondisk"
 )

@@ -12,9 +12,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/coldsend/coldsend/fixtures/manifest"
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/internal/imagefile"
+	"github.com/coldsend/coldsend/internal/manifest"
 	"github.com/coldsend/coldsend/ondisk"
 )
 

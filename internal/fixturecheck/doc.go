@@ -3,5 +3,5 @@
 // the mounted filesystem. The committed-fixture tests and the kernel
 // oracle both use it, so the two always check the same things.
 //
-// It imports fstree, ondisk, fixtures/manifest and internal/imagefile.
+// It imports fstree, ondisk, internal/manifest and internal/imagefile.
 package fixturecheck

@@ -13,7 +13,7 @@ import (
 	"runtime"
 	"sort"
 
-	"github.com/coldsend/coldsend/fixtures/manifest"
+	"github.com/coldsend/coldsend/internal/manifest"
 	"github.com/klauspost/compress/zstd"
 )
 

@@ -7,10 +7,10 @@ import (
 	"bytes"
 	"fmt"
 
-	"github.com/coldsend/coldsend/fixtures/manifest"
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/internal/fixturecheck"
 	"github.com/coldsend/coldsend/internal/fixturestreams"
+	"github.com/coldsend/coldsend/internal/manifest"
 	"github.com/coldsend/coldsend/internal/streamdiff"
 	"github.com/coldsend/coldsend/sendgen"
 )
