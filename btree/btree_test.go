@@ -12,7 +12,7 @@ import (
 const testNodeSize = 4096
 
 // memReader serves hand-built blocks, checking expectations the way
-// ondisk.Volume does (minus checksums), so tree logic can be tested without
+// volume.Volume does (minus checksums), so tree logic can be tested without
 // an image.
 type memReader struct {
 	blocks map[uint64][]byte

@@ -7,7 +7,7 @@ import (
 	"github.com/coldsend/coldsend/ondisk"
 )
 
-// Reader supplies verified tree blocks; *ondisk.Volume implements it.
+// Reader supplies verified tree blocks; *volume.Volume implements it.
 type Reader interface {
 	ReadTreeBlock(logical uint64, want ondisk.BlockExpect) (*ondisk.Node, error)
 }

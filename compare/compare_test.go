@@ -14,6 +14,7 @@ import (
 	"github.com/coldsend/coldsend/internal/fixturestreams"
 	"github.com/coldsend/coldsend/internal/manifest"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // counter is a btree.Reader that counts the blocks read through it (cache
@@ -292,8 +293,8 @@ func TestResultString(t *testing.T) {
 }
 
 // openImage opens a single-device image file (plain or .zst).
-func openImage(t testing.TB, dev *ondisk.Device) *fstree.FS {
-	vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{})
+func openImage(t testing.TB, dev *volume.Device) *fstree.FS {
+	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

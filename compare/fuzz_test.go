@@ -12,12 +12,13 @@ import (
 	"github.com/coldsend/coldsend/internal/fixturestreams"
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // A fuzz image and the pair of subvolumes compared on it; the blocks
 // damaged are those of the left tree (shared ones are the right's too).
 type fuzzTarget struct {
-	dev         *ondisk.Device
+	dev         *volume.Device
 	left, right uint64
 	blocks      []uint64
 }
@@ -65,8 +66,8 @@ func loadFuzzTargets() ([]fuzzTarget, error) {
 	return fuzzTargets.t, fuzzTargets.err
 }
 
-func openFS(dev *ondisk.Device) (*fstree.FS, error) {
-	vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{})
+func openFS(dev *volume.Device) (*fstree.FS, error) {
+	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -11,12 +11,13 @@ import (
 	"github.com/coldsend/coldsend/internal/corrupt"
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // openDev opens the filesystem on one device.
-func openDev(t *testing.T, dev *ondisk.Device) *fstree.FS {
+func openDev(t *testing.T, dev *volume.Device) *fstree.FS {
 	t.Helper()
-	vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{})
+	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func openDev(t *testing.T, dev *ondisk.Device) *fstree.FS {
 
 // withInodeSize returns the basic fixture with the i_size of path set to
 // size (a checksum-valid edit) and the inode number of path.
-func withInodeSize(t *testing.T, path string, size uint64) (*ondisk.Device, uint64) {
+func withInodeSize(t *testing.T, path string, size uint64) (*volume.Device, uint64) {
 	t.Helper()
 	dev, err := imagefile.Load("../fixtures/images/basic/dev0.img.zst")
 	if err != nil {

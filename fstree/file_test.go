@@ -15,6 +15,7 @@ import (
 	"github.com/coldsend/coldsend/internal/benchimage"
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // readAtAll reads f through ReadAt in chunks of an awkward size.
@@ -115,7 +116,7 @@ func openFixture(t *testing.T, name string) (*fstree.FS, func(devid, physical ui
 	if len(imgs) == 0 {
 		t.Fatalf("fixture %s has no device images", name)
 	}
-	var devs []*ondisk.Device
+	var devs []*volume.Device
 	patched := map[uint64]*patchedDev{}
 	for _, p := range imgs {
 		d, err := imagefile.Load(p)
@@ -125,13 +126,13 @@ func openFixture(t *testing.T, name string) (*fstree.FS, func(devid, physical ui
 		pd := &patchedDev{ReaderAt: d.R, flipped: map[int64]bool{}}
 		d.R = pd
 		devs = append(devs, d)
-		sb, err := ondisk.ReadSuperblock(d, nil)
+		sb, err := volume.ReadSuperblock(d, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		patched[sb.DevItem.DevID] = pd
 	}
-	vol, err := ondisk.Open(devs, ondisk.Options{})
+	vol, err := volume.Open(devs, volume.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/coldsend/coldsend/btree"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // Options tune Open.
@@ -21,7 +22,7 @@ type Options struct {
 
 // FS is an opened filesystem: the volume, a block cache and the root tree.
 type FS struct {
-	vol   *ondisk.Volume
+	vol   *volume.Volume
 	cache *btree.Cache
 	root  *btree.Tree
 	opts  Options
@@ -31,7 +32,7 @@ type FS struct {
 }
 
 // Open reads the root tree of vol and checks for a leftover log tree.
-func Open(vol *ondisk.Volume, opts Options) (*FS, error) {
+func Open(vol *volume.Volume, opts Options) (*FS, error) {
 	if opts.Warn == nil {
 		opts.Warn = func(string) {}
 	}
@@ -85,7 +86,7 @@ func subvolList(ids []uint64) string {
 }
 
 // Volume returns the underlying volume.
-func (fs *FS) Volume() *ondisk.Volume { return fs.vol }
+func (fs *FS) Volume() *volume.Volume { return fs.vol }
 
 // Cache returns the tree-block cache shared by every tree of fs.
 func (fs *FS) Cache() *btree.Cache { return fs.cache }

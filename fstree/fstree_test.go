@@ -7,6 +7,7 @@ import (
 
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 func openImage(t *testing.T, path string) (*FS, []string) {
@@ -17,7 +18,7 @@ func openImage(t *testing.T, path string) (*FS, []string) {
 	}
 	var warnings []string
 	warn := func(m string) { warnings = append(warnings, m) }
-	vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{Warn: warn})
+	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{Warn: warn})
 	if err != nil {
 		t.Fatal(err)
 	}

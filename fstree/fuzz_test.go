@@ -10,11 +10,12 @@ import (
 	"github.com/coldsend/coldsend/internal/corrupt"
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 var fuzzImage struct {
 	once   sync.Once
-	dev    *ondisk.Device
+	dev    *volume.Device
 	blocks []uint64 // every tree block of every tree
 	err    error
 }
@@ -27,7 +28,7 @@ func loadFuzzImage() error {
 			return
 		}
 		fuzzImage.dev = dev
-		vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{})
+		vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
 		if err != nil {
 			fuzzImage.err = err
 			return
@@ -71,7 +72,7 @@ func FuzzCorruptTreeBlock(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		vol, err := ondisk.Open([]*ondisk.Device{bad}, ondisk.Options{})
+		vol, err := volume.Open([]*volume.Device{bad}, volume.Options{})
 		if err != nil {
 			return
 		}

@@ -1,11 +1,9 @@
-// Package ondisk turns the bytes of btrfs devices into structures: the
-// superblock, checksums, feature flags, device assembly, the chunk map
-// (logical -> physical for every RAID profile, with mirror fallback and
-// RAID5/6 reconstruction), verified tree blocks and the item payloads found
-// in them.
+// Package ondisk holds the btrfs format itself: keys and their item types
+// and object IDs, tree block headers and nodes (bounds-checked), the
+// superblock and its features, checksums and name hashes, block-group
+// profiles, and the error kinds every layer above reports damage with.
 //
-// It is the lowest layer of coldsend and imports only the standard library
-// and its chosen hash and decompression dependencies. Nothing here walks a
-// B-tree beyond what bootstrapping the chunk tree requires; searching and
-// iterating trees is package btree's job. Devices are only ever read.
+// It imports only the standard library and its hash dependencies. Item
+// payloads are decoded by ondisk/item; assembling devices, mapping logical
+// addresses and reading verified blocks is ondisk/volume's job.
 package ondisk

@@ -9,20 +9,6 @@ import (
 // a valid structure; test with errors.Is.
 var ErrCorrupt = errors.New("corrupt")
 
-// DeviceError reports a failure at a physical byte offset of one device.
-type DeviceError struct {
-	Device string // path or name of the device
-	Offset int64  // byte offset on that device
-	What   string // what was being read, e.g. "superblock"
-	Err    error
-}
-
-func (e *DeviceError) Error() string {
-	return fmt.Sprintf("%s: %s at byte offset %d: %v", e.Device, e.What, e.Offset, e.Err)
-}
-
-func (e *DeviceError) Unwrap() error { return e.Err }
-
 // BlockError reports a failure at a logical address: a tree block or an
 // item inside it. Tree and Key are optional context (zero when unknown).
 type BlockError struct {
@@ -58,10 +44,6 @@ var ErrNotBtrfs = errors.New("not a btrfs filesystem")
 // feature coldsend cannot read.
 var ErrUnsupported = errors.New("unsupported feature")
 
-// ErrMissingDevice is wrapped by Open's error when a device the filesystem
-// needs was not given.
-var ErrMissingDevice = errors.New("missing device")
-
 // kindError is a message that matches a sentinel under errors.Is without
 // repeating the sentinel's text.
 type kindError struct {
@@ -80,10 +62,6 @@ func unsupportedf(format string, args ...any) error {
 	return &kindError{ErrUnsupported, fmt.Sprintf(format, args...)}
 }
 
-func missingf(format string, args ...any) error {
-	return &kindError{ErrMissingDevice, fmt.Sprintf(format, args...)}
-}
-
 // invalidf is corruptf without the "corrupt: " prefix, for messages that
 // are listed per copy and would repeat it.
 func invalidf(format string, args ...any) error {
@@ -94,3 +72,13 @@ func invalidf(format string, args ...any) error {
 // does not repeat "corrupt" in its text: for verification failures that
 // a read lists once per copy, such as a data checksum mismatch.
 func Invalidf(format string, args ...any) error { return invalidf(format, args...) }
+
+// Corruptf returns an error wrapping ErrCorrupt, "corrupt: " followed by
+// the formatted message.
+func Corruptf(format string, args ...any) error { return corruptf(format, args...) }
+
+// Errorf returns an error that matches kind under errors.Is and reads as
+// the formatted message alone.
+func Errorf(kind error, format string, args ...any) error {
+	return &kindError{kind, fmt.Sprintf(format, args...)}
+}

@@ -12,20 +12,20 @@ var SuperblockOffsets = []int64{0x10000, 0x4000000, 0x4000000000}
 
 // Superblock layout constants.
 const (
-	SuperblockSize    = 4096
-	SuperMagic        = 0x4D5F53665248425F // "_BHRfS_M" little-endian
-	SysChunkArrayMax  = 2048
-	LabelSize         = 256
-	NumBackupRoots    = 4
-	BackupRootSize    = 168
-	MinSectorSize     = 4096
-	MaxNodeSize       = 65536
-	superSysArrayOff  = 0x32b
-	superBackupsOff   = 0xb2b
-	superDevItemOff   = 0xc9
-	superLabelOff     = 0x12b
-	superMetaUUIDOff  = 0x23b
-	minSysArrayLength = KeySize + ChunkItemSize + ChunkStripeSize
+	SuperblockSize      = 4096
+	SuperMagic          = 0x4D5F53665248425F // "_BHRfS_M" little-endian
+	SysChunkArrayMax    = 2048
+	LabelSize           = 256
+	NumBackupRoots      = 4
+	BackupRootSize      = 168
+	MinSectorSize       = 4096
+	MaxNodeSize         = 65536
+	SuperSysArrayOffset = 0x32b // where sys_chunk_array starts
+	superBackupsOff     = 0xb2b
+	SuperDevItemOffset  = 0xc9
+	superLabelOff       = 0x12b
+	superMetaUUIDOff    = 0x23b
+	minSysArrayLength   = KeySize + ChunkItemSize + ChunkStripeSize
 )
 
 // Superblock flags (BTRFS_SUPER_FLAG_* and the header flags stored there).
@@ -178,7 +178,7 @@ func ParseSuperblock(b []byte) (*Superblock, error) {
 	sb.RootLevel = b[0xc6]
 	sb.ChunkRootLevel = b[0xc7]
 	sb.LogRootLevel = b[0xc8]
-	dev, err := ParseDevItem(b[superDevItemOff : superDevItemOff+DevItemSize])
+	dev, err := ParseDevItem(b[SuperDevItemOffset : SuperDevItemOffset+DevItemSize])
 	if err != nil {
 		return nil, fmt.Errorf("superblock dev_item: %w", err)
 	}
@@ -201,7 +201,7 @@ func ParseSuperblock(b []byte) (*Superblock, error) {
 	if err := sb.validate(); err != nil {
 		return nil, err
 	}
-	sb.SysChunkArray = bytes.Clone(b[superSysArrayOff : superSysArrayOff+int(sb.SysChunkArraySize)])
+	sb.SysChunkArray = bytes.Clone(b[SuperSysArrayOffset : SuperSysArrayOffset+int(sb.SysChunkArraySize)])
 	return sb, nil
 }
 

@@ -1,136 +1,26 @@
 package ondisk
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/coldsend/coldsend/internal/superfixture"
 )
-
-// Superblock fixtures made by testdata/make.sh; the progs version is part
-// of the file names.
-var superFixtures = []string{"crc32c", "xxhash", "sha256", "blake2", "metadata-uuid", "raid10-devid3", "mixed"}
-
-func superFixturePath(name, ext string) string {
-	return filepath.Join("testdata", "sb-progs6.2-"+name+ext)
-}
-
-func readSuperFixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(superFixturePath(name, ".bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// dumpSuper is what "btrfs inspect-internal dump-super -f" printed for a
-// fixture.
-type dumpSuper struct {
-	fields  map[string]string // top-level "name value" lines, value verbatim
-	chunks  []map[string]string
-	stripes [][]map[string]string
-	backups []map[string]string
-}
-
-var (
-	dumpField  = regexp.MustCompile(`^([a-z_.]+(?: \(deprecated\))?)\t+(.*)$`)
-	dumpPairs  = regexp.MustCompile(`([a-z_]+) (\S+)`)
-	dumpBackup = regexp.MustCompile(`^\t\t(\w+):\t+(\d+)(?:\tgen: (\d+)\tlevel: (\d+))?$`)
-	dumpKey    = regexp.MustCompile(`^\titem \d+ key \(FIRST_CHUNK_TREE CHUNK_ITEM (\d+)\)$`)
-)
-
-func parseDumpSuper(t *testing.T, path string) *dumpSuper {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	d := &dumpSuper{fields: map[string]string{}}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case dumpField.MatchString(line):
-			m := dumpField.FindStringSubmatch(line)
-			d.fields[m[1]] = m[2]
-		case dumpKey.MatchString(line):
-			d.chunks = append(d.chunks, map[string]string{"logical": dumpKey.FindStringSubmatch(line)[1]})
-			d.stripes = append(d.stripes, nil)
-		case strings.HasPrefix(line, "\tbackup "):
-			d.backups = append(d.backups, map[string]string{})
-		case len(d.backups) > 0 && dumpBackup.MatchString(line):
-			m := dumpBackup.FindStringSubmatch(line)
-			d.backups[len(d.backups)-1][m[1]] = m[2]
-			if m[3] != "" {
-				d.backups[len(d.backups)-1][m[1]+".gen"] = m[3]
-				d.backups[len(d.backups)-1][m[1]+".level"] = m[4]
-			}
-		case len(d.chunks) > 0 && len(d.backups) == 0 && strings.HasPrefix(line, "\t\t\tstripe "):
-			s := map[string]string{}
-			for _, m := range dumpPairs.FindAllStringSubmatch(line, -1) {
-				s[m[1]] = m[2]
-			}
-			i := len(d.chunks) - 1
-			d.stripes[i] = append(d.stripes[i], s)
-		case len(d.chunks) > 0 && len(d.backups) == 0 && strings.HasPrefix(line, "\t\t\tdev_uuid "):
-			i := len(d.chunks) - 1
-			d.stripes[i][len(d.stripes[i])-1]["dev_uuid"] = strings.TrimPrefix(line, "\t\t\tdev_uuid ")
-		case len(d.chunks) > 0 && len(d.backups) == 0 && strings.HasPrefix(line, "\t\t"):
-			for _, m := range dumpPairs.FindAllStringSubmatch(line, -1) {
-				d.chunks[len(d.chunks)-1][m[1]] = m[2]
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
-// dumpWord returns the first word of a dump value ("0 (crc32c)" -> "0").
-func dumpWord(v string) string {
-	if i := strings.IndexAny(v, " \t"); i >= 0 {
-		return v[:i]
-	}
-	return v
-}
-
-func dumpTypeString(flags uint64) string {
-	var parts []string
-	for _, b := range []struct {
-		bit  uint64
-		name string
-	}{{BlockGroupData, "DATA"}, {BlockGroupSystem, "SYSTEM"}, {BlockGroupMetadata, "METADATA"}} {
-		if flags&b.bit != 0 {
-			parts = append(parts, b.name)
-		}
-	}
-	p := strings.ToUpper(ProfileName(flags))
-	if p == "SINGLE" {
-		p = "single"
-	}
-	return strings.Join(append(parts, p), "|")
-}
 
 // TestParseRealSuperblocks checks every decoded field against what
 // btrfs-progs printed for the same bytes.
 func TestParseRealSuperblocks(t *testing.T) {
-	for _, name := range superFixtures {
+	for _, name := range superfixture.Names {
 		t.Run(name, func(t *testing.T) {
-			sb, err := ParseSuperblock(readSuperFixture(t, name))
+			sb, err := ParseSuperblock(superfixture.Read(t, name))
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := parseDumpSuper(t, superFixturePath(name, ".dump-super.txt"))
+			d := superfixture.ParseDump(t, name)
 			n := sb.CsumType.Size()
 			u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 			x := func(v uint64) string { return fmt.Sprintf("%#x", v) }
@@ -181,56 +71,27 @@ func TestParseRealSuperblocks(t *testing.T) {
 				"dev_item.generation":           u(sb.DevItem.Generation),
 			}
 			for k, w := range want {
-				got, ok := d.fields[k]
+				got, ok := d.Fields[k]
 				if !ok {
 					t.Errorf("dump-super has no %q", k)
 					continue
 				}
-				if dumpWord(got) != w {
+				if superfixture.Word(got) != w {
 					t.Errorf("%s: parsed %q, dump-super says %q", k, w, got)
 				}
 			}
-			if got := d.fields["label"]; got != sb.Label {
+			if got := d.Fields["label"]; got != sb.Label {
 				t.Errorf("label: parsed %q, dump-super says %q", sb.Label, got)
 			}
-			if len(d.fields) != len(want)+1 {
-				t.Errorf("dump-super printed %d fields, test compares %d", len(d.fields), len(want)+1)
+			if len(d.Fields) != len(want)+1 {
+				t.Errorf("dump-super printed %d fields, test compares %d", len(d.Fields), len(want)+1)
 			}
 
-			chunks, err := ParseSysChunkArray(sb.SysChunkArray)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(chunks) != len(d.chunks) {
-				t.Fatalf("%d sys chunks, dump-super lists %d", len(chunks), len(d.chunks))
-			}
-			for i, c := range chunks {
-				dc := d.chunks[i]
-				got := map[string]string{
-					"logical": u(c.Logical), "length": u(c.Length), "owner": u(c.Owner),
-					"stripe_len": u(c.StripeLen), "type": dumpTypeString(c.Type),
-					"io_align": u(uint64(c.IOAlign)), "io_width": u(uint64(c.IOWidth)),
-					"sector_size": u(uint64(c.SectorSize)), "num_stripes": u(uint64(c.NumStripes)),
-					"sub_stripes": u(uint64(c.SubStripes)),
-				}
-				for k, v := range got {
-					if dc[k] != v {
-						t.Errorf("sys chunk %d %s: parsed %s, dump-super says %s", i, k, v, dc[k])
-					}
-				}
-				for j, s := range c.Stripes {
-					ds := d.stripes[i][j]
-					if ds["devid"] != u(s.DevID) || ds["offset"] != u(s.Offset) || ds["dev_uuid"] != s.DevUUID.String() {
-						t.Errorf("sys chunk %d stripe %d: parsed %+v, dump-super says %v", i, j, s, ds)
-					}
-				}
-			}
-
-			if len(d.backups) != NumBackupRoots {
-				t.Fatalf("dump-super lists %d backups", len(d.backups))
+			if len(d.Backups) != NumBackupRoots {
+				t.Fatalf("dump-super lists %d backups", len(d.Backups))
 			}
 			for i, b := range sb.Backups {
-				db := d.backups[i]
+				db := d.Backups[i]
 				got := map[string]uint64{
 					"backup_tree_root": b.TreeRoot, "backup_tree_root.gen": b.TreeRootGen, "backup_tree_root.level": uint64(b.TreeRootLevel),
 					"backup_chunk_root": b.ChunkRoot, "backup_chunk_root.gen": b.ChunkRootGen, "backup_chunk_root.level": uint64(b.ChunkRootLevel),
@@ -256,7 +117,7 @@ func TestParseRealSuperblocks(t *testing.T) {
 // A few values spelled out, so a broken dump-super parser cannot hide a
 // broken superblock parser.
 func TestParseRealSuperblockValues(t *testing.T) {
-	sb, err := ParseSuperblock(readSuperFixture(t, "metadata-uuid"))
+	sb, err := ParseSuperblock(superfixture.Read(t, "metadata-uuid"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +129,7 @@ func TestParseRealSuperblockValues(t *testing.T) {
 	if sb.IncompatFlags != 0x741 || sb.SectorSize != 4096 || sb.NodeSize != 16384 || sb.NumDevices != 1 {
 		t.Errorf("metadata_uuid fixture: incompat %#x sectorsize %d nodesize %d devices %d", sb.IncompatFlags, sb.SectorSize, sb.NodeSize, sb.NumDevices)
 	}
-	sb, err = ParseSuperblock(readSuperFixture(t, "blake2"))
+	sb, err = ParseSuperblock(superfixture.Read(t, "blake2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,14 +137,14 @@ func TestParseRealSuperblockValues(t *testing.T) {
 		sb.FSID.String() != "5eed0000-0000-4000-8000-000000000004" || sb.Bytenr != 65536 {
 		t.Errorf("blake2 fixture: csum %v label %q fsid %s bytenr %d", sb.CsumType, sb.Label, sb.FSID, sb.Bytenr)
 	}
-	sb, err = ParseSuperblock(readSuperFixture(t, "raid10-devid3"))
+	sb, err = ParseSuperblock(superfixture.Read(t, "raid10-devid3"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sb.NumDevices != 4 || sb.DevItem.DevID != 3 || sb.SysChunkArraySize != 17+48+4*32 {
 		t.Errorf("raid10 fixture: devices %d devid %d sys array %d", sb.NumDevices, sb.DevItem.DevID, sb.SysChunkArraySize)
 	}
-	sb, err = ParseSuperblock(readSuperFixture(t, "mixed"))
+	sb, err = ParseSuperblock(superfixture.Read(t, "mixed"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,8 +194,8 @@ func TestSuperblockValidation(t *testing.T) {
 		{"no devices", u64(0x88, 0), ErrCorrupt, "num_devices is 0"},
 		{"sys array big", u32(0xa0, 2049), ErrCorrupt, "sys_chunk_array_size 2049"},
 		{"sys array small", u32(0xa0, 64), ErrCorrupt, "sys_chunk_array_size 64"},
-		{"dev item fsid", u8(superDevItemOff+82, 0xff), ErrCorrupt, "dev_item fsid"},
-		{"dev item bytes used", u64(superDevItemOff+16, 1<<40), ErrCorrupt, "bytes_used 1099511627776 exceeds"},
+		{"dev item fsid", u8(SuperDevItemOffset+82, 0xff), ErrCorrupt, "dev_item fsid"},
+		{"dev item bytes used", u64(SuperDevItemOffset+16, 1<<40), ErrCorrupt, "bytes_used 1099511627776 exceeds"},
 		{"metadump", u64(0x38, SuperFlagWritten|SuperFlagMetadump), ErrUnsupported, "metadata dump"},
 		{"metadump v2", u64(0x38, SuperFlagMetadumpV2), ErrUnsupported, "metadata dump"},
 		{"changing fsid", u64(0x38, SuperFlagChangingFSIDV2), ErrUnsupported, "interrupted metadata_uuid change"},
@@ -342,7 +203,7 @@ func TestSuperblockValidation(t *testing.T) {
 		{"csum type", func(b []byte) { b[0xc4] = 9 }, ErrUnsupported, "unsupported checksum type 9"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := readSuperFixture(t, "sha256")
+			b := superfixture.Read(t, "sha256")
 			tc.edit(b)
 			_, err := ParseSuperblock(resealSuper(b))
 			if err == nil || !errors.Is(err, tc.kind) || !strings.Contains(err.Error(), tc.substr) {
@@ -350,7 +211,7 @@ func TestSuperblockValidation(t *testing.T) {
 			}
 		})
 	}
-	b := readSuperFixture(t, "crc32c")
+	b := superfixture.Read(t, "crc32c")
 	if _, err := ParseSuperblock(b[:4000]); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("truncated: %v", err)
 	}
@@ -364,168 +225,17 @@ func TestSuperblockValidation(t *testing.T) {
 	}
 }
 
-// sparseDev is an in-memory device holding a few regions; everything else
-// reads as zeros.
-type sparseDev struct {
-	size    int64
-	regions map[int64][]byte
-}
-
-func (s *sparseDev) ReadAt(p []byte, off int64) (int, error) {
-	clear(p)
-	for start, r := range s.regions {
-		lo, hi := max(start, off), min(start+int64(len(r)), off+int64(len(p)))
-		if lo < hi {
-			copy(p[lo-off:hi-off], r[lo-start:hi-start])
-		}
+func TestDevItem(t *testing.T) {
+	sb, err := ParseSuperblock(superfixture.Read(t, "raid10-devid3"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return len(p), nil
-}
-
-// superCopy returns the fixture moved to offset off with generation gen.
-func superCopy(t *testing.T, name string, off int64, gen uint64) []byte {
-	b := readSuperFixture(t, name)
-	binary.LittleEndian.PutUint64(b[0x30:], uint64(off))
-	binary.LittleEndian.PutUint64(b[0x48:], gen)
-	return resealSuper(b)
-}
-
-func TestReadSuperblock(t *testing.T) {
-	const mirror = 0x4000000
-	big := int64(mirror + 1<<20)
-	corrupt := func(b []byte) []byte { b[0x200] ^= 1; return b }
-	for _, tc := range []struct {
-		name    string
-		size    int64
-		regions map[int64][]byte
-		wantGen uint64 // 0: want an error
-		wantOff uint64
-		errSub  string
-		errKind error
-		warnSub string
-	}{
-		{name: "primary only", size: 1 << 20, regions: map[int64][]byte{0x10000: superCopy(t, "crc32c", 0x10000, 7)}, wantGen: 7, wantOff: 0x10000},
-		{name: "primary and mirror", size: big, regions: map[int64][]byte{0x10000: superCopy(t, "crc32c", 0x10000, 7), mirror: superCopy(t, "crc32c", mirror, 7)}, wantGen: 7, wantOff: 0x10000},
-		{name: "damaged primary", size: big, regions: map[int64][]byte{0x10000: corrupt(superCopy(t, "crc32c", 0x10000, 8)), mirror: superCopy(t, "crc32c", mirror, 7)},
-			wantGen: 7, wantOff: mirror, warnSub: "primary superblock at byte offset 65536 is invalid"},
-		{name: "newer mirror", size: big, regions: map[int64][]byte{0x10000: superCopy(t, "crc32c", 0x10000, 7), mirror: superCopy(t, "crc32c", mirror, 9)},
-			wantGen: 9, wantOff: mirror, warnSub: "newer than the primary"},
-		{name: "mirror of another fs", size: big, regions: map[int64][]byte{0x10000: superCopy(t, "crc32c", 0x10000, 7), mirror: superCopy(t, "xxhash", mirror, 9)},
-			wantGen: 7, wantOff: 0x10000, warnSub: "belongs to another filesystem"},
-		{name: "damaged mirror", size: big, regions: map[int64][]byte{0x10000: superCopy(t, "crc32c", 0x10000, 7), mirror: corrupt(superCopy(t, "crc32c", mirror, 7))},
-			wantGen: 7, wantOff: 0x10000, warnSub: "copy at byte offset 67108864 is invalid"},
-		{name: "stale bytenr", size: 1 << 20, regions: map[int64][]byte{0x10000: superCopy(t, "crc32c", mirror, 7)}, errSub: "records bytenr 67108864", errKind: ErrCorrupt},
-		{name: "bad csum", size: 1 << 20, regions: map[int64][]byte{0x10000: corrupt(superCopy(t, "crc32c", 0x10000, 7))}, errSub: "checksum mismatch", errKind: ErrCorrupt},
-		{name: "not btrfs", size: 1 << 20, errSub: "bad magic", errKind: ErrNotBtrfs},
-		{name: "not btrfs, old mirror", size: big, regions: map[int64][]byte{mirror: superCopy(t, "crc32c", mirror, 7)}, errSub: "remains at byte offset 67108864, probably from an earlier filesystem; --super 1 trusts it", errKind: ErrNotBtrfs},
-		{name: "truncated", size: 0x10000 + 100, errSub: "too short", errKind: ErrNotBtrfs},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var warns []string
-			dev := &Device{Name: "img", R: &sparseDev{tc.size, tc.regions}, Size: tc.size}
-			sb, err := ReadSuperblock(dev, func(m string) { warns = append(warns, m) })
-			if tc.wantGen == 0 {
-				var de *DeviceError
-				if !errors.As(err, &de) || de.Device != "img" || de.Offset != 65536 || !errors.Is(err, tc.errKind) || !strings.Contains(err.Error(), tc.errSub) {
-					t.Fatalf("got %v, want a DeviceError for img at 65536 containing %q", err, tc.errSub)
-				}
-				if !strings.HasPrefix(err.Error(), "img: no valid btrfs superblock at byte offset 65536: ") {
-					t.Errorf("message %q", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if sb.Generation != tc.wantGen || sb.Bytenr != tc.wantOff {
-				t.Errorf("got generation %d at %d, want %d at %d", sb.Generation, sb.Bytenr, tc.wantGen, tc.wantOff)
-			}
-			joined := strings.Join(warns, "\n")
-			if tc.warnSub == "" && joined != "" || !strings.Contains(joined, tc.warnSub) {
-				t.Errorf("warnings %q, want %q", joined, tc.warnSub)
-			}
-		})
+	b := superfixture.Read(t, "raid10-devid3")[SuperDevItemOffset : SuperDevItemOffset+DevItemSize]
+	d, err := ParseDevItem(b)
+	if err != nil || d != sb.DevItem || d.DevID != 3 || d.TotalBytes != 256<<20 {
+		t.Errorf("ParseDevItem = %+v, %v", d, err)
 	}
-}
-
-// FuzzParseSuperblock overlays a few bytes on a kernel-made superblock
-// (which of them, where) and parses it, with the checksum as stored and
-// resealed so that the field checks are reached. Small inputs keep the
-// fuzzer's minimisation cheap; the overlay reaches every byte.
-func FuzzParseSuperblock(f *testing.F) {
-	bases := make([][]byte, len(superFixtures))
-	for i, name := range superFixtures {
-		bases[i] = readSuperFixture(f, name)
-	}
-	f.Add(uint8(0), uint16(0x90), []byte{0, 0x20, 0, 0})          // sectorsize
-	f.Add(uint8(1), uint16(0xa0), []byte{0xff, 0x07, 0, 0})       // sys_chunk_array_size
-	f.Add(uint8(2), uint16(0x32b+0x11+0x2c), []byte{9, 0})        // num_stripes of the first sys chunk
-	f.Add(uint8(3), uint16(0xbc), []byte{0xff, 0xff, 0xff, 0xff}) // incompat flags
-	f.Add(uint8(4), uint16(0x40), []byte("_BHRfS_M"))
-	f.Fuzz(func(t *testing.T, which uint8, at uint16, patch []byte) {
-		b := bytes.Clone(bases[int(which)%len(bases)])
-		copy(b[int(at)%SuperblockSize:], patch)
-		check := func(b []byte) {
-			sb, err := ParseSuperblock(b)
-			if err != nil {
-				return
-			}
-			if len(sb.SysChunkArray) != int(sb.SysChunkArraySize) {
-				t.Fatalf("sys array %d bytes, size %d", len(sb.SysChunkArray), sb.SysChunkArraySize)
-			}
-			if cs, err := ParseSysChunkArray(sb.SysChunkArray); err == nil {
-				for _, c := range cs {
-					_ = c.checkFS(sb)
-				}
-			}
-			_, _ = CheckFeatures(sb)
-		}
-		check(b)
-		check(resealSuper(b))
-	})
-}
-
-func TestReadSuperblockCopy(t *testing.T) {
-	const mirror = 0x4000000
-	big := int64(mirror + 1<<20)
-	zeroedPrimary := map[int64][]byte{mirror: superCopy(t, "crc32c", mirror, 7)}
-	for _, tc := range []struct {
-		name    string
-		size    int64
-		regions map[int64][]byte
-		copy    int
-		wantGen uint64 // 0: want an error
-		errSub  string
-		warnSub string
-	}{
-		{name: "mirror of a zeroed primary", size: big, regions: zeroedPrimary, copy: 1, wantGen: 7},
-		{name: "zeroed primary asked for", size: big, regions: zeroedPrimary, copy: 0, errSub: "superblock copy 0 at byte offset 65536: bad magic"},
-		{name: "copy past the device end", size: big, regions: zeroedPrimary, copy: 2, errSub: "superblock copy 2 at byte offset 274877906944: superblock copy lies past the device end"},
-		{name: "no such copy", size: big, regions: zeroedPrimary, copy: 3, errSub: "copies are 0 (primary), 1 and 2"},
-		{name: "older copy asked for", size: big, copy: 1, wantGen: 7, warnSub: "copy 0 at byte offset 65536 is newer (generation 9)",
-			regions: map[int64][]byte{0x10000: superCopy(t, "crc32c", 0x10000, 9), mirror: superCopy(t, "crc32c", mirror, 7)}},
-		{name: "stale copy", size: big, copy: 1, errSub: "records bytenr 65536",
-			regions: map[int64][]byte{mirror: superCopy(t, "crc32c", 0x10000, 7)}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var warns []string
-			dev := &Device{Name: "img", R: &sparseDev{tc.size, tc.regions}, Size: tc.size}
-			sb, err := ReadSuperblockCopy(dev, tc.copy, func(m string) { warns = append(warns, m) })
-			if tc.wantGen == 0 {
-				if err == nil || !strings.Contains(err.Error(), tc.errSub) {
-					t.Fatalf("got %v, want an error containing %q", err, tc.errSub)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if sb.Generation != tc.wantGen || sb.Bytenr != uint64(SuperblockOffsets[tc.copy]) {
-				t.Errorf("got generation %d at %d", sb.Generation, sb.Bytenr)
-			}
-			if joined := strings.Join(warns, "\n"); !strings.Contains(joined, tc.warnSub) || tc.warnSub == "" && joined != "" {
-				t.Errorf("warnings %q, want %q", joined, tc.warnSub)
-			}
-		})
+	if _, err := ParseDevItem(b[:97]); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("short dev item: %v", err)
 	}
 }

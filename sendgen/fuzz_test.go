@@ -14,6 +14,7 @@ import (
 	"github.com/coldsend/coldsend/internal/fixturestreams"
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 	"github.com/coldsend/coldsend/sendgen"
 )
 
@@ -53,8 +54,8 @@ func loadFuzzImage() error {
 	return fuzzImage.err
 }
 
-func openFS(dev *ondisk.Device) (*fstree.FS, error) {
-	vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{})
+func openFS(dev *volume.Device) (*fstree.FS, error) {
+	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -11,18 +11,19 @@ import (
 	"github.com/coldsend/coldsend/internal/corrupt"
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // damagedFixture unpacks the basic fixture to a file, lets damage change
 // it through the library (checksum-valid edits), and writes the result
 // back into the file, for commands to run on.
-func damagedFixture(t *testing.T, damage func(dev *ondisk.Device, fs *fstree.FS) (*ondisk.Device, error)) string {
+func damagedFixture(t *testing.T, damage func(dev *volume.Device, fs *fstree.FS) (*volume.Device, error)) string {
 	t.Helper()
 	return damagedImage(t, fixtureDir, damage)
 }
 
 // damagedImage is damagedFixture for the one-device scenario in dir.
-func damagedImage(t *testing.T, dir string, damage func(dev *ondisk.Device, fs *fstree.FS) (*ondisk.Device, error)) string {
+func damagedImage(t *testing.T, dir string, damage func(dev *volume.Device, fs *fstree.FS) (*volume.Device, error)) string {
 	t.Helper()
 	paths, err := imagefile.Unpack(dir, t.TempDir())
 	if err != nil {
@@ -38,8 +39,8 @@ func damagedImage(t *testing.T, dir string, damage func(dev *ondisk.Device, fs *
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev := &ondisk.Device{Name: img, R: f, Size: st.Size()}
-	vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{})
+	dev := &volume.Device{Name: img, R: f, Size: st.Size()}
+	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,8 +60,8 @@ func damagedImage(t *testing.T, dir string, damage func(dev *ondisk.Device, fs *
 
 // editItem is a damage function changing the payload of one item of the
 // subvolume that path lives in; key picks the item from path's inode.
-func editItem(path string, key func(ino uint64) ondisk.Key, edit func([]byte)) func(*ondisk.Device, *fstree.FS) (*ondisk.Device, error) {
-	return func(dev *ondisk.Device, fs *fstree.FS) (*ondisk.Device, error) {
+func editItem(path string, key func(ino uint64) ondisk.Key, edit func([]byte)) func(*volume.Device, *fstree.FS) (*volume.Device, error) {
+	return func(dev *volume.Device, fs *fstree.FS) (*volume.Device, error) {
 		loc, err := fs.Resolve(path)
 		if err != nil {
 			return nil, err
@@ -90,8 +91,8 @@ func TestImpossibleInodeSize(t *testing.T) {
 
 // pointEntry is a damage function that points the entry of path (its
 // DIR_INDEX, and with both its DIR_ITEM too) at the directory target.
-func pointEntry(path, target string, both bool) func(*ondisk.Device, *fstree.FS) (*ondisk.Device, error) {
-	return func(dev *ondisk.Device, fs *fstree.FS) (*ondisk.Device, error) {
+func pointEntry(path, target string, both bool) func(*volume.Device, *fstree.FS) (*volume.Device, error) {
+	return func(dev *volume.Device, fs *fstree.FS) (*volume.Device, error) {
 		dirPath, name := path[:strings.LastIndexByte(path, '/')], path[strings.LastIndexByte(path, '/')+1:]
 		dir, err := fs.Resolve(dirPath)
 		if err != nil {
@@ -115,7 +116,7 @@ func pointEntry(path, target string, both bool) func(*ondisk.Device, *fstree.FS)
 				return bad, err
 			}
 			// The DIR_ITEM is read from the damaged image, not the intact one.
-			vol, err := ondisk.Open([]*ondisk.Device{bad}, ondisk.Options{})
+			vol, err := volume.Open([]*volume.Device{bad}, volume.Options{})
 			if err != nil {
 				return nil, err
 			}

@@ -6,7 +6,7 @@ import (
 	"io"
 
 	"github.com/coldsend/coldsend/fstree"
-	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // fsFlags are the options of every command that opens a filesystem.
@@ -23,14 +23,14 @@ func (f *fsFlags) register(c *command) {
 }
 
 // superChoice turns --super into ondisk's choice.
-func (f *fsFlags) superChoice() (ondisk.SuperChoice, error) {
+func (f *fsFlags) superChoice() (volume.SuperChoice, error) {
 	switch {
 	case f.super == -1:
-		return ondisk.SuperAuto, nil
+		return volume.SuperAuto, nil
 	case f.super < 0 || f.super > 2:
 		return 0, fmt.Errorf("--super %d: superblock copies are 0 (primary), 1 and 2", f.super)
 	}
-	return ondisk.SuperCopy(f.super), nil
+	return volume.SuperCopy(f.super), nil
 }
 
 // openedFS is a filesystem and the files behind it.
@@ -63,9 +63,9 @@ func (f *fsFlags) open(image string, stderr io.Writer) (*openedFS, error) {
 		return nil, err
 	}
 	o := &openedFS{stderr: stderr}
-	var devs []*ondisk.Device
+	var devs []*volume.Device
 	for _, p := range append([]string{image}, f.devices...) {
-		d, c, err := ondisk.OpenDeviceFile(p)
+		d, c, err := volume.OpenDeviceFile(p)
 		if err != nil {
 			o.Close()
 			return nil, err
@@ -74,7 +74,7 @@ func (f *fsFlags) open(image string, stderr io.Writer) (*openedFS, error) {
 		devs = append(devs, d)
 	}
 	warn := func(msg string) { fmt.Fprintf(stderr, "coldsend: warning: %s\n", msg) }
-	vol, err := ondisk.Open(devs, ondisk.Options{Warn: warn, Super: super})
+	vol, err := volume.Open(devs, volume.Options{Warn: warn, Super: super})
 	if err != nil {
 		o.Close()
 		return nil, err

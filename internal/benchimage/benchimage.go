@@ -29,7 +29,7 @@ import (
 	"time"
 
 	"github.com/coldsend/coldsend/fstree"
-	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // Format versions how this package builds an image (the mkfs and mount
@@ -296,11 +296,11 @@ func NeedMount(b *testing.B) {
 
 // Open opens img with coldsend, as the CLI does.
 func Open(tb testing.TB, img string) (*fstree.FS, func()) {
-	dev, closer, err := ondisk.OpenDeviceFile(img)
+	dev, closer, err := volume.OpenDeviceFile(img)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{})
+	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
 	if err == nil {
 		var fs *fstree.FS
 		if fs, err = fstree.Open(vol, fstree.Options{}); err == nil {

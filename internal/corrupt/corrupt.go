@@ -10,6 +10,7 @@ import (
 
 	"github.com/coldsend/coldsend/btree"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // PatchedDevice serves a device's bytes with some ranges replaced.
@@ -70,13 +71,13 @@ func Blocks(trees ...*btree.Tree) []uint64 {
 // Image is a device opened once for many damaged copies: fuzzers damage
 // one block per run and must not pay for opening the volume each time.
 type Image struct {
-	Dev *ondisk.Device
-	Vol *ondisk.Volume
+	Dev *volume.Device
+	Vol *volume.Volume
 }
 
 // NewImage opens the volume on dev.
-func NewImage(dev *ondisk.Device) (*Image, error) {
-	vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{})
+func NewImage(dev *volume.Device) (*Image, error) {
+	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +87,7 @@ func NewImage(dev *ondisk.Device) (*Image, error) {
 // Block returns dev with data written into the tree block at logical, at
 // byte at (taken modulo the space after the checksum), in every copy, with
 // the checksum recomputed.
-func Block(dev *ondisk.Device, logical uint64, at int, data []byte) (*ondisk.Device, error) {
+func Block(dev *volume.Device, logical uint64, at int, data []byte) (*volume.Device, error) {
 	im, err := NewImage(dev)
 	if err != nil {
 		return nil, err
@@ -95,7 +96,7 @@ func Block(dev *ondisk.Device, logical uint64, at int, data []byte) (*ondisk.Dev
 }
 
 // Block is the package's Block on im.
-func (im *Image) Block(logical uint64, at int, data []byte) (*ondisk.Device, error) {
+func (im *Image) Block(logical uint64, at int, data []byte) (*volume.Device, error) {
 	return im.Rewrite(logical, func(block []byte) error {
 		off := ondisk.CsumSize + at%(len(block)-ondisk.CsumSize)
 		copy(block[off:], data)
@@ -105,7 +106,7 @@ func (im *Image) Block(logical uint64, at int, data []byte) (*ondisk.Device, err
 
 // Rewrite returns dev with the tree block at logical changed by edit in
 // every copy, its checksum recomputed: damage that passes verification.
-func Rewrite(dev *ondisk.Device, logical uint64, edit func(block []byte) error) (*ondisk.Device, error) {
+func Rewrite(dev *volume.Device, logical uint64, edit func(block []byte) error) (*volume.Device, error) {
 	im, err := NewImage(dev)
 	if err != nil {
 		return nil, err
@@ -114,7 +115,7 @@ func Rewrite(dev *ondisk.Device, logical uint64, edit func(block []byte) error) 
 }
 
 // Rewrite is the package's Rewrite on im.
-func (im *Image) Rewrite(logical uint64, edit func(block []byte) error) (*ondisk.Device, error) {
+func (im *Image) Rewrite(logical uint64, edit func(block []byte) error) (*volume.Device, error) {
 	vol := im.Vol
 	block := make([]byte, vol.NodeSize())
 	if err := vol.ReadLogical(block, logical); err != nil {
@@ -134,14 +135,14 @@ func (im *Image) Rewrite(logical uint64, edit func(block []byte) error) (*ondisk
 		}
 		pd.Patches[int64(phys)] = block
 	}
-	return &ondisk.Device{Name: im.Dev.Name, R: pd, Size: im.Dev.Size}, nil
+	return &volume.Device{Name: im.Dev.Name, R: pd, Size: im.Dev.Size}, nil
 }
 
 // Item returns dev with the payload of the item at key k of tree t
 // (opened on dev) changed in place by edit, in every copy of its leaf,
 // checksum recomputed: a checksum-valid edit of metadata, such as a
 // directory entry pointed at another inode or an impossible i_size.
-func Item(dev *ondisk.Device, t *btree.Tree, k ondisk.Key, edit func(payload []byte)) (*ondisk.Device, error) {
+func Item(dev *volume.Device, t *btree.Tree, k ondisk.Key, edit func(payload []byte)) (*volume.Device, error) {
 	im, err := NewImage(dev)
 	if err != nil {
 		return nil, err
@@ -150,7 +151,7 @@ func Item(dev *ondisk.Device, t *btree.Tree, k ondisk.Key, edit func(payload []b
 }
 
 // Item is the package's Item on im.
-func (im *Image) Item(t *btree.Tree, k ondisk.Key, edit func(payload []byte)) (*ondisk.Device, error) {
+func (im *Image) Item(t *btree.Tree, k ondisk.Key, edit func(payload []byte)) (*volume.Device, error) {
 	c, err := t.Seek(k)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ import (
 	"github.com/coldsend/coldsend/internal/manifest"
 	"github.com/coldsend/coldsend/internal/sendcheck"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // How a device is damaged.
@@ -152,7 +153,7 @@ func noise(seed, pos uint64) byte {
 type Scenario struct {
 	Dir      string
 	Manifest *manifest.Scenario
-	devs     map[uint64]*ondisk.Device // intact, by devid
+	devs     map[uint64]*volume.Device // intact, by devid
 	streams  []fixturestreams.Stream
 }
 
@@ -162,7 +163,7 @@ func Load(dir string) (*Scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Scenario{Dir: dir, Manifest: sc, devs: map[uint64]*ondisk.Device{}}
+	s := &Scenario{Dir: dir, Manifest: sc, devs: map[uint64]*volume.Device{}}
 	for _, d := range sc.Devices {
 		dev, err := imagefile.Load(filepath.Join(dir, d.File))
 		if err != nil {
@@ -193,7 +194,7 @@ func (s *Scenario) Devids() []uint64 {
 
 // Open opens the filesystem with damage applied; warnings are returned.
 func (s *Scenario) Open(d Damage) (*fstree.FS, []string, error) {
-	var devs []*ondisk.Device
+	var devs []*volume.Device
 	for _, id := range s.Devids() {
 		dev := s.devs[id]
 		if slices.Contains(d.Devids, id) {
@@ -201,14 +202,14 @@ func (s *Scenario) Open(d Damage) (*fstree.FS, []string, error) {
 			case Omitted:
 				continue
 			case Zeroed, Random:
-				dev = &ondisk.Device{Name: dev.Name, Size: dev.Size, R: &wiped{base: dev.R, size: dev.Size, random: d.How == Random, seed: id}}
+				dev = &volume.Device{Name: dev.Name, Size: dev.Size, R: &wiped{base: dev.R, size: dev.Size, random: d.How == Random, seed: id}}
 			}
 		}
 		devs = append(devs, dev)
 	}
 	var warns []string
 	warn := func(m string) { warns = append(warns, m) }
-	vol, err := ondisk.Open(devs, ondisk.Options{Warn: warn})
+	vol, err := volume.Open(devs, volume.Options{Warn: warn})
 	if err != nil {
 		return nil, warns, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/internal/manifest"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // maxReported bounds how many differences one check lists.
@@ -25,7 +26,7 @@ const maxReported = 40
 // the filesystem on them. Warnings are collected into *warnings when
 // non-nil.
 func Open(dir string, sc *manifest.Scenario, warnings *[]string) (*fstree.FS, error) {
-	var devs []*ondisk.Device
+	var devs []*volume.Device
 	for _, d := range sc.Devices {
 		dev, err := imagefile.Load(filepath.Join(dir, d.File))
 		if err != nil {
@@ -38,7 +39,7 @@ func Open(dir string, sc *manifest.Scenario, warnings *[]string) (*fstree.FS, er
 			*warnings = append(*warnings, msg)
 		}
 	}
-	vol, err := ondisk.Open(devs, ondisk.Options{Warn: warn})
+	vol, err := volume.Open(devs, volume.Options{Warn: warn})
 	if err != nil {
 		return nil, err
 	}

@@ -13,12 +13,12 @@ import (
 	"github.com/dsnet/golib/memfile"
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // Load decompresses path (a .img.zst, or a plain image) into memory and
-// returns it as an ondisk.Device named after the file.
-func Load(path string) (*ondisk.Device, error) {
+// returns it as an volume.Device named after the file.
+func Load(path string) (*volume.Device, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -29,7 +29,7 @@ func Load(path string) (*ondisk.Device, error) {
 		return nil, err
 	}
 	mf := memfile.New(buf.Bytes())
-	return &ondisk.Device{Name: filepath.Base(path), R: mf, Size: int64(buf.Len())}, nil
+	return &volume.Device{Name: filepath.Base(path), R: mf, Size: int64(buf.Len())}, nil
 }
 
 // Unpack decompresses every *.img.zst in srcDir into dstDir as *.img

@@ -10,7 +10,7 @@ import (
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/internal/streamdiff"
-	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 	"github.com/coldsend/coldsend/sendgen"
 )
 
@@ -33,7 +33,7 @@ func Orphans(dir string) (checked int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	vol, err := ondisk.Open([]*ondisk.Device{dev}, ondisk.Options{})
+	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
 	if err != nil {
 		return 0, err
 	}

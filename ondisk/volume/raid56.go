@@ -1,6 +1,10 @@
-package ondisk
+package volume
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/coldsend/coldsend/ondisk"
+)
 
 // RAID5/6 parity uses the Linux raid6 field: GF(2^8) with polynomial
 // 0x11d and generator 2. P is the XOR of the data stripes of a full
@@ -81,7 +85,7 @@ func (r *raidRow) stripeIndex(k int) int {
 }
 
 func (r *raidRow) physical(k int) uint64 {
-	return addSat(r.c.Stripes[r.stripeIndex(k)].Offset, r.fs*StripeLen+r.so)
+	return addSat(r.c.Stripes[r.stripeIndex(k)].Offset, r.fs*ondisk.StripeLen+r.so)
 }
 
 func (r *raidRow) read(b []byte, k int) error {

@@ -1,4 +1,4 @@
-package ondisk
+package volume
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/coldsend/coldsend/ondisk"
 )
 
 // Reading a logical range. The normal read takes the first copy, or the
@@ -24,18 +26,18 @@ import (
 // c.NumCopies; RAID5/6 are handled by raidPieces): the stripe index, the
 // physical offset and how many bytes are contiguous from there.
 func (c *Chunk) mapStripe(off uint64, mirror int) (idx int, phys, n uint64) {
-	sn, so := off/StripeLen, off%StripeLen
+	sn, so := off/ondisk.StripeLen, off%ondisk.StripeLen
 	switch c.Profile() {
-	case BlockGroupRAID0:
+	case ondisk.BlockGroupRAID0:
 		k := uint64(len(c.Stripes))
 		idx = int(sn % k)
-		return idx, addSat(c.Stripes[idx].Offset, (sn/k)*StripeLen+so), StripeLen - so
-	case BlockGroupRAID10:
+		return idx, addSat(c.Stripes[idx].Offset, (sn/k)*ondisk.StripeLen+so), ondisk.StripeLen - so
+	case ondisk.BlockGroupRAID10:
 		sub := uint64(c.SubStripes)
 		groups := uint64(len(c.Stripes)) / sub
 		idx = int((sn%groups)*sub) + mirror
-		return idx, addSat(c.Stripes[idx].Offset, (sn/groups)*StripeLen+so), StripeLen - so
-	case BlockGroupDUP, BlockGroupRAID1, BlockGroupRAID1C3, BlockGroupRAID1C4:
+		return idx, addSat(c.Stripes[idx].Offset, (sn/groups)*ondisk.StripeLen+so), ondisk.StripeLen - so
+	case ondisk.BlockGroupDUP, ondisk.BlockGroupRAID1, ondisk.BlockGroupRAID1C3, ondisk.BlockGroupRAID1C4:
 		idx = mirror
 	}
 	return idx, addSat(c.Stripes[idx].Offset, off), c.Length - off
@@ -140,11 +142,11 @@ func raidPieces(c *Chunk, devs []*Device, off, n uint64, fn func(pos uint64, pc 
 	d := len(c.Stripes) - c.parity()
 	for pos := uint64(0); pos < n; {
 		o := off + pos
-		sn, so := o/StripeLen, o%StripeLen
+		sn, so := o/ondisk.StripeLen, o%ondisk.StripeLen
 		pc := raidPiece{
 			row:    raidRow{c: c, devs: devs, fs: sn / uint64(d), so: so, d: d},
 			target: int(sn % uint64(d)),
-			n:      min(StripeLen-so, n-pos),
+			n:      min(ondisk.StripeLen-so, n-pos),
 		}
 		if err := fn(pos, pc); err != nil {
 			return err
@@ -303,7 +305,7 @@ func (v *Volume) ReadMirror(p []byte, logical uint64, mirror int) error {
 	if err == nil || errors.As(err, &de) {
 		return err
 	}
-	return &BlockError{Logical: logical, Err: err}
+	return &ondisk.BlockError{Logical: logical, Err: err}
 }
 
 // attemptError is one attempt's failure on one unit.
@@ -377,7 +379,7 @@ func (a *attempt) describe(c *Chunk, devs []*Device, off uint64) string {
 func (v *Volume) readCopies(p []byte, logical, tree uint64, unit int, check func(b []byte, logical uint64) error) error {
 	i, err := v.lookupRange(logical, len(p))
 	if err != nil {
-		return &BlockError{Logical: logical, Tree: tree, Err: err}
+		return &ondisk.BlockError{Logical: logical, Tree: tree, Err: err}
 	}
 	c, devs := &v.chunks.chunks[i], v.stripes[i]
 	off := logical - c.Logical
@@ -491,7 +493,7 @@ func (r *repair) group(p []byte, off uint64, readErr error, whole bool, check fu
 	}
 	for u := range nu {
 		if !done[u] {
-			return &BlockError{Logical: c.Logical + unitOff(u), Tree: r.tree, Err: fails[u]}
+			return &ondisk.BlockError{Logical: c.Logical + unitOff(u), Tree: r.tree, Err: fails[u]}
 		}
 	}
 	// Devices missing at Open were announced then; only damage is news.
@@ -606,12 +608,12 @@ func (v *Volume) ReadVerified(p []byte, logical uint64, unit int, check func(b [
 // bytenr, fsid, level, generation and first key as want demands, then the
 // structural checks of ParseNode. A copy failing any check is skipped for
 // the next; if all fail, the *BlockError says what failed on each.
-func (v *Volume) ReadTreeBlock(logical uint64, want BlockExpect) (*Node, error) {
+func (v *Volume) ReadTreeBlock(logical uint64, want ondisk.BlockExpect) (*ondisk.Node, error) {
 	if logical == 0 || logical%uint64(v.sb.SectorSize) != 0 {
-		return nil, &BlockError{Logical: logical, Tree: want.Owner, Err: corruptf("tree block address is not aligned to sectorsize %d", v.sb.SectorSize)}
+		return nil, &ondisk.BlockError{Logical: logical, Tree: want.Owner, Err: corruptf("tree block address is not aligned to sectorsize %d", v.sb.SectorSize)}
 	}
 	buf := make([]byte, v.sb.NodeSize)
-	var node *Node
+	var node *ondisk.Node
 	err := v.readCopies(buf, logical, want.Owner, len(buf), func(b []byte, _ uint64) error {
 		var err error
 		node, err = v.checkTreeBlock(b, logical, want)
@@ -623,14 +625,14 @@ func (v *Volume) ReadTreeBlock(logical uint64, want BlockExpect) (*Node, error) 
 	return node, nil
 }
 
-func (v *Volume) checkTreeBlock(b []byte, logical uint64, want BlockExpect) (*Node, error) {
+func (v *Volume) checkTreeBlock(b []byte, logical uint64, want ondisk.BlockExpect) (*ondisk.Node, error) {
 	ct := v.sb.CsumType
-	if !ct.Verify(b[:CsumSize], b[CsumSize:]) {
-		var sum [CsumSize]byte
-		ct.Sum(&sum, b[CsumSize:])
+	if !ct.Verify(b[:ondisk.CsumSize], b[ondisk.CsumSize:]) {
+		var sum [ondisk.CsumSize]byte
+		ct.Sum(&sum, b[ondisk.CsumSize:])
 		return nil, invalidf("checksum mismatch (stored %x, computed %x)", b[:ct.Size()], sum[:ct.Size()])
 	}
-	h, err := ParseHeader(b)
+	h, err := ondisk.ParseHeader(b)
 	if err != nil {
 		return nil, err
 	}
@@ -644,7 +646,7 @@ func (v *Volume) checkTreeBlock(b []byte, logical uint64, want BlockExpect) (*No
 	case want.Generation != 0 && h.Generation != want.Generation:
 		return nil, invalidf("generation mismatch (header has %d, expected %d)", h.Generation, want.Generation)
 	}
-	n, err := ParseNode(b)
+	n, err := ondisk.ParseNode(b)
 	if err != nil {
 		return nil, err
 	}
@@ -665,22 +667,22 @@ func (v *Volume) checkTreeBlock(b []byte, logical uint64, want BlockExpect) (*No
 func (v *Volume) MapPhysical(logical uint64, mirror int) (devid, physical uint64, err error) {
 	i, err := v.lookupRange(logical, 1)
 	if err != nil {
-		return 0, 0, &BlockError{Logical: logical, Err: err}
+		return 0, 0, &ondisk.BlockError{Logical: logical, Err: err}
 	}
 	c := &v.chunks.chunks[i]
 	off := logical - c.Logical
 	if c.parity() > 0 {
 		if mirror != 0 {
-			return 0, 0, &BlockError{Logical: logical, Err: fmt.Errorf("mirror %d of a %s chunk is rebuilt from parity and has no location", mirror, c.ProfileName())}
+			return 0, 0, &ondisk.BlockError{Logical: logical, Err: fmt.Errorf("mirror %d of a %s chunk is rebuilt from parity and has no location", mirror, c.ProfileName())}
 		}
 		d := uint64(len(c.Stripes) - c.parity())
-		sn, so := off/StripeLen, off%StripeLen
+		sn, so := off/ondisk.StripeLen, off%ondisk.StripeLen
 		row := raidRow{c: c, fs: sn / d, so: so, d: int(d)}
 		target := int(sn % d)
 		return c.Stripes[row.stripeIndex(target)].DevID, row.physical(target), nil
 	}
 	if mirror < 0 || mirror >= c.NumCopies() {
-		return 0, 0, &BlockError{Logical: logical, Err: fmt.Errorf("mirror %d does not exist: the %s chunk has %d copies", mirror, c.ProfileName(), c.NumCopies())}
+		return 0, 0, &ondisk.BlockError{Logical: logical, Err: fmt.Errorf("mirror %d does not exist: the %s chunk has %d copies", mirror, c.ProfileName(), c.NumCopies())}
 	}
 	idx, phys, _ := c.mapStripe(off, mirror)
 	return c.Stripes[idx].DevID, phys, nil

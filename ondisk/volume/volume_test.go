@@ -1,4 +1,4 @@
-package ondisk
+package volume
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/coldsend/coldsend/ondisk"
 )
 
 func openTestFS(t *testing.T, devs []*Device) (*Volume, []string) {
@@ -26,7 +28,7 @@ func openTestFS(t *testing.T, devs []*Device) (*Volume, []string) {
 // tfsReadSpans are (offset, length) pairs inside the chunk that start and end
 // on and off 64 KiB stripe boundaries.
 var tfsReadSpans = [][2]uint64{
-	{0, tfsNodeSize}, {StripeLen - 100, 300}, {StripeLen, StripeLen}, {3*StripeLen - 5000, 2*StripeLen + 10000},
+	{0, tfsNodeSize}, {ondisk.StripeLen - 100, 300}, {ondisk.StripeLen, ondisk.StripeLen}, {3*ondisk.StripeLen - 5000, 2*ondisk.StripeLen + 10000},
 	{0, 0}, // whole chunk, filled in per test
 }
 
@@ -45,10 +47,10 @@ func TestVolumeProfiles(t *testing.T) {
 			if d := v.Devices(); len(d) != p.ndev || !d[p.ndev-1].Present || d[0].UUID != tfsDevUUID(1) || d[0].Name != "dev1" || d[0].Item.TotalBytes != tfsDevSize {
 				t.Errorf("devices %+v", d)
 			}
-			if v.NodeSize() != tfsNodeSize || v.SectorSize() != 4096 || v.CsumType() != CsumCRC32C || v.Super().Generation != tfsGen {
+			if v.NodeSize() != tfsNodeSize || v.SectorSize() != 4096 || v.CsumType() != ondisk.CsumCRC32C || v.Super().Generation != tfsGen {
 				t.Errorf("accessors: %d %d %v", v.NodeSize(), v.SectorSize(), v.CsumType())
 			}
-			n, err := v.ReadTreeBlock(tfsRoot, BlockExpect{Level: 0, Generation: tfsGen, Owner: RootTreeObjectID})
+			n, err := v.ReadTreeBlock(tfsRoot, ondisk.BlockExpect{Level: 0, Generation: tfsGen, Owner: ondisk.RootTreeObjectID})
 			if err != nil || n.Bytenr != tfsRoot || n.NumItems() != 0 {
 				t.Fatalf("root: %v %v", n, err)
 			}
@@ -104,18 +106,18 @@ func tfsReadable(c *Chunk, gone map[uint64]bool) bool {
 		}
 	}
 	switch c.Profile() {
-	case BlockGroupRAID1, BlockGroupRAID1C3, BlockGroupRAID1C4, BlockGroupDUP:
+	case ondisk.BlockGroupRAID1, ondisk.BlockGroupRAID1C3, ondisk.BlockGroupRAID1C4, ondisk.BlockGroupDUP:
 		return lost < len(c.Stripes)
-	case BlockGroupRAID10:
+	case ondisk.BlockGroupRAID10:
 		for i := 0; i < len(c.Stripes); i += 2 {
 			if gone[c.Stripes[i].DevID] && gone[c.Stripes[i+1].DevID] {
 				return false
 			}
 		}
 		return true
-	case BlockGroupRAID5:
+	case ondisk.BlockGroupRAID5:
 		return lost <= 1
-	case BlockGroupRAID6:
+	case ondisk.BlockGroupRAID6:
 		return lost <= 2
 	}
 	return lost == 0
@@ -165,7 +167,7 @@ func TestVolumeMissingDevices(t *testing.T) {
 			if len(v.MissingDevices()) != len(gone) || len(warns) != len(gone) || !strings.Contains(warns[0], "is missing; reading degraded") {
 				t.Errorf("%s: missing %v, warnings %q", name, v.MissingDevices(), warns)
 			}
-			if _, err := v.ReadTreeBlock(tfsRoot, BlockExpect{Generation: tfsGen, Owner: RootTreeObjectID}); err != nil {
+			if _, err := v.ReadTreeBlock(tfsRoot, ondisk.BlockExpect{Generation: tfsGen, Owner: ondisk.RootTreeObjectID}); err != nil {
 				t.Errorf("%s: root: %v", name, err)
 			}
 			got := make([]byte, f.chunk.Length)
@@ -190,7 +192,7 @@ func TestVolumeMissingDevices(t *testing.T) {
 // each data index from P, from Q, and with any second data stripe lost.
 func TestRAID56Rebuild(t *testing.T) {
 	for _, p := range tfsProfiles {
-		if p.profile != BlockGroupRAID5 && p.profile != BlockGroupRAID6 {
+		if p.profile != ondisk.BlockGroupRAID5 && p.profile != ondisk.BlockGroupRAID6 {
 			continue
 		}
 		f := newTestFS(p.profile, p.ndev)
@@ -198,10 +200,10 @@ func TestRAID56Rebuild(t *testing.T) {
 		c := &f.chunk
 		d := tfsDataStripes(c)
 		for fs := range uint64(2) {
-			for _, so := range []uint64{0, 4096, StripeLen - 512} {
+			for _, so := range []uint64{0, 4096, ondisk.StripeLen - 512} {
 				const n = 512
 				for target := range d {
-					want := f.content[(fs*uint64(d)+uint64(target))*StripeLen+so:][:n]
+					want := f.content[(fs*uint64(d)+uint64(target))*ondisk.StripeLen+so:][:n]
 					for lose := -1; lose < d+c.parity(); lose++ {
 						rowDevs := make([]*Device, len(devs))
 						for i, s := range c.Stripes {
@@ -266,10 +268,10 @@ func tfsRewrite(f *testFS, logical uint64, m int, b []byte) {
 }
 
 func TestReadTreeBlockCopies(t *testing.T) {
-	f := newTestFS(BlockGroupDUP, 1)
+	f := newTestFS(ondisk.BlockGroupDUP, 1)
 	devs := f.build()
 	v, _ := openTestFS(t, devs)
-	want := BlockExpect{Level: 0, Generation: tfsGen, Owner: RootTreeObjectID}
+	want := ondisk.BlockExpect{Level: 0, Generation: tfsGen, Owner: ondisk.RootTreeObjectID}
 	var warns []string
 	v.warn = func(m string) { warns = append(warns, m) }
 
@@ -282,10 +284,10 @@ func TestReadTreeBlockCopies(t *testing.T) {
 		t.Errorf("warnings %q", warns)
 	}
 	// Mirror 2 a valid block from elsewhere: both copies fail, each named.
-	tfsRewrite(f, tfsRoot, 1, tfsSeal(tfsLeaf(tfsRoot+tfsNodeSize, RootTreeObjectID, nil), CsumCRC32C))
+	tfsRewrite(f, tfsRoot, 1, tfsSeal(tfsLeaf(tfsRoot+tfsNodeSize, ondisk.RootTreeObjectID, nil), ondisk.CsumCRC32C))
 	_, err := v.ReadTreeBlock(tfsRoot, want)
-	var be *BlockError
-	if !errors.As(err, &be) || be.Logical != tfsRoot || be.Tree != RootTreeObjectID || !errors.Is(err, ErrCorrupt) {
+	var be *ondisk.BlockError
+	if !errors.As(err, &be) || be.Logical != tfsRoot || be.Tree != ondisk.RootTreeObjectID || !errors.Is(err, ondisk.ErrCorrupt) {
 		t.Fatalf("got %v", err)
 	}
 	wantMsg := fmt.Sprintf("logical %d in ROOT_TREE: checksum mismatch (stored ", tfsRoot)
@@ -300,25 +302,25 @@ func TestReadTreeBlockChecks(t *testing.T) {
 	f := newTestFS(0, 1)
 	devs := f.build()
 	v, _ := openTestFS(t, devs)
-	rootKey := Key{1, 2, 3}
-	leafKey := Key{DevItemsObjectID, DevItemKey, 1}
+	rootKey := ondisk.Key{ObjectID: 1, Type: 2, Offset: 3}
+	leafKey := ondisk.Key{ObjectID: ondisk.DevItemsObjectID, Type: ondisk.DevItemKey, Offset: 1}
 	for _, tc := range []struct {
 		name    string
 		logical uint64
-		want    BlockExpect
+		want    ondisk.BlockExpect
 		substr  string
 	}{
-		{"ok", tfsChunkRoot, BlockExpect{Generation: tfsGen, FirstKey: &leafKey}, ""},
-		{"no generation check", tfsChunkRoot, BlockExpect{}, ""},
-		{"level", tfsRoot, BlockExpect{Level: 1}, "level mismatch (header has 0, expected 1) on mirror 1 (devid 1 physical"},
-		{"generation", tfsRoot, BlockExpect{Generation: 9}, "generation mismatch (header has 10, expected 9)"},
-		{"first key", tfsChunkRoot, BlockExpect{FirstKey: &rootKey}, "first key mismatch (block has (ROOT_TREE DEV_ITEM 1), expected (ROOT_TREE UNKNOWN.2 3))"},
-		{"empty with key", tfsRoot, BlockExpect{FirstKey: &rootKey}, "block is empty"},
-		{"pattern bytes", tfsLogical + 5*tfsNodeSize, BlockExpect{}, "checksum mismatch"},
-		{"unaligned", tfsRoot + 512, BlockExpect{}, "not aligned to sectorsize 4096"},
-		{"zero", 0, BlockExpect{}, "not aligned"},
-		{"unmapped", 1 << 40, BlockExpect{}, "no chunk maps this address"},
-		{"past chunk end", tfsLogical + f.chunk.Length - 4096, BlockExpect{}, "16384 bytes run past the end of the single chunk"},
+		{"ok", tfsChunkRoot, ondisk.BlockExpect{Generation: tfsGen, FirstKey: &leafKey}, ""},
+		{"no generation check", tfsChunkRoot, ondisk.BlockExpect{}, ""},
+		{"level", tfsRoot, ondisk.BlockExpect{Level: 1}, "level mismatch (header has 0, expected 1) on mirror 1 (devid 1 physical"},
+		{"generation", tfsRoot, ondisk.BlockExpect{Generation: 9}, "generation mismatch (header has 10, expected 9)"},
+		{"first key", tfsChunkRoot, ondisk.BlockExpect{FirstKey: &rootKey}, "first key mismatch (block has (ROOT_TREE DEV_ITEM 1), expected (ROOT_TREE UNKNOWN.2 3))"},
+		{"empty with key", tfsRoot, ondisk.BlockExpect{FirstKey: &rootKey}, "block is empty"},
+		{"pattern bytes", tfsLogical + 5*tfsNodeSize, ondisk.BlockExpect{}, "checksum mismatch"},
+		{"unaligned", tfsRoot + 512, ondisk.BlockExpect{}, "not aligned to sectorsize 4096"},
+		{"zero", 0, ondisk.BlockExpect{}, "not aligned"},
+		{"unmapped", 1 << 40, ondisk.BlockExpect{}, "no chunk maps this address"},
+		{"past chunk end", tfsLogical + f.chunk.Length - 4096, ondisk.BlockExpect{}, "16384 bytes run past the end of the single chunk"},
 	} {
 		n, err := v.ReadTreeBlock(tc.logical, tc.want)
 		if tc.substr == "" {
@@ -327,29 +329,29 @@ func TestReadTreeBlockChecks(t *testing.T) {
 			}
 			continue
 		}
-		var be *BlockError
+		var be *ondisk.BlockError
 		if !errors.As(err, &be) || be.Logical != tc.logical || !strings.Contains(err.Error(), tc.substr) {
 			t.Errorf("%s: got %v, want %q", tc.name, err, tc.substr)
 		}
 	}
 
 	// A block of another filesystem, and one whose items overflow.
-	other := tfsLeaf(tfsRoot, RootTreeObjectID, nil)
+	other := tfsLeaf(tfsRoot, ondisk.RootTreeObjectID, nil)
 	other[32] = 9
-	tfsRewrite(f, tfsRoot, 0, tfsSeal(other, CsumCRC32C))
-	if _, err := v.ReadTreeBlock(tfsRoot, BlockExpect{}); err == nil || !strings.Contains(err.Error(), "fsid mismatch (header has 091d0000-") {
+	tfsRewrite(f, tfsRoot, 0, tfsSeal(other, ondisk.CsumCRC32C))
+	if _, err := v.ReadTreeBlock(tfsRoot, ondisk.BlockExpect{}); err == nil || !strings.Contains(err.Error(), "fsid mismatch (header has 091d0000-") {
 		t.Errorf("fsid: %v", err)
 	}
-	bad := tfsLeaf(tfsRoot, RootTreeObjectID, []tfsItem{{Key{1, 1, 0}, []byte("x")}})
-	bad[HeaderSize+17] = 0xff // item offset far outside the block
-	tfsRewrite(f, tfsRoot, 0, tfsSeal(bad, CsumCRC32C))
-	if _, err := v.ReadTreeBlock(tfsRoot, BlockExpect{}); err == nil || !strings.Contains(err.Error(), "lies outside the item area") {
+	bad := tfsLeaf(tfsRoot, ondisk.RootTreeObjectID, []tfsItem{{ondisk.Key{ObjectID: 1, Type: 1, Offset: 0}, []byte("x")}})
+	bad[ondisk.HeaderSize+17] = 0xff // item offset far outside the block
+	tfsRewrite(f, tfsRoot, 0, tfsSeal(bad, ondisk.CsumCRC32C))
+	if _, err := v.ReadTreeBlock(tfsRoot, ondisk.BlockExpect{}); err == nil || !strings.Contains(err.Error(), "lies outside the item area") {
 		t.Errorf("structure: %v", err)
 	}
 }
 
 func TestReadErrors(t *testing.T) {
-	f := newTestFS(BlockGroupRAID1, 2)
+	f := newTestFS(ondisk.BlockGroupRAID1, 2)
 	devs := f.build()
 	v, _ := openTestFS(t, devs)
 	p := make([]byte, 4096)
@@ -394,26 +396,26 @@ func TestOpenErrors(t *testing.T) {
 		{name: "no devices", devs: func([]*Device) []*Device { return nil }, substr: "no devices given"},
 		{name: "same device twice", devs: func(d []*Device) []*Device { return []*Device{d[0], d[0]} }, substr: "devices dev1 and dev1 both claim devid 1"},
 		{name: "missing dev item", setup: func(f *testFS) { f.devItems = f.devItems[:1] }, substr: "dev2 (devid 2, uuid d0020000-0000-0000-0000-000000000000) is not a member"},
-		{name: "device uuid", setup: func(f *testFS) { f.devItems[1].UUID = UUID{7} }, substr: "device dev2 has uuid d0020000-"},
-		{name: "seed device", setup: func(f *testFS) { f.devItems[1].FSID = UUID{7} }, kind: ErrUnsupported, substr: "seed devices are not supported"},
+		{name: "device uuid", setup: func(f *testFS) { f.devItems[1].UUID = ondisk.UUID{7} }, substr: "device dev2 has uuid d0020000-"},
+		{name: "seed device", setup: func(f *testFS) { f.devItems[1].FSID = ondisk.UUID{7} }, kind: ondisk.ErrUnsupported, substr: "seed devices are not supported"},
 		{name: "unknown devid", setup: func(f *testFS) {
-			c := testChunk(64<<20, BlockGroupData, 1)
+			c := testChunk(64<<20, ondisk.BlockGroupData, 1)
 			c.Stripes[0].DevID = 9
 			f.extra = append(f.extra, c)
-		}, kind: ErrCorrupt, substr: "logical 67108864 in CHUNK_TREE: corrupt: stripe 0 of the single chunk is on devid 9, which has no DEV_ITEM"},
+		}, kind: ondisk.ErrCorrupt, substr: "logical 67108864 in CHUNK_TREE: corrupt: stripe 0 of the single chunk is on devid 9, which has no DEV_ITEM"},
 		{name: "stripe uuid", setup: func(f *testFS) {
-			c := testChunk(64<<20, BlockGroupData, 1)
-			c.Stripes[0].DevUUID = UUID{5}
+			c := testChunk(64<<20, ondisk.BlockGroupData, 1)
+			c.Stripes[0].DevUUID = ondisk.UUID{5}
 			f.extra = append(f.extra, c)
-		}, kind: ErrCorrupt, substr: "stripe 0 names devid 1 with uuid 05000000-"},
-		{name: "overlapping chunk", setup: func(f *testFS) { f.extra = append(f.extra, testChunk(tfsLogical+4096, BlockGroupData, 1)) }, kind: ErrCorrupt, substr: "overlaps"},
+		}, kind: ondisk.ErrCorrupt, substr: "stripe 0 names devid 1 with uuid 05000000-"},
+		{name: "overlapping chunk", setup: func(f *testFS) { f.extra = append(f.extra, testChunk(tfsLogical+4096, ondisk.BlockGroupData, 1)) }, kind: ondisk.ErrCorrupt, substr: "overlaps"},
 		{name: "mixed chunk", setup: func(f *testFS) {
-			f.extra = append(f.extra, testChunk(64<<20, BlockGroupData|BlockGroupMetadata, 1))
-		}, kind: ErrCorrupt, substr: "mixed_groups is not set"},
-		{name: "chunk tree loop", setup: func(f *testFS) { f.loop = true }, kind: ErrCorrupt, substr: "referenced twice"},
+			f.extra = append(f.extra, testChunk(64<<20, ondisk.BlockGroupData|ondisk.BlockGroupMetadata, 1))
+		}, kind: ondisk.ErrCorrupt, substr: "mixed_groups is not set"},
+		{name: "chunk tree loop", setup: func(f *testFS) { f.loop = true }, kind: ondisk.ErrCorrupt, substr: "referenced twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newTestFS(BlockGroupRAID1, 2)
+			f := newTestFS(ondisk.BlockGroupRAID1, 2)
 			if tc.setup != nil {
 				tc.setup(f)
 			}
@@ -432,9 +434,9 @@ func TestOpenErrors(t *testing.T) {
 	a := newTestFS(0, 1).build()
 	other := newTestFS(0, 1)
 	otherDevs := other.build()
-	sb := otherDevs[0].R.(*tfsMemDev).b[SuperblockOffsets[0]:]
+	sb := otherDevs[0].R.(*tfsMemDev).b[ondisk.SuperblockOffsets[0]:]
 	sb[0x20] ^= 1
-	sb[superDevItemOff+82] ^= 1
+	sb[ondisk.SuperDevItemOffset+82] ^= 1
 	resealSuper(sb)
 	if _, err := Open([]*Device{a[0], otherDevs[0]}, Options{}); err == nil || !strings.Contains(err.Error(), "device dev1 belongs to filesystem f41d0000-") {
 		t.Errorf("two filesystems: %v", err)
@@ -442,15 +444,15 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestOpenWarnings(t *testing.T) {
-	f := newTestFS(BlockGroupRAID1, 2)
+	f := newTestFS(ondisk.BlockGroupRAID1, 2)
 	devs := f.build()
 	// Device 2 missed a commit; device 1 has the newer superblock.
-	sb := f.devs[1][SuperblockOffsets[0]:]
+	sb := f.devs[1][ondisk.SuperblockOffsets[0]:]
 	sb[0x48]--
 	resealSuper(sb)
 	// And the superblock counts a device the chunk tree does not have.
 	for i := range f.devs {
-		sb := f.devs[i][SuperblockOffsets[0]:]
+		sb := f.devs[i][ondisk.SuperblockOffsets[0]:]
 		sb[0x88] = 3
 		resealSuper(sb)
 	}
@@ -467,7 +469,7 @@ func TestOpenWarnings(t *testing.T) {
 }
 
 func TestConcurrentReads(t *testing.T) {
-	f := newTestFS(BlockGroupRAID6, 4)
+	f := newTestFS(ondisk.BlockGroupRAID6, 4)
 	devs := f.build()
 	v, _ := openTestFS(t, devs[1:])
 	var wg sync.WaitGroup
@@ -475,12 +477,12 @@ func TestConcurrentReads(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 20 {
-				if _, err := v.ReadTreeBlock(tfsChunkRoot, BlockExpect{Generation: tfsGen}); err != nil {
+				if _, err := v.ReadTreeBlock(tfsChunkRoot, ondisk.BlockExpect{Generation: tfsGen}); err != nil {
 					errs <- err
 					return
 				}
-				p := make([]byte, 3*StripeLen)
-				if err := v.ReadMirror(p, tfsLogical+StripeLen, 1); err != nil || !bytes.Equal(p, f.content[StripeLen:4*StripeLen]) {
+				p := make([]byte, 3*ondisk.StripeLen)
+				if err := v.ReadMirror(p, tfsLogical+ondisk.StripeLen, 1); err != nil || !bytes.Equal(p, f.content[ondisk.StripeLen:4*ondisk.StripeLen]) {
 					errs <- fmt.Errorf("read: %v", err)
 					return
 				}
@@ -505,20 +507,20 @@ func FuzzOpen(f *testing.F) {
 	}
 	var bases []base
 	for _, loop := range []bool{false, true} {
-		fs := newTestFS(BlockGroupRAID1, 2)
+		fs := newTestFS(ondisk.BlockGroupRAID1, 2)
 		fs.loop = loop
 		fs.build()
 		bases = append(bases, base{fs.devs, bytes.Clone(fs.content[:tfsNodeSize])})
 	}
-	f.Add(uint8(0), uint16(HeaderSize+17), []byte{0xff, 0xff, 0, 0}) // first item's offset
-	f.Add(uint8(0), uint16(96), []byte{200})                         // nritems
-	f.Add(uint8(1), uint16(HeaderSize+17), []byte{0, 0, 0x01, 0x01}) // a child pointer
+	f.Add(uint8(0), uint16(ondisk.HeaderSize+17), []byte{0xff, 0xff, 0, 0}) // first item's offset
+	f.Add(uint8(0), uint16(96), []byte{200})                                // nritems
+	f.Add(uint8(1), uint16(ondisk.HeaderSize+17), []byte{0, 0, 0x01, 0x01}) // a child pointer
 	f.Add(uint8(0), uint16(3000), []byte{5, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, which uint8, at uint16, patch []byte) {
 		bs := bases[int(which)%len(bases)]
 		b := bytes.Clone(bs.block)
-		copy(b[CsumSize+int(at)%(tfsNodeSize-CsumSize):], patch)
-		tfsSeal(b, CsumCRC32C)
+		copy(b[ondisk.CsumSize+int(at)%(tfsNodeSize-ondisk.CsumSize):], patch)
+		tfsSeal(b, ondisk.CsumCRC32C)
 		devs := make([]*Device, len(bs.devs))
 		for i, img := range bs.devs {
 			// The chunk root opens the chunk on both mirrors.
@@ -529,7 +531,7 @@ func FuzzOpen(f *testing.F) {
 			return
 		}
 		for _, c := range v.Chunks() {
-			p := make([]byte, min(c.Length, 3*StripeLen))
+			p := make([]byte, min(c.Length, 3*ondisk.StripeLen))
 			for m := range v.NumCopies(c.Logical) {
 				_ = v.ReadMirror(p, c.End()-uint64(len(p)), m)
 			}
@@ -604,7 +606,7 @@ func TestVolumeWrongDevices(t *testing.T) {
 					t.Errorf("%s: Open: %v", name, err)
 					continue
 				}
-				if _, err := v.ReadTreeBlock(tfsRoot, BlockExpect{Generation: tfsGen, Owner: RootTreeObjectID}); err != nil {
+				if _, err := v.ReadTreeBlock(tfsRoot, ondisk.BlockExpect{Generation: tfsGen, Owner: ondisk.RootTreeObjectID}); err != nil {
 					t.Errorf("%s: root: %v", name, err)
 				}
 				got := make([]byte, c.Length)
@@ -652,8 +654,8 @@ func TestVolumeWrongDevices(t *testing.T) {
 }
 
 func crc32cSum(b []byte) uint32 {
-	var s [CsumSize]byte
-	CsumCRC32C.Sum(&s, b)
+	var s [ondisk.CsumSize]byte
+	ondisk.CsumCRC32C.Sum(&s, b)
 	return binary.LittleEndian.Uint32(s[:])
 }
 
@@ -662,7 +664,7 @@ func crc32cSum(b []byte) uint32 {
 // zeroed nothing can be rebuilt and the error names the sector and what
 // every attempt found.
 func TestRAID5RepairMessages(t *testing.T) {
-	f := newTestFS(BlockGroupRAID5, 3)
+	f := newTestFS(ondisk.BlockGroupRAID5, 3)
 	f.build()
 	// Bytes [56 KiB, 64 KiB) of the chunk: in the first full stripe, data
 	// index 0, which lies on devid 1 (devid 2 holds data index 1, devid 3
@@ -704,7 +706,7 @@ func TestRAID5RepairMessages(t *testing.T) {
 	v = wipe(1, 2)
 	err := v.ReadVerified(p, tfsLogical+at, 4096, check)
 	wantErr := fmt.Sprintf("logical %d: sector checksum mismatch on mirror 1 (devid 1 physical %d), sector checksum mismatch on a rebuild from P treating devid 1 as bad", tfsLogical+at, tfsPhysical+at)
-	var be *BlockError
+	var be *ondisk.BlockError
 	if !errors.As(err, &be) || be.Logical != tfsLogical+at || err.Error() != wantErr {
 		t.Errorf("got %v\nwant %s", err, wantErr)
 	}

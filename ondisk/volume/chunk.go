@@ -1,94 +1,23 @@
-package ondisk
+package volume
 
 import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"slices"
-	"strings"
+
+	"github.com/coldsend/coldsend/ondisk"
 )
 
-// Block-group and chunk type bits (BTRFS_BLOCK_GROUP_*). A chunk with no
-// profile bit is "single".
-const (
-	BlockGroupData          uint64 = 1 << 0
-	BlockGroupSystem        uint64 = 1 << 1
-	BlockGroupMetadata      uint64 = 1 << 2
-	BlockGroupRAID0         uint64 = 1 << 3
-	BlockGroupRAID1         uint64 = 1 << 4
-	BlockGroupDUP           uint64 = 1 << 5
-	BlockGroupRAID10        uint64 = 1 << 6
-	BlockGroupRAID5         uint64 = 1 << 7
-	BlockGroupRAID6         uint64 = 1 << 8
-	BlockGroupRAID1C3       uint64 = 1 << 9
-	BlockGroupRAID1C4       uint64 = 1 << 10
-	BlockGroupRemapped      uint64 = 1 << 11
-	BlockGroupMetadataRemap uint64 = 1 << 12
-
-	BlockGroupTypeMask    = BlockGroupData | BlockGroupSystem | BlockGroupMetadata
-	BlockGroupProfileMask = BlockGroupRAID0 | BlockGroupRAID1 | BlockGroupDUP | BlockGroupRAID10 |
-		BlockGroupRAID5 | BlockGroupRAID6 | BlockGroupRAID1C3 | BlockGroupRAID1C4
-)
-
-// Chunk and device item layout.
-const (
-	StripeLen       = 65536 // the only stripe_len btrfs has ever written
-	ChunkItemSize   = 48    // struct btrfs_chunk without its stripes
-	ChunkStripeSize = 32    // struct btrfs_stripe
-	DevItemSize     = 98    // struct btrfs_dev_item
-	maxChunkStripes = (MaxNodeSize - HeaderSize - ItemHdrSize - ChunkItemSize) / ChunkStripeSize
-)
-
-// ProfileName names the RAID profile of block-group flags as btrfs
-// balance filters do: single, dup, raid0, raid1, raid1c3, raid1c4, raid10,
-// raid5 or raid6.
-func ProfileName(flags uint64) string {
-	switch flags & BlockGroupProfileMask {
-	case 0:
-		return "single"
-	case BlockGroupDUP:
-		return "dup"
-	case BlockGroupRAID0:
-		return "raid0"
-	case BlockGroupRAID1:
-		return "raid1"
-	case BlockGroupRAID1C3:
-		return "raid1c3"
-	case BlockGroupRAID1C4:
-		return "raid1c4"
-	case BlockGroupRAID10:
-		return "raid10"
-	case BlockGroupRAID5:
-		return "raid5"
-	case BlockGroupRAID6:
-		return "raid6"
-	}
-	return fmt.Sprintf("profile-%#x", flags&BlockGroupProfileMask)
-}
-
-// BlockGroupTypeName names the type bits of block-group flags, e.g.
-// "metadata" or "data+metadata" for mixed block groups.
-func BlockGroupTypeName(flags uint64) string {
-	var parts []string
-	for _, t := range []struct {
-		bit  uint64
-		name string
-	}{{BlockGroupData, "data"}, {BlockGroupSystem, "system"}, {BlockGroupMetadata, "metadata"}} {
-		if flags&t.bit != 0 {
-			parts = append(parts, t.name)
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, "+")
-}
+// maxChunkStripes is how many stripes fit in a chunk item of the largest
+// leaf.
+const maxChunkStripes = (ondisk.MaxNodeSize - ondisk.HeaderSize - ondisk.ItemHdrSize - ondisk.ChunkItemSize) / ondisk.ChunkStripeSize
 
 // Stripe is one btrfs_stripe: where a chunk's bytes live on one device.
 type Stripe struct {
 	DevID   uint64
 	Offset  uint64 // physical byte offset on the device
-	DevUUID UUID
+	DevUUID ondisk.UUID
 }
 
 // Chunk is a CHUNK_ITEM: the mapping of one logical range to device
@@ -111,21 +40,21 @@ type Chunk struct {
 func (c *Chunk) End() uint64 { return c.Logical + c.Length }
 
 // Profile is the chunk's profile bits (0 for single).
-func (c *Chunk) Profile() uint64 { return c.Type & BlockGroupProfileMask }
+func (c *Chunk) Profile() uint64 { return c.Type & ondisk.BlockGroupProfileMask }
 
 // ProfileName is ProfileName(c.Type).
-func (c *Chunk) ProfileName() string { return ProfileName(c.Type) }
+func (c *Chunk) ProfileName() string { return ondisk.ProfileName(c.Type) }
 
 // NumCopies is how many independent ways the chunk's data can be read:
 // one per mirror for DUP and RAID1*, two for RAID10, and for RAID5/6 the
 // data stripes plus one rebuild per parity.
 func (c *Chunk) NumCopies() int {
 	switch c.Profile() {
-	case BlockGroupDUP, BlockGroupRAID1, BlockGroupRAID10, BlockGroupRAID5:
+	case ondisk.BlockGroupDUP, ondisk.BlockGroupRAID1, ondisk.BlockGroupRAID10, ondisk.BlockGroupRAID5:
 		return 2
-	case BlockGroupRAID1C3, BlockGroupRAID6:
+	case ondisk.BlockGroupRAID1C3, ondisk.BlockGroupRAID6:
 		return 3
-	case BlockGroupRAID1C4:
+	case ondisk.BlockGroupRAID1C4:
 		return 4
 	}
 	return 1
@@ -134,9 +63,9 @@ func (c *Chunk) NumCopies() int {
 // parity is the number of parity stripes per full stripe.
 func (c *Chunk) parity() int {
 	switch c.Profile() {
-	case BlockGroupRAID5:
+	case ondisk.BlockGroupRAID5:
 		return 1
-	case BlockGroupRAID6:
+	case ondisk.BlockGroupRAID6:
 		return 2
 	}
 	return 0
@@ -159,8 +88,8 @@ func ParseChunk(logical uint64, b []byte) (Chunk, error) {
 // parseChunkPrefix decodes a chunk from the start of b and returns how
 // many bytes it occupies.
 func parseChunkPrefix(logical uint64, b []byte) (Chunk, int, error) {
-	if len(b) < ChunkItemSize {
-		return Chunk{}, 0, corruptf("chunk at logical %d: item is %d bytes, shorter than %d", logical, len(b), ChunkItemSize)
+	if len(b) < ondisk.ChunkItemSize {
+		return Chunk{}, 0, corruptf("chunk at logical %d: item is %d bytes, shorter than %d", logical, len(b), ondisk.ChunkItemSize)
 	}
 	le := binary.LittleEndian
 	c := Chunk{
@@ -178,13 +107,13 @@ func parseChunkPrefix(logical uint64, b []byte) (Chunk, int, error) {
 	if err := c.check(); err != nil {
 		return Chunk{}, 0, err
 	}
-	n := ChunkItemSize + int(c.NumStripes)*ChunkStripeSize
+	n := ondisk.ChunkItemSize + int(c.NumStripes)*ondisk.ChunkStripeSize
 	if len(b) < n {
 		return Chunk{}, 0, corruptf("chunk at logical %d: %d stripes need %d bytes, only %d present", logical, c.NumStripes, n, len(b))
 	}
 	c.Stripes = make([]Stripe, c.NumStripes)
 	for i := range c.Stripes {
-		s := b[ChunkItemSize+i*ChunkStripeSize:]
+		s := b[ondisk.ChunkItemSize+i*ondisk.ChunkStripeSize:]
 		c.Stripes[i].DevID = le.Uint64(s[0:])
 		c.Stripes[i].Offset = le.Uint64(s[8:])
 		copy(c.Stripes[i].DevUUID[:], s[16:32])
@@ -207,32 +136,32 @@ func (c *Chunk) check() error {
 		return bad("length is 0")
 	case c.Logical+c.Length < c.Logical:
 		return bad("length %d overflows the address space", c.Length)
-	case c.StripeLen != StripeLen:
-		return bad("stripe_len %d, want %d", c.StripeLen, StripeLen)
-	case c.Type&^(BlockGroupTypeMask|BlockGroupProfileMask) != 0:
-		return bad("unsupported type flags %#x", c.Type&^(BlockGroupTypeMask|BlockGroupProfileMask))
+	case c.StripeLen != ondisk.StripeLen:
+		return bad("stripe_len %d, want %d", c.StripeLen, ondisk.StripeLen)
+	case c.Type&^(ondisk.BlockGroupTypeMask|ondisk.BlockGroupProfileMask) != 0:
+		return bad("unsupported type flags %#x", c.Type&^(ondisk.BlockGroupTypeMask|ondisk.BlockGroupProfileMask))
 	case bits.OnesCount64(c.Profile()) > 1:
 		return bad("type %#x has more than one profile bit", c.Type)
-	case c.Type&BlockGroupTypeMask == 0:
+	case c.Type&ondisk.BlockGroupTypeMask == 0:
 		return bad("type %#x has no data/metadata/system bit", c.Type)
-	case c.Type&BlockGroupSystem != 0 && c.Type&(BlockGroupData|BlockGroupMetadata) != 0:
+	case c.Type&ondisk.BlockGroupSystem != 0 && c.Type&(ondisk.BlockGroupData|ondisk.BlockGroupMetadata) != 0:
 		return bad("system chunk also has data or metadata type %#x", c.Type)
 	}
 	ok := true
 	switch c.Profile() {
 	case 0:
 		ok = n == 1
-	case BlockGroupDUP, BlockGroupRAID1:
+	case ondisk.BlockGroupDUP, ondisk.BlockGroupRAID1:
 		ok = n == 2
-	case BlockGroupRAID1C3:
+	case ondisk.BlockGroupRAID1C3:
 		ok = n == 3
-	case BlockGroupRAID1C4:
+	case ondisk.BlockGroupRAID1C4:
 		ok = n == 4
-	case BlockGroupRAID10:
+	case ondisk.BlockGroupRAID10:
 		ok = c.SubStripes == 2 && n%2 == 0
-	case BlockGroupRAID5:
+	case ondisk.BlockGroupRAID5:
 		ok = n >= 2
-	case BlockGroupRAID6:
+	case ondisk.BlockGroupRAID6:
 		ok = n >= 3
 	}
 	if !ok {
@@ -242,64 +171,17 @@ func (c *Chunk) check() error {
 }
 
 // checkFS applies the constraints that depend on the filesystem.
-func (c *Chunk) checkFS(sb *Superblock) error {
+func (c *Chunk) checkFS(sb *ondisk.Superblock) error {
 	ss := uint64(sb.SectorSize)
 	switch {
 	case c.SectorSize != sb.SectorSize:
 		return corruptf("chunk at logical %d: sector_size %d, filesystem has %d", c.Logical, c.SectorSize, sb.SectorSize)
 	case c.Logical%ss != 0 || c.Length%ss != 0:
 		return corruptf("chunk at logical %d length %d is not aligned to sectorsize %d", c.Logical, c.Length, ss)
-	case c.Type&BlockGroupData != 0 && c.Type&BlockGroupMetadata != 0 && sb.IncompatFlags&IncompatMixedGroups == 0:
+	case c.Type&ondisk.BlockGroupData != 0 && c.Type&ondisk.BlockGroupMetadata != 0 && sb.IncompatFlags&ondisk.IncompatMixedGroups == 0:
 		return corruptf("chunk at logical %d mixes data and metadata but mixed_groups is not set", c.Logical)
 	}
 	return nil
-}
-
-// ParseDevItem decodes a btrfs_dev_item (a DEV_ITEM payload or the copy in
-// the superblock); b must be exactly DevItemSize bytes.
-func ParseDevItem(b []byte) (DevItem, error) {
-	if len(b) != DevItemSize {
-		return DevItem{}, corruptf("dev item is %d bytes, want %d", len(b), DevItemSize)
-	}
-	le := binary.LittleEndian
-	d := DevItem{
-		DevID:       le.Uint64(b[0:]),
-		TotalBytes:  le.Uint64(b[8:]),
-		BytesUsed:   le.Uint64(b[16:]),
-		IOAlign:     le.Uint32(b[24:]),
-		IOWidth:     le.Uint32(b[28:]),
-		SectorSize:  le.Uint32(b[32:]),
-		Type:        le.Uint64(b[36:]),
-		Generation:  le.Uint64(b[44:]),
-		StartOffset: le.Uint64(b[52:]),
-		DevGroup:    le.Uint32(b[60:]),
-		SeekSpeed:   b[64],
-		Bandwidth:   b[65],
-	}
-	copy(d.UUID[:], b[66:82])
-	copy(d.FSID[:], b[82:98])
-	if d.BytesUsed > d.TotalBytes {
-		return DevItem{}, corruptf("dev item for devid %d: bytes_used %d exceeds total_bytes %d", d.DevID, d.BytesUsed, d.TotalBytes)
-	}
-	return d, nil
-}
-
-// DevItem is a decoded btrfs_dev_item: one device of the filesystem.
-type DevItem struct {
-	DevID       uint64
-	TotalBytes  uint64
-	BytesUsed   uint64
-	IOAlign     uint32
-	IOWidth     uint32
-	SectorSize  uint32
-	Type        uint64
-	Generation  uint64
-	StartOffset uint64
-	DevGroup    uint32
-	SeekSpeed   uint8
-	Bandwidth   uint8
-	UUID        UUID // device uuid
-	FSID        UUID // metadata fsid of the filesystem the device belongs to
 }
 
 // ParseSysChunkArray decodes the superblock's sys_chunk_array: a packed
@@ -308,19 +190,19 @@ type DevItem struct {
 func ParseSysChunkArray(b []byte) ([]Chunk, error) {
 	var chunks []Chunk
 	for off := 0; off < len(b); {
-		if len(b)-off < KeySize {
+		if len(b)-off < ondisk.KeySize {
 			return nil, corruptf("sys_chunk_array: %d bytes left at offset %d, too short for a key", len(b)-off, off)
 		}
-		k := DecodeKey(b[off:])
-		if k.ObjectID != FirstChunkTreeObjectID || k.Type != ChunkItemKey {
+		k := ondisk.DecodeKey(b[off:])
+		if k.ObjectID != ondisk.FirstChunkTreeObjectID || k.Type != ondisk.ChunkItemKey {
 			return nil, corruptf("sys_chunk_array: key %v at offset %d is not a chunk item", k, off)
 		}
-		off += KeySize
+		off += ondisk.KeySize
 		c, n, err := parseChunkPrefix(k.Offset, b[off:])
 		if err != nil {
 			return nil, fmt.Errorf("sys_chunk_array offset %d: %w", off, err)
 		}
-		if c.Type&BlockGroupSystem == 0 {
+		if c.Type&ondisk.BlockGroupSystem == 0 {
 			return nil, corruptf("sys_chunk_array offset %d: chunk at logical %d has type %#x, not system", off, c.Logical, c.Type)
 		}
 		chunks = append(chunks, c)

@@ -1,10 +1,12 @@
-package ondisk
+package volume
 
 import (
 	"errors"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/coldsend/coldsend/ondisk"
 )
 
 // Device is one member of a filesystem: an image file, a block device or
@@ -36,7 +38,7 @@ func (d *Device) readAt(p []byte, off uint64, what string) error {
 	size := uint64(max(d.Size, 0))
 	if off > size || uint64(len(p)) > size-off {
 		return &DeviceError{Device: d.Name, Offset: int64(min(off, 1<<63-1)), What: what,
-			Err: fmt.Errorf("%w: %d bytes would end past the device end %d", ErrCorrupt, len(p), d.Size)}
+			Err: fmt.Errorf("%w: %d bytes would end past the device end %d", ondisk.ErrCorrupt, len(p), d.Size)}
 	}
 	n, err := d.R.ReadAt(p, int64(off))
 	if n == len(p) {
@@ -56,13 +58,13 @@ func (d *Device) readAt(p []byte, off uint64, what string) error {
 // device is not btrfs (mirrors may be leftovers of an earlier filesystem),
 // so mirrors are only a fallback for a primary that is damaged; the error
 // then says which copy ReadSuperblockCopy could be asked to trust.
-func ReadSuperblock(d *Device, warn func(msg string)) (*Superblock, error) {
+func ReadSuperblock(d *Device, warn func(msg string)) (*ondisk.Superblock, error) {
 	if warn == nil {
 		warn = func(string) {}
 	}
-	var best *Superblock
+	var best *ondisk.Superblock
 	var primaryErr error
-	for i := range SuperblockOffsets {
+	for i := range ondisk.SuperblockOffsets {
 		sb, err := readSuperCopy(d, i)
 		switch {
 		case errors.Is(err, errSuperBeyondEnd):
@@ -75,12 +77,12 @@ func ReadSuperblock(d *Device, warn func(msg string)) (*Superblock, error) {
 		case err != nil:
 			// A blank mirror slot is normal (for instance a sparse image
 			// never written there); only damage is worth a warning.
-			if !errors.Is(err, ErrNotBtrfs) && primaryErr == nil {
-				warn(fmt.Sprintf("%s: superblock copy at byte offset %d is invalid: %v", d.Name, SuperblockOffsets[i], err))
+			if !errors.Is(err, ondisk.ErrNotBtrfs) && primaryErr == nil {
+				warn(fmt.Sprintf("%s: superblock copy at byte offset %d is invalid: %v", d.Name, ondisk.SuperblockOffsets[i], err))
 			}
 			continue
 		case best != nil && best.FSID != sb.FSID:
-			warn(fmt.Sprintf("%s: superblock copy at byte offset %d belongs to another filesystem (fsid %s); ignored", d.Name, SuperblockOffsets[i], sb.FSID))
+			warn(fmt.Sprintf("%s: superblock copy at byte offset %d belongs to another filesystem (fsid %s); ignored", d.Name, ondisk.SuperblockOffsets[i], sb.FSID))
 			continue
 		}
 		if errors.Is(err, errSuperBeyondEnd) {
@@ -90,18 +92,18 @@ func ReadSuperblock(d *Device, warn func(msg string)) (*Superblock, error) {
 			best = sb
 		}
 	}
-	if best != nil && errors.Is(primaryErr, ErrNotBtrfs) {
+	if best != nil && errors.Is(primaryErr, ondisk.ErrNotBtrfs) {
 		primaryErr = fmt.Errorf("%w (a superblock copy of generation %d remains at byte offset %d, probably from an earlier filesystem; --super %d trusts it)",
 			primaryErr, best.Generation, best.Bytenr, superIndex(best.Bytenr))
 		best = nil
 	}
 	if best == nil {
-		return nil, &DeviceError{Device: d.Name, Offset: SuperblockOffsets[0], What: "no valid btrfs superblock", Err: primaryErr}
+		return nil, &DeviceError{Device: d.Name, Offset: ondisk.SuperblockOffsets[0], What: "no valid btrfs superblock", Err: primaryErr}
 	}
 	if primaryErr != nil {
 		warn(fmt.Sprintf("%s: primary superblock at byte offset %d is invalid (%v); using the copy at byte offset %d (generation %d)",
-			d.Name, SuperblockOffsets[0], primaryErr, best.Bytenr, best.Generation))
-	} else if best.Bytenr != uint64(SuperblockOffsets[0]) {
+			d.Name, ondisk.SuperblockOffsets[0], primaryErr, best.Bytenr, best.Generation))
+	} else if best.Bytenr != uint64(ondisk.SuperblockOffsets[0]) {
 		warn(fmt.Sprintf("%s: superblock copy at byte offset %d has generation %d, newer than the primary; using it",
 			d.Name, best.Bytenr, best.Generation))
 	}
@@ -113,16 +115,16 @@ func ReadSuperblock(d *Device, warn func(msg string)) (*Superblock, error) {
 // --super` and `btrfs restore -u` read one: that copy must be valid, and
 // warn (if not nil) is told when another copy of the same filesystem is
 // newer, since the trees of an older copy may since have been overwritten.
-func ReadSuperblockCopy(d *Device, i int, warn func(msg string)) (*Superblock, error) {
-	if i < 0 || i >= len(SuperblockOffsets) {
+func ReadSuperblockCopy(d *Device, i int, warn func(msg string)) (*ondisk.Superblock, error) {
+	if i < 0 || i >= len(ondisk.SuperblockOffsets) {
 		return nil, fmt.Errorf("superblock copy %d does not exist: copies are 0 (primary), 1 and 2", i)
 	}
 	sb, err := readSuperCopy(d, i)
 	if err != nil {
-		return nil, &DeviceError{Device: d.Name, Offset: SuperblockOffsets[i], What: fmt.Sprintf("superblock copy %d", i), Err: err}
+		return nil, &DeviceError{Device: d.Name, Offset: ondisk.SuperblockOffsets[i], What: fmt.Sprintf("superblock copy %d", i), Err: err}
 	}
 	if warn != nil {
-		for j := range SuperblockOffsets {
+		for j := range ondisk.SuperblockOffsets {
 			if other, err := readSuperCopy(d, j); j != i && err == nil && other.FSID == sb.FSID && other.Generation > sb.Generation {
 				warn(fmt.Sprintf("%s: using superblock copy %d (generation %d) as asked, though copy %d at byte offset %d is newer (generation %d)",
 					d.Name, i, sb.Generation, j, other.Bytenr, other.Generation))
@@ -136,16 +138,16 @@ func ReadSuperblockCopy(d *Device, i int, warn func(msg string)) (*Superblock, e
 var errSuperBeyondEnd = errors.New("superblock copy lies past the device end")
 
 // readSuperCopy reads and checks copy i of d's superblock.
-func readSuperCopy(d *Device, i int) (*Superblock, error) {
-	off := SuperblockOffsets[i]
-	if off+SuperblockSize > d.Size {
+func readSuperCopy(d *Device, i int) (*ondisk.Superblock, error) {
+	off := ondisk.SuperblockOffsets[i]
+	if off+ondisk.SuperblockSize > d.Size {
 		return nil, fmt.Errorf("%w (device is %d bytes)", errSuperBeyondEnd, d.Size)
 	}
-	buf := make([]byte, SuperblockSize)
+	buf := make([]byte, ondisk.SuperblockSize)
 	if err := d.readAt(buf, uint64(off), "superblock"); err != nil {
 		return nil, err
 	}
-	sb, err := ParseSuperblock(buf)
+	sb, err := ondisk.ParseSuperblock(buf)
 	if err == nil && sb.Bytenr != uint64(off) {
 		err = corruptf("copy records bytenr %d, so it is stale", sb.Bytenr)
 	}
@@ -154,7 +156,7 @@ func readSuperCopy(d *Device, i int) (*Superblock, error) {
 
 // superIndex is the copy number of the superblock at byte offset off.
 func superIndex(off uint64) int {
-	for i, o := range SuperblockOffsets {
+	for i, o := range ondisk.SuperblockOffsets {
 		if uint64(o) == off {
 			return i
 		}

@@ -1,8 +1,10 @@
-package ondisk
+package volume
 
 import (
 	"encoding/binary"
 	"io"
+
+	"github.com/coldsend/coldsend/ondisk"
 )
 
 // A synthetic filesystem for Volume tests: one SYSTEM chunk of any profile
@@ -12,17 +14,17 @@ import (
 // of volume.go, parity included.
 
 const (
-	tfsLogical  = 16 << 20      // logical start of the chunk
-	tfsPhysical = 1 << 20       // physical start of every stripe
-	tfsStripe   = 8 * StripeLen // bytes per device stripe
+	tfsLogical  = 16 << 20             // logical start of the chunk
+	tfsPhysical = 1 << 20              // physical start of every stripe
+	tfsStripe   = 8 * ondisk.StripeLen // bytes per device stripe
 	tfsDevSize  = 4 << 20
 	tfsGen      = 10
 	tfsNodeSize = 16384
 )
 
-var tfsFSID = UUID{0xf5, 0x1d}
+var tfsFSID = ondisk.UUID{0xf5, 0x1d}
 
-func tfsDevUUID(devid uint64) UUID { return UUID{0xd0, byte(devid)} }
+func tfsDevUUID(devid uint64) ondisk.UUID { return ondisk.UUID{0xd0, byte(devid)} }
 
 type tfsMemDev struct{ b []byte }
 
@@ -41,58 +43,58 @@ type testFS struct {
 	chunk    Chunk
 	content  []byte // logical content of the chunk
 	ndev     int
-	devItems []DevItem
+	devItems []ondisk.DevItem
 	extra    []Chunk // further CHUNK_ITEMs in the chunk tree
 	loop     bool    // chunk root is a node pointing twice at the leaf
-	csum     CsumType
+	csum     ondisk.CsumType
 	devs     [][]byte // rendered, by devid-1
 }
 
 func tfsDataStripes(c *Chunk) int {
 	n := len(c.Stripes)
 	switch c.Profile() {
-	case BlockGroupRAID0:
+	case ondisk.BlockGroupRAID0:
 		return n
-	case BlockGroupRAID10:
+	case ondisk.BlockGroupRAID10:
 		return n / 2
-	case BlockGroupRAID5:
+	case ondisk.BlockGroupRAID5:
 		return n - 1
-	case BlockGroupRAID6:
+	case ondisk.BlockGroupRAID6:
 		return n - 2
 	}
 	return 1
 }
 
 func newTestFS(profile uint64, ndev int) *testFS {
-	c := Chunk{Logical: tfsLogical, Owner: ExtentTreeObjectID, StripeLen: StripeLen, Type: BlockGroupSystem | profile,
-		IOAlign: StripeLen, IOWidth: StripeLen, SectorSize: 4096, NumStripes: uint16(ndev), SubStripes: 1}
-	if profile == BlockGroupRAID10 {
+	c := Chunk{Logical: tfsLogical, Owner: ondisk.ExtentTreeObjectID, StripeLen: ondisk.StripeLen, Type: ondisk.BlockGroupSystem | profile,
+		IOAlign: ondisk.StripeLen, IOWidth: ondisk.StripeLen, SectorSize: 4096, NumStripes: uint16(ndev), SubStripes: 1}
+	if profile == ondisk.BlockGroupRAID10 {
 		c.SubStripes = 2
 	}
-	if profile == BlockGroupDUP {
+	if profile == ondisk.BlockGroupDUP {
 		c.NumStripes = 2
 	}
 	for i := range int(c.NumStripes) {
 		s := Stripe{DevID: uint64(i + 1), Offset: tfsPhysical}
-		if profile == BlockGroupDUP {
+		if profile == ondisk.BlockGroupDUP {
 			s = Stripe{DevID: 1, Offset: tfsPhysical + uint64(i)*tfsStripe}
 		}
 		s.DevUUID = tfsDevUUID(s.DevID)
 		c.Stripes = append(c.Stripes, s)
 	}
 	c.Length = tfsStripe * uint64(tfsDataStripes(&c))
-	f := &testFS{chunk: c, ndev: ndev, csum: CsumCRC32C}
+	f := &testFS{chunk: c, ndev: ndev, csum: ondisk.CsumCRC32C}
 	for d := range ndev {
 		devid := uint64(d + 1)
-		f.devItems = append(f.devItems, DevItem{DevID: devid, TotalBytes: tfsDevSize, BytesUsed: 2 * tfsStripe,
+		f.devItems = append(f.devItems, ondisk.DevItem{DevID: devid, TotalBytes: tfsDevSize, BytesUsed: 2 * tfsStripe,
 			IOAlign: 4096, IOWidth: 4096, SectorSize: 4096, UUID: tfsDevUUID(devid), FSID: tfsFSID})
 	}
 	return f
 }
 
-func encodeDevItem(d DevItem) []byte {
+func encodeDevItem(d ondisk.DevItem) []byte {
 	le := binary.LittleEndian
-	b := make([]byte, DevItemSize)
+	b := make([]byte, ondisk.DevItemSize)
 	le.PutUint64(b[0:], d.DevID)
 	le.PutUint64(b[8:], d.TotalBytes)
 	le.PutUint64(b[16:], d.BytesUsed)
@@ -105,7 +107,7 @@ func encodeDevItem(d DevItem) []byte {
 }
 
 type tfsItem struct {
-	key  Key
+	key  ondisk.Key
 	data []byte
 }
 
@@ -120,9 +122,9 @@ func tfsPutHeader(b []byte, bytenr, owner uint64, nritems int, level uint8) {
 	b[100] = level
 }
 
-func tfsSeal(b []byte, ct CsumType) []byte {
-	var sum [CsumSize]byte
-	ct.Sum(&sum, b[CsumSize:])
+func tfsSeal(b []byte, ct ondisk.CsumType) []byte {
+	var sum [ondisk.CsumSize]byte
+	ct.Sum(&sum, b[ondisk.CsumSize:])
 	copy(b, sum[:])
 	return b
 }
@@ -130,24 +132,24 @@ func tfsSeal(b []byte, ct CsumType) []byte {
 func tfsLeaf(bytenr, owner uint64, items []tfsItem) []byte {
 	b := make([]byte, tfsNodeSize)
 	tfsPutHeader(b, bytenr, owner, len(items), 0)
-	end := tfsNodeSize - HeaderSize
+	end := tfsNodeSize - ondisk.HeaderSize
 	for i, it := range items {
 		end -= len(it.data)
-		h := b[HeaderSize+i*ItemHdrSize:]
-		PutKey(h, it.key)
+		h := b[ondisk.HeaderSize+i*ondisk.ItemHdrSize:]
+		ondisk.PutKey(h, it.key)
 		binary.LittleEndian.PutUint32(h[17:], uint32(end))
 		binary.LittleEndian.PutUint32(h[21:], uint32(len(it.data)))
-		copy(b[HeaderSize+end:], it.data)
+		copy(b[ondisk.HeaderSize+end:], it.data)
 	}
 	return b
 }
 
-func tfsNode(bytenr, owner uint64, level uint8, keys []Key, ptrs []uint64) []byte {
+func tfsNode(bytenr, owner uint64, level uint8, keys []ondisk.Key, ptrs []uint64) []byte {
 	b := make([]byte, tfsNodeSize)
 	tfsPutHeader(b, bytenr, owner, len(keys), level)
 	for i, k := range keys {
-		p := b[HeaderSize+i*KeyPtrSize:]
-		PutKey(p, k)
+		p := b[ondisk.HeaderSize+i*ondisk.KeyPtrSize:]
+		ondisk.PutKey(p, k)
 		binary.LittleEndian.PutUint64(p[17:], ptrs[i])
 		binary.LittleEndian.PutUint64(p[25:], tfsGen)
 	}
@@ -164,10 +166,10 @@ const (
 func (f *testFS) chunkLeafItems() []tfsItem {
 	var items []tfsItem
 	for _, d := range f.devItems {
-		items = append(items, tfsItem{Key{DevItemsObjectID, DevItemKey, d.DevID}, encodeDevItem(d)})
+		items = append(items, tfsItem{ondisk.Key{ObjectID: ondisk.DevItemsObjectID, Type: ondisk.DevItemKey, Offset: d.DevID}, encodeDevItem(d)})
 	}
 	for _, c := range append([]Chunk{f.chunk}, f.extra...) {
-		items = append(items, tfsItem{Key{FirstChunkTreeObjectID, ChunkItemKey, c.Logical}, encodeChunk(c)})
+		items = append(items, tfsItem{ondisk.Key{ObjectID: ondisk.FirstChunkTreeObjectID, Type: ondisk.ChunkItemKey, Offset: c.Logical}, encodeChunk(c)})
 	}
 	return items
 }
@@ -183,13 +185,13 @@ func (f *testFS) build() []*Device {
 	place := func(logical uint64, b []byte) { copy(f.content[logical-tfsLogical:], tfsSeal(b, f.csum)) }
 	items := f.chunkLeafItems()
 	if f.loop {
-		place(tfsChunkRoot, tfsNode(tfsChunkRoot, ChunkTreeObjectID, 1,
-			[]Key{items[0].key, items[1].key}, []uint64{tfsChunkLeaf, tfsChunkLeaf}))
-		place(tfsChunkLeaf, tfsLeaf(tfsChunkLeaf, ChunkTreeObjectID, items))
+		place(tfsChunkRoot, tfsNode(tfsChunkRoot, ondisk.ChunkTreeObjectID, 1,
+			[]ondisk.Key{items[0].key, items[1].key}, []uint64{tfsChunkLeaf, tfsChunkLeaf}))
+		place(tfsChunkLeaf, tfsLeaf(tfsChunkLeaf, ondisk.ChunkTreeObjectID, items))
 	} else {
-		place(tfsChunkRoot, tfsLeaf(tfsChunkRoot, ChunkTreeObjectID, items))
+		place(tfsChunkRoot, tfsLeaf(tfsChunkRoot, ondisk.ChunkTreeObjectID, items))
 	}
-	place(tfsRoot, tfsLeaf(tfsRoot, RootTreeObjectID, nil))
+	place(tfsRoot, tfsLeaf(tfsRoot, ondisk.RootTreeObjectID, nil))
 
 	f.devs = make([][]byte, f.ndev)
 	for i := range f.devs {
@@ -199,7 +201,7 @@ func (f *testFS) build() []*Device {
 
 	devs := make([]*Device, f.ndev)
 	for i := range f.devs {
-		copy(f.devs[i][SuperblockOffsets[0]:], f.superblock(i))
+		copy(f.devs[i][ondisk.SuperblockOffsets[0]:], f.superblock(i))
 		devs[i] = &Device{Name: "dev" + string(rune('1'+i)), R: &tfsMemDev{f.devs[i]}, Size: tfsDevSize}
 	}
 	return devs
@@ -207,17 +209,17 @@ func (f *testFS) build() []*Device {
 
 func (f *testFS) superblock(i int) []byte {
 	le := binary.LittleEndian
-	b := make([]byte, SuperblockSize)
+	b := make([]byte, ondisk.SuperblockSize)
 	copy(b[0x20:], tfsFSID[:])
-	le.PutUint64(b[0x30:], uint64(SuperblockOffsets[0]))
-	le.PutUint64(b[0x38:], SuperFlagWritten)
-	le.PutUint64(b[0x40:], SuperMagic)
+	le.PutUint64(b[0x30:], uint64(ondisk.SuperblockOffsets[0]))
+	le.PutUint64(b[0x38:], ondisk.SuperFlagWritten)
+	le.PutUint64(b[0x40:], ondisk.SuperMagic)
 	le.PutUint64(b[0x48:], tfsGen)
 	le.PutUint64(b[0x50:], tfsRoot)
 	le.PutUint64(b[0x58:], tfsChunkRoot)
 	le.PutUint64(b[0x70:], uint64(f.ndev)*tfsDevSize)
 	le.PutUint64(b[0x78:], 1<<20)
-	le.PutUint64(b[0x80:], RootTreeDirObjectID)
+	le.PutUint64(b[0x80:], ondisk.RootTreeDirObjectID)
 	le.PutUint64(b[0x88:], uint64(len(f.devItems)))
 	le.PutUint32(b[0x90:], 4096)
 	le.PutUint32(b[0x94:], tfsNodeSize)
@@ -226,14 +228,14 @@ func (f *testFS) superblock(i int) []byte {
 	sys := encodeSysArray(f.chunk)
 	le.PutUint32(b[0xa0:], uint32(len(sys)))
 	le.PutUint64(b[0xa4:], tfsGen)
-	le.PutUint64(b[0xbc:], IncompatMixedBackref|IncompatRAID56|IncompatRAID1C34|IncompatNoHoles)
+	le.PutUint64(b[0xbc:], ondisk.IncompatMixedBackref|ondisk.IncompatRAID56|ondisk.IncompatRAID1C34|ondisk.IncompatNoHoles)
 	le.PutUint16(b[0xc4:], uint16(f.csum))
 	if f.loop {
 		b[0xc7] = 1
 	}
-	dev := DevItem{DevID: uint64(i + 1), TotalBytes: tfsDevSize, UUID: tfsDevUUID(uint64(i + 1)), FSID: tfsFSID}
-	copy(b[superDevItemOff:], encodeDevItem(dev))
-	copy(b[superSysArrayOff:], sys)
+	dev := ondisk.DevItem{DevID: uint64(i + 1), TotalBytes: tfsDevSize, UUID: tfsDevUUID(uint64(i + 1)), FSID: tfsFSID}
+	copy(b[ondisk.SuperDevItemOffset:], encodeDevItem(dev))
+	copy(b[ondisk.SuperSysArrayOffset:], sys)
 	return resealSuper(b)
 }
 
@@ -247,41 +249,41 @@ func tfsRender(c *Chunk, content []byte, devs [][]byte) {
 		s := c.Stripes[i]
 		copy(devs[s.DevID-1][s.Offset+devOff:], b)
 	}
-	elem := func(sn int) []byte { return content[sn*StripeLen : (sn+1)*StripeLen] }
-	elems := len(content) / StripeLen
+	elem := func(sn int) []byte { return content[sn*ondisk.StripeLen : (sn+1)*ondisk.StripeLen] }
+	elems := len(content) / ondisk.StripeLen
 	switch c.Profile() {
-	case BlockGroupRAID0:
+	case ondisk.BlockGroupRAID0:
 		for sn := range elems {
-			put(sn%n, uint64(sn/n)*StripeLen, elem(sn))
+			put(sn%n, uint64(sn/n)*ondisk.StripeLen, elem(sn))
 		}
-	case BlockGroupRAID10:
+	case ondisk.BlockGroupRAID10:
 		groups := n / 2
 		for sn := range elems {
 			for m := range 2 {
-				put((sn%groups)*2+m, uint64(sn/groups)*StripeLen, elem(sn))
+				put((sn%groups)*2+m, uint64(sn/groups)*ondisk.StripeLen, elem(sn))
 			}
 		}
-	case BlockGroupRAID5, BlockGroupRAID6:
+	case ondisk.BlockGroupRAID5, ondisk.BlockGroupRAID6:
 		np := 1
-		if c.Profile() == BlockGroupRAID6 {
+		if c.Profile() == ondisk.BlockGroupRAID6 {
 			np = 2
 		}
 		d := n - np
 		for fs := 0; fs*d < elems; fs++ {
-			p, q := make([]byte, StripeLen), make([]byte, StripeLen)
+			p, q := make([]byte, ondisk.StripeLen), make([]byte, ondisk.StripeLen)
 			coef := byte(1)
 			for i := range d {
 				e := elem(fs*d + i)
-				put((fs+i)%n, uint64(fs)*StripeLen, e)
+				put((fs+i)%n, uint64(fs)*ondisk.StripeLen, e)
 				for k := range e {
 					p[k] ^= e[k]
 					q[k] ^= slowGFMul(coef, e[k])
 				}
 				coef = slowGFMul(coef, 2)
 			}
-			put((fs+d)%n, uint64(fs)*StripeLen, p)
+			put((fs+d)%n, uint64(fs)*ondisk.StripeLen, p)
 			if np == 2 {
-				put((fs+d+1)%n, uint64(fs)*StripeLen, q)
+				put((fs+d+1)%n, uint64(fs)*ondisk.StripeLen, q)
 			}
 		}
 	default:
@@ -312,17 +314,17 @@ func slowGFMul(a, b byte) byte {
 // data stripe for RAID5/6), by the B4 formulas.
 func tfsExpectPhysical(c *Chunk, off uint64, mirror int) (devid, phys uint64) {
 	n := uint64(len(c.Stripes))
-	sn, so := off/StripeLen, off%StripeLen
+	sn, so := off/ondisk.StripeLen, off%ondisk.StripeLen
 	var idx, rel uint64
 	switch c.Profile() {
-	case BlockGroupRAID0:
-		idx, rel = sn%n, (sn/n)*StripeLen+so
-	case BlockGroupRAID10:
-		idx, rel = (sn%(n/2))*2+uint64(mirror), (sn/(n/2))*StripeLen+so
-	case BlockGroupRAID5, BlockGroupRAID6:
+	case ondisk.BlockGroupRAID0:
+		idx, rel = sn%n, (sn/n)*ondisk.StripeLen+so
+	case ondisk.BlockGroupRAID10:
+		idx, rel = (sn%(n/2))*2+uint64(mirror), (sn/(n/2))*ondisk.StripeLen+so
+	case ondisk.BlockGroupRAID5, ondisk.BlockGroupRAID6:
 		d := uint64(tfsDataStripes(c))
 		fs := sn / d
-		idx, rel = (fs+sn%d)%n, fs*StripeLen+so
+		idx, rel = (fs+sn%d)%n, fs*ondisk.StripeLen+so
 	default:
 		idx, rel = uint64(mirror), off
 	}
@@ -336,19 +338,19 @@ var tfsProfiles = []struct {
 	ndev    int
 }{
 	{"single", 0, 1},
-	{"dup", BlockGroupDUP, 1},
-	{"raid0x1", BlockGroupRAID0, 1},
-	{"raid0x3", BlockGroupRAID0, 3},
-	{"raid1", BlockGroupRAID1, 2},
-	{"raid1c3", BlockGroupRAID1C3, 3},
-	{"raid1c4", BlockGroupRAID1C4, 4},
-	{"raid10x2", BlockGroupRAID10, 2},
-	{"raid10x4", BlockGroupRAID10, 4},
-	{"raid10x6", BlockGroupRAID10, 6},
-	{"raid5x2", BlockGroupRAID5, 2},
-	{"raid5x3", BlockGroupRAID5, 3},
-	{"raid5x5", BlockGroupRAID5, 5},
-	{"raid6x3", BlockGroupRAID6, 3},
-	{"raid6x4", BlockGroupRAID6, 4},
-	{"raid6x6", BlockGroupRAID6, 6},
+	{"dup", ondisk.BlockGroupDUP, 1},
+	{"raid0x1", ondisk.BlockGroupRAID0, 1},
+	{"raid0x3", ondisk.BlockGroupRAID0, 3},
+	{"raid1", ondisk.BlockGroupRAID1, 2},
+	{"raid1c3", ondisk.BlockGroupRAID1C3, 3},
+	{"raid1c4", ondisk.BlockGroupRAID1C4, 4},
+	{"raid10x2", ondisk.BlockGroupRAID10, 2},
+	{"raid10x4", ondisk.BlockGroupRAID10, 4},
+	{"raid10x6", ondisk.BlockGroupRAID10, 6},
+	{"raid5x2", ondisk.BlockGroupRAID5, 2},
+	{"raid5x3", ondisk.BlockGroupRAID5, 3},
+	{"raid5x5", ondisk.BlockGroupRAID5, 5},
+	{"raid6x3", ondisk.BlockGroupRAID6, 3},
+	{"raid6x4", ondisk.BlockGroupRAID6, 4},
+	{"raid6x6", ondisk.BlockGroupRAID6, 6},
 }

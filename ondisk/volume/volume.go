@@ -1,4 +1,4 @@
-package ondisk
+package volume
 
 import (
 	"cmp"
@@ -7,6 +7,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/coldsend/coldsend/ondisk"
 )
 
 // Options tune Open.
@@ -38,19 +40,19 @@ func SuperCopy(i int) SuperChoice { return SuperChoice(i + 1) }
 // DeviceInfo describes one device of the filesystem, given or missing.
 type DeviceInfo struct {
 	DevID   uint64
-	UUID    UUID
+	UUID    ondisk.UUID
 	Name    string // name of the given device; empty when missing
 	Size    int64  // size of the given device; 0 when missing
 	Present bool
-	Item    DevItem // the chunk tree's DEV_ITEM for the device
+	Item    ondisk.DevItem // the chunk tree's DEV_ITEM for the device
 }
 
 // Volume is an assembled, read-only btrfs filesystem: its devices and the
 // chunk map from logical addresses to device stripes. It is immutable
 // after Open and safe for concurrent use.
 type Volume struct {
-	sb       *Superblock
-	metaFSID UUID
+	sb       *ondisk.Superblock
+	metaFSID ondisk.UUID
 	warn     func(string)
 	devices  []DeviceInfo // by devid
 	chunks   *ChunkMap
@@ -62,7 +64,7 @@ type Volume struct {
 // superblock claims.
 type givenDevice struct {
 	dev *Device
-	sb  *Superblock
+	sb  *ondisk.Superblock
 }
 
 // Open assembles a filesystem from its devices: it reads every device's
@@ -80,14 +82,14 @@ func Open(devs []*Device, opts Options) (*Volume, error) {
 		return nil, err
 	}
 	sb := given[best].sb
-	warnings, err := CheckFeatures(sb)
+	warnings, err := ondisk.CheckFeatures(sb)
 	if err != nil {
 		return nil, err
 	}
 	for _, w := range warnings {
 		warn(w)
 	}
-	if sb.Flags&SuperFlagError != 0 {
+	if sb.Flags&ondisk.SuperFlagError != 0 {
 		warn("the filesystem recorded an error in its superblock (ERROR flag); reading anyway")
 	}
 	present := map[uint64]givenDevice{}
@@ -117,7 +119,7 @@ func Open(devs []*Device, opts Options) (*Volume, error) {
 		boot, err = NewChunkMap(sys)
 	}
 	if err != nil {
-		return nil, &DeviceError{Device: given[best].dev.Name, Offset: int64(sb.Bytenr) + superSysArrayOff, What: "superblock sys_chunk_array", Err: err}
+		return nil, &DeviceError{Device: given[best].dev.Name, Offset: int64(sb.Bytenr) + ondisk.SuperSysArrayOffset, What: "superblock sys_chunk_array", Err: err}
 	}
 	if err := v.setChunks(boot, present); err != nil {
 		return nil, err
@@ -150,7 +152,7 @@ func Open(devs []*Device, opts Options) (*Volume, error) {
 	}
 	m, err := NewChunkMap(all)
 	if err != nil {
-		return nil, &BlockError{Logical: sb.ChunkRoot, Tree: ChunkTreeObjectID, Err: err}
+		return nil, &ondisk.BlockError{Logical: sb.ChunkRoot, Tree: ondisk.ChunkTreeObjectID, Err: err}
 	}
 	if err := v.setChunks(m, present); err != nil {
 		return nil, err
@@ -181,7 +183,7 @@ func readSuperblocks(devs []*Device, choice SuperChoice, warn func(string)) ([]g
 	given := make([]givenDevice, len(devs))
 	best := 0
 	for i, d := range devs {
-		var sb *Superblock
+		var sb *ondisk.Superblock
 		var err error
 		if choice == SuperAuto {
 			sb, err = ReadSuperblock(d, warn)
@@ -210,8 +212,8 @@ func readSuperblocks(devs []*Device, choice SuperChoice, warn func(string)) ([]g
 
 // checkDevices matches the chunk tree's DEV_ITEMs against the given
 // devices and returns the DEV_ITEMs by devid.
-func (v *Volume) checkDevices(devItems []DevItem, present map[uint64]givenDevice) (map[uint64]DevItem, error) {
-	expected := map[uint64]DevItem{}
+func (v *Volume) checkDevices(devItems []ondisk.DevItem, present map[uint64]givenDevice) (map[uint64]ondisk.DevItem, error) {
+	expected := map[uint64]ondisk.DevItem{}
 	for _, it := range devItems {
 		if it.FSID != v.metaFSID {
 			return nil, unsupportedf("devid %d belongs to filesystem %s, not %s: seed devices are not supported", it.DevID, it.FSID, v.metaFSID)
@@ -239,8 +241,10 @@ func (v *Volume) checkDevices(devItems []DevItem, present map[uint64]givenDevice
 
 // checkChunkDevices validates c against the filesystem and checks that
 // every stripe names a device of the chunk tree by devid and uuid.
-func checkChunkDevices(c *Chunk, sb *Superblock, expected map[uint64]DevItem) error {
-	fail := func(err error) error { return &BlockError{Logical: c.Logical, Tree: ChunkTreeObjectID, Err: err} }
+func checkChunkDevices(c *Chunk, sb *ondisk.Superblock, expected map[uint64]ondisk.DevItem) error {
+	fail := func(err error) error {
+		return &ondisk.BlockError{Logical: c.Logical, Tree: ondisk.ChunkTreeObjectID, Err: err}
+	}
 	if err := c.checkFS(sb); err != nil {
 		return fail(err)
 	}
@@ -270,7 +274,7 @@ func (v *Volume) setChunks(m *ChunkMap, present map[uint64]givenDevice) error {
 				continue
 			}
 			if g.sb.DevItem.UUID != s.DevUUID {
-				return &BlockError{Logical: c.Logical, Tree: ChunkTreeObjectID,
+				return &ondisk.BlockError{Logical: c.Logical, Tree: ondisk.ChunkTreeObjectID,
 					Err: fmt.Errorf("stripe %d names devid %d with uuid %s, but %s is devid %d with uuid %s", j, s.DevID, s.DevUUID, g.dev.Name, s.DevID, g.sb.DevItem.UUID)}
 			}
 			stripes[i][j] = g.dev
@@ -291,16 +295,16 @@ func (v *Volume) readable(i int) bool {
 		}
 	}
 	switch c.Profile() {
-	case BlockGroupDUP, BlockGroupRAID1, BlockGroupRAID1C3, BlockGroupRAID1C4:
+	case ondisk.BlockGroupDUP, ondisk.BlockGroupRAID1, ondisk.BlockGroupRAID1C3, ondisk.BlockGroupRAID1C4:
 		return missing < len(devs)
-	case BlockGroupRAID10:
+	case ondisk.BlockGroupRAID10:
 		for g := 0; g < len(devs); g += int(c.SubStripes) {
 			if !slices.ContainsFunc(devs[g:g+int(c.SubStripes)], func(d *Device) bool { return d != nil }) {
 				return false
 			}
 		}
 		return true
-	case BlockGroupRAID5, BlockGroupRAID6:
+	case ondisk.BlockGroupRAID5, ondisk.BlockGroupRAID6:
 		return missing <= c.parity()
 	}
 	return missing == 0
@@ -339,21 +343,21 @@ func (v *Volume) checkReadable() error {
 		more = fmt.Sprintf(" (%d chunks in all cannot be read)", len(bad))
 	}
 	return missingf("%s %s missing and the %s chunk at logical %d (%s) needs %s%s; pass %s with --device",
-		subject, verb, BlockGroupTypeName(c.Type), c.Logical, c.ProfileName(), obj, more, obj)
+		subject, verb, ondisk.BlockGroupTypeName(c.Type), c.Logical, c.ProfileName(), obj, more, obj)
 }
 
 // readChunkTree walks the whole chunk tree and returns its chunks and
 // devices. Child levels must decrease, and a block reached twice is an
 // error, so corrupt pointers cannot make the walk loop.
-func (v *Volume) readChunkTree() ([]Chunk, []DevItem, error) {
+func (v *Volume) readChunkTree() ([]Chunk, []ondisk.DevItem, error) {
 	var chunks []Chunk
-	var devItems []DevItem
+	var devItems []ondisk.DevItem
 	seenDev := map[uint64]bool{}
 	visited := map[uint64]bool{}
-	var walk func(logical uint64, want BlockExpect) error
-	walk = func(logical uint64, want BlockExpect) error {
+	var walk func(logical uint64, want ondisk.BlockExpect) error
+	walk = func(logical uint64, want ondisk.BlockExpect) error {
 		if visited[logical] {
-			return &BlockError{Logical: logical, Tree: ChunkTreeObjectID, Err: corruptf("tree block is referenced twice (pointer loop)")}
+			return &ondisk.BlockError{Logical: logical, Tree: ondisk.ChunkTreeObjectID, Err: corruptf("tree block is referenced twice (pointer loop)")}
 		}
 		visited[logical] = true
 		n, err := v.ReadTreeBlock(logical, want)
@@ -364,20 +368,20 @@ func (v *Volume) readChunkTree() ([]Chunk, []DevItem, error) {
 			k := n.Key(i)
 			if n.Level > 0 {
 				child, gen := n.BlockPtr(i)
-				if err := walk(child, BlockExpect{Level: n.Level - 1, Generation: gen, Owner: ChunkTreeObjectID, FirstKey: &k}); err != nil {
+				if err := walk(child, ondisk.BlockExpect{Level: n.Level - 1, Generation: gen, Owner: ondisk.ChunkTreeObjectID, FirstKey: &k}); err != nil {
 					return err
 				}
 				continue
 			}
 			switch k.Type {
-			case ChunkItemKey:
+			case ondisk.ChunkItemKey:
 				c, err := ParseChunk(k.Offset, n.ItemData(i))
 				if err != nil {
-					return &BlockError{Logical: logical, Tree: ChunkTreeObjectID, Key: &k, Err: err}
+					return &ondisk.BlockError{Logical: logical, Tree: ondisk.ChunkTreeObjectID, Key: &k, Err: err}
 				}
 				chunks = append(chunks, c)
-			case DevItemKey:
-				d, err := ParseDevItem(n.ItemData(i))
+			case ondisk.DevItemKey:
+				d, err := ondisk.ParseDevItem(n.ItemData(i))
 				if err == nil && d.DevID != k.Offset {
 					err = corruptf("dev item has devid %d, key says %d", d.DevID, k.Offset)
 				}
@@ -385,7 +389,7 @@ func (v *Volume) readChunkTree() ([]Chunk, []DevItem, error) {
 					err = corruptf("second DEV_ITEM for devid %d", d.DevID)
 				}
 				if err != nil {
-					return &BlockError{Logical: logical, Tree: ChunkTreeObjectID, Key: &k, Err: err}
+					return &ondisk.BlockError{Logical: logical, Tree: ondisk.ChunkTreeObjectID, Key: &k, Err: err}
 				}
 				seenDev[d.DevID] = true
 				devItems = append(devItems, d)
@@ -393,13 +397,13 @@ func (v *Volume) readChunkTree() ([]Chunk, []DevItem, error) {
 		}
 		return nil
 	}
-	err := walk(v.sb.ChunkRoot, BlockExpect{Level: v.sb.ChunkRootLevel, Generation: v.sb.ChunkRootGeneration, Owner: ChunkTreeObjectID})
+	err := walk(v.sb.ChunkRoot, ondisk.BlockExpect{Level: v.sb.ChunkRootLevel, Generation: v.sb.ChunkRootGeneration, Owner: ondisk.ChunkTreeObjectID})
 	return chunks, devItems, err
 }
 
 // Super returns the superblock the filesystem was opened with (the newest
 // among the devices). It must not be modified.
-func (v *Volume) Super() *Superblock { return v.sb }
+func (v *Volume) Super() *ondisk.Superblock { return v.sb }
 
 // NodeSize is the size of every tree block.
 func (v *Volume) NodeSize() uint32 { return v.sb.NodeSize }
@@ -408,7 +412,7 @@ func (v *Volume) NodeSize() uint32 { return v.sb.NodeSize }
 func (v *Volume) SectorSize() uint32 { return v.sb.SectorSize }
 
 // CsumType is the checksum algorithm of the filesystem.
-func (v *Volume) CsumType() CsumType { return v.sb.CsumType }
+func (v *Volume) CsumType() ondisk.CsumType { return v.sb.CsumType }
 
 // Chunks returns every chunk in logical order. It must not be modified.
 func (v *Volume) Chunks() []Chunk { return v.chunks.Chunks() }
