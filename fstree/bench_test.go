@@ -23,6 +23,7 @@ import (
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/internal/benchimage"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 )
 
 func topLevel(tb testing.TB, fs *fstree.FS) *fstree.Subvol {
@@ -46,7 +47,7 @@ func walkInodes(s *fstree.Subvol, dir uint64) (int, error) {
 			return n, err
 		}
 		n++
-		if e.Type == ondisk.FTDir {
+		if e.Type == item.FTDir {
 			m, err := walkInodes(s, e.Location.ObjectID)
 			n += m
 			if err != nil {
@@ -185,18 +186,18 @@ func dataFiles(tb testing.TB, s *fstree.Subvol, st *benchimage.Stamp) []*fstree.
 // measure: every data extent compressed with alg (none for plain), and
 // the files' bytes as written. It returns file bytes over disk bytes.
 func checkData(tb testing.TB, img, alg string, st *benchimage.Stamp) float64 {
-	want := map[string]uint8{"plain": ondisk.CompressNone, "zlib": ondisk.CompressZlib, "lzo": ondisk.CompressLZO, "zstd": ondisk.CompressZstd}[alg]
+	want := map[string]uint8{"plain": item.CompressNone, "zlib": item.CompressZlib, "lzo": item.CompressLZO, "zstd": item.CompressZstd}[alg]
 	fs, closeFS := benchimage.Open(tb, img)
 	defer closeFS()
 	s := topLevel(tb, fs)
 	var fileBytes, diskBytes uint64
 	for i, f := range dataFiles(tb, s, st) {
 		err := s.Tree.WalkObject(f.Ino, ondisk.ExtentDataKey, func(k ondisk.Key, data []byte) (bool, error) {
-			fe, err := ondisk.ParseFileExtentItem(data)
+			fe, err := item.ParseFileExtent(data)
 			switch {
 			case err != nil:
 				return false, err
-			case fe.Type != ondisk.FileExtentReg || fe.DiskBytenr == 0:
+			case fe.Type != item.FileExtentReg || fe.DiskBytenr == 0:
 				return false, fmt.Errorf("extent at offset %d is not a regular extent", k.Offset)
 			case fe.Compression != want:
 				return false, fmt.Errorf("extent at offset %d has compression %d, want %d", k.Offset, fe.Compression, want)

@@ -7,6 +7,7 @@ import (
 	"github.com/coldsend/coldsend/btree"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/ondisk/compression"
+	"github.com/coldsend/coldsend/ondisk/item"
 )
 
 // maxReadChunk bounds one device read while streaming file data, so memory
@@ -19,7 +20,7 @@ const maxReadChunk = 1 << 20
 type File struct {
 	s      *Subvol
 	Ino    uint64
-	Inode  *ondisk.InodeItem
+	Inode  *item.Inode
 	verify bool
 
 	// Cursors on the file's extent items and on the checksum items, kept
@@ -42,12 +43,12 @@ func (s *Subvol) OpenFile(ino uint64) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ii.Size > ondisk.MaxFileSize {
-		return nil, itemError(c, s.ID, fmt.Errorf("%w: inode %d has i_size %d, beyond the largest file size btrfs allows (%d)", ondisk.ErrCorrupt, ino, ii.Size, int64(ondisk.MaxFileSize)))
+	if ii.Size > item.MaxFileSize {
+		return nil, itemError(c, s.ID, fmt.Errorf("%w: inode %d has i_size %d, beyond the largest file size btrfs allows (%d)", ondisk.ErrCorrupt, ino, ii.Size, int64(item.MaxFileSize)))
 	}
 	return &File{
 		s: s, Ino: ino, Inode: ii,
-		verify: !s.fs.opts.NoDataChecksums && ii.Flags&ondisk.InodeNoDataSum == 0,
+		verify: !s.fs.opts.NoDataChecksums && ii.Flags&item.InodeNoDataSum == 0,
 	}, nil
 }
 
@@ -138,11 +139,11 @@ func (f *File) stream(off, end int64, emit emitFunc) error {
 			return emit(nil, end-pos) // implicit hole up to i_size
 		}
 		k := c.Key()
-		fe, err := ondisk.ParseFileExtentItem(c.Data())
+		fe, err := item.ParseFileExtent(c.Data())
 		if err != nil {
 			return itemError(c, f.s.ID, err)
 		}
-		if l := fileLen(&fe); k.Offset > ondisk.MaxFileSize || l > ondisk.MaxFileSize-k.Offset {
+		if l := fileLen(&fe); k.Offset > item.MaxFileSize || l > item.MaxFileSize-k.Offset {
 			return itemError(c, f.s.ID, fmt.Errorf("%w: extent of %d bytes at file offset %d ends past the largest file size", ondisk.ErrCorrupt, l, k.Offset))
 		}
 		extStart := int64(k.Offset)
@@ -202,11 +203,11 @@ func (f *File) onExtent(c *btree.Cursor) bool {
 
 // emitExtent emits n bytes of the extent starting at rel, its offset
 // within the extent's file range.
-func (f *File) emitExtent(c *btree.Cursor, fe *ondisk.FileExtentItem, rel, n int64, emit emitFunc) error {
+func (f *File) emitExtent(c *btree.Cursor, fe *item.FileExtent, rel, n int64, emit emitFunc) error {
 	switch {
-	case fe.Type == ondisk.FileExtentInline:
+	case fe.Type == item.FileExtentInline:
 		data := fe.InlineData
-		if fe.Compression != ondisk.CompressNone {
+		if fe.Compression != item.CompressNone {
 			if fe.RAMBytes > uint64(f.s.fs.vol.SectorSize()) {
 				return itemError(c, f.s.ID, fmt.Errorf("%w: compressed inline extent claims %d decoded bytes, more than a sector", ondisk.ErrCorrupt, fe.RAMBytes))
 			}
@@ -217,9 +218,9 @@ func (f *File) emitExtent(c *btree.Cursor, fe *ondisk.FileExtentItem, rel, n int
 			data = f.zBuf
 		}
 		return emitPadded(data, uint64(rel), n, emit)
-	case fe.Type == ondisk.FileExtentPrealloc || fe.DiskBytenr == 0:
+	case fe.Type == item.FileExtentPrealloc || fe.DiskBytenr == 0:
 		return emit(nil, n)
-	case fe.Compression != ondisk.CompressNone:
+	case fe.Compression != item.CompressNone:
 		if f.zAddr != fe.DiskBytenr {
 			f.zAddr = 0
 			if fe.DiskNumBytes > compression.MaxUnit || fe.RAMBytes > compression.MaxUnit {
@@ -264,8 +265,8 @@ func emitPadded(data []byte, start uint64, n int64, emit emitFunc) error {
 
 // fileLen is how many bytes of the file an extent covers: its decoded
 // size for inline extents, num_bytes otherwise.
-func fileLen(fe *ondisk.FileExtentItem) uint64 {
-	if fe.Type == ondisk.FileExtentInline {
+func fileLen(fe *item.FileExtent) uint64 {
+	if fe.Type == item.FileExtentInline {
 		return fe.RAMBytes
 	}
 	return fe.NumBytes

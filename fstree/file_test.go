@@ -15,6 +15,7 @@ import (
 	"github.com/coldsend/coldsend/internal/benchimage"
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
@@ -35,11 +36,11 @@ func regularFiles(s *fstree.Subvol, dir uint64, path string, fn func(path string
 		p := path + "/" + string(e.Name)
 		switch {
 		case e.IsSubvolume():
-		case e.Type == ondisk.FTDir:
+		case e.Type == item.FTDir:
 			if err := regularFiles(s, e.Location.ObjectID, p, fn); err != nil {
 				return err
 			}
-		case e.Type == ondisk.FTRegFile:
+		case e.Type == item.FTRegFile:
 			fn(p, e.Location.ObjectID)
 		}
 	}
@@ -148,8 +149,8 @@ func openFixture(t *testing.T, name string) (*fstree.FS, func(devid, physical ui
 func damageExtents(t *testing.T, s *fstree.Subvol, ino uint64, patch func(devid, physical uint64)) {
 	vol := s.FS().Volume()
 	err := s.Tree.WalkObject(ino, ondisk.ExtentDataKey, func(_ ondisk.Key, data []byte) (bool, error) {
-		fe, err := ondisk.ParseFileExtentItem(data)
-		if err != nil || fe.Type != ondisk.FileExtentReg || fe.DiskBytenr == 0 {
+		fe, err := item.ParseFileExtent(data)
+		if err != nil || fe.Type != item.FileExtentReg || fe.DiskBytenr == 0 {
 			return true, err
 		}
 		for m := range vol.NumCopies(fe.DiskBytenr) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/coldsend/coldsend/btree"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
@@ -96,7 +97,7 @@ func (fs *FS) RootTree() *btree.Tree { return fs.root }
 
 // TreeRoot finds the root of tree id through its last ROOT_ITEM in the
 // root tree (snapshots key theirs by creation transid).
-func (fs *FS) TreeRoot(id uint64) (btree.Root, *ondisk.RootItem, error) {
+func (fs *FS) TreeRoot(id uint64) (btree.Root, *item.Root, error) {
 	c, err := fs.root.SeekLE(ondisk.Key{ObjectID: id, Type: ondisk.RootItemKey, Offset: ^uint64(0)})
 	if err != nil {
 		return btree.Root{}, nil, err
@@ -105,7 +106,7 @@ func (fs *FS) TreeRoot(id uint64) (btree.Root, *ondisk.RootItem, error) {
 		return btree.Root{}, nil, btree.ErrNotFound
 	}
 	k := c.Key()
-	ri, err := ondisk.ParseRootItem(c.Data())
+	ri, err := item.ParseRoot(c.Data())
 	if err != nil {
 		leaf, _ := c.Leaf()
 		return btree.Root{}, nil, &ondisk.BlockError{Logical: leaf.Bytenr, Tree: ondisk.RootTreeObjectID, Key: &k, Err: err}

@@ -10,6 +10,7 @@ import (
 	"github.com/coldsend/coldsend/internal/corrupt"
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
@@ -125,7 +126,7 @@ func readEverything(fs *FS) {
 						}
 					}
 				}
-				if e.Type == ondisk.FTDir {
+				if e.Type == item.FTDir {
 					walk(ino, depth+1)
 				}
 			}

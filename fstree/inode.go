@@ -7,10 +7,11 @@ import (
 
 	"github.com/coldsend/coldsend/btree"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 )
 
 // Inode reads the INODE_ITEM of ino.
-func (s *Subvol) Inode(ino uint64) (*ondisk.InodeItem, error) {
+func (s *Subvol) Inode(ino uint64) (*item.Inode, error) {
 	ii, _, err := s.inodeAt(ino)
 	return ii, err
 }
@@ -18,7 +19,7 @@ func (s *Subvol) Inode(ino uint64) (*ondisk.InodeItem, error) {
 // inodeAt reads the INODE_ITEM of ino and returns the cursor on it, for
 // errors that name its leaf. An inode that orphan cleanup deletes does not
 // exist, as the kernel shows the subvolume.
-func (s *Subvol) inodeAt(ino uint64) (*ondisk.InodeItem, *btree.Cursor, error) {
+func (s *Subvol) inodeAt(ino uint64) (*item.Inode, *btree.Cursor, error) {
 	o, err := s.Orphans()
 	if err != nil {
 		return nil, nil, err
@@ -30,7 +31,7 @@ func (s *Subvol) inodeAt(ino uint64) (*ondisk.InodeItem, *btree.Cursor, error) {
 }
 
 // inodeItem is inodeAt as the tree holds it, orphans included.
-func (s *Subvol) inodeItem(ino uint64) (*ondisk.InodeItem, *btree.Cursor, error) {
+func (s *Subvol) inodeItem(ino uint64) (*item.Inode, *btree.Cursor, error) {
 	k := ondisk.Key{ObjectID: ino, Type: ondisk.InodeItemKey}
 	c, err := s.Tree.Seek(k)
 	if err != nil {
@@ -39,7 +40,7 @@ func (s *Subvol) inodeItem(ino uint64) (*ondisk.InodeItem, *btree.Cursor, error)
 	if !c.Valid() || c.Key() != k {
 		return nil, nil, fmt.Errorf("subvolume %d: inode %d: %w", s.ID, ino, btree.ErrNotFound)
 	}
-	ii, err := ondisk.ParseInodeItem(c.Data())
+	ii, err := item.ParseInode(c.Data())
 	if err != nil {
 		return nil, nil, itemError(c, s.ID, err)
 	}
@@ -61,7 +62,7 @@ func (d *DirEntry) IsSubvolume() bool { return d.Location.Type == ondisk.RootIte
 func (s *Subvol) ReadDir(dir uint64) ([]DirEntry, error) {
 	var out []DirEntry
 	err := s.walkItems(dir, ondisk.DirIndexKey, func(k ondisk.Key, data []byte, fail func(error) error) error {
-		items, err := ondisk.ParseDirItems(data)
+		items, err := item.ParseDirItems(data)
 		if err != nil {
 			return fail(err)
 		}
@@ -85,7 +86,7 @@ func (s *Subvol) Lookup(dir uint64, name []byte) (*DirEntry, error) {
 	if !c.Valid() || c.Key() != k {
 		return nil, btree.ErrNotFound
 	}
-	items, err := ondisk.ParseDirItems(c.Data())
+	items, err := item.ParseDirItems(c.Data())
 	if err != nil {
 		return nil, itemError(c, s.ID, err)
 	}
@@ -110,7 +111,7 @@ type Name struct {
 func (s *Subvol) Names(ino uint64) ([]Name, error) {
 	var out []Name
 	err := s.walkItems(ino, ondisk.InodeRefKey, func(k ondisk.Key, data []byte, fail func(error) error) error {
-		refs, err := ondisk.ParseInodeRefs(data)
+		refs, err := item.ParseInodeRefs(data)
 		if err != nil {
 			return fail(err)
 		}
@@ -123,7 +124,7 @@ func (s *Subvol) Names(ino uint64) ([]Name, error) {
 		return nil, err
 	}
 	err = s.walkItems(ino, ondisk.InodeExtrefKey, func(k ondisk.Key, data []byte, fail func(error) error) error {
-		refs, err := ondisk.ParseInodeExtrefs(data)
+		refs, err := item.ParseInodeExtrefs(data)
 		if err != nil {
 			return fail(err)
 		}
@@ -145,7 +146,7 @@ type Xattr struct {
 func (s *Subvol) Xattrs(ino uint64) ([]Xattr, error) {
 	var out []Xattr
 	err := s.walkItems(ino, ondisk.XattrItemKey, func(k ondisk.Key, data []byte, fail func(error) error) error {
-		items, err := ondisk.ParseDirItems(data)
+		items, err := item.ParseDirItems(data)
 		if err != nil {
 			return fail(err)
 		}
@@ -230,7 +231,7 @@ func (s *Subvol) NestedSubvol(dir uint64, e *DirEntry) (*Subvol, error) {
 	if !c.Valid() || c.Key() != k {
 		return nil, nil
 	}
-	rr, err := ondisk.ParseRootRef(c.Data())
+	rr, err := item.ParseRootRef(c.Data())
 	if err != nil {
 		return nil, itemError(c, ondisk.RootTreeObjectID, err)
 	}

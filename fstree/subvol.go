@@ -10,6 +10,7 @@ import (
 
 	"github.com/coldsend/coldsend/btree"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 )
 
 // Subvolume describes one subvolume or snapshot, as `btrfs subvolume list`
@@ -20,11 +21,11 @@ type Subvolume struct {
 	DirID    uint64 // directory inode in TopLevel holding its entry
 	Name     []byte // its entry's name in that directory
 	Path     string // from the top level, '/'-separated, "" for id 5
-	Item     ondisk.RootItem
+	Item     item.Root
 }
 
 // ReadOnly reports whether the subvolume is read-only.
-func (s *Subvolume) ReadOnly() bool { return s.Item.Flags&ondisk.RootSubvolRDONLY != 0 }
+func (s *Subvolume) ReadOnly() bool { return s.Item.Flags&item.RootSubvolRDONLY != 0 }
 
 func isSubvolumeID(id uint64) bool {
 	return id == ondisk.FSTreeObjectID || (id >= ondisk.FirstFreeObjectID && id <= ondisk.LastFreeObjectID)
@@ -40,7 +41,7 @@ func (fs *FS) Subvolumes() ([]*Subvolume, error) {
 		k := c.Key()
 		switch {
 		case k.Type == ondisk.RootItemKey && isSubvolumeID(k.ObjectID):
-			ri, err := ondisk.ParseRootItem(c.Data())
+			ri, err := item.ParseRoot(c.Data())
 			if err != nil {
 				return nil, itemError(c, ondisk.RootTreeObjectID, err)
 			}
@@ -52,7 +53,7 @@ func (fs *FS) Subvolumes() ([]*Subvolume, error) {
 			}
 			sv.Item = ri // the last ROOT_ITEM of an ID is the current one
 		case k.Type == ondisk.RootBackrefKey && isSubvolumeID(k.ObjectID):
-			rr, err := ondisk.ParseRootRef(c.Data())
+			rr, err := item.ParseRootRef(c.Data())
 			if err != nil {
 				return nil, itemError(c, ondisk.RootTreeObjectID, err)
 			}
@@ -128,7 +129,7 @@ func joinPath(parts ...string) string {
 type Subvol struct {
 	fs   *FS
 	ID   uint64
-	Item ondisk.RootItem
+	Item item.Root
 	Tree *btree.Tree
 
 	orphanOnce sync.Once

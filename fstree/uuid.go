@@ -2,6 +2,7 @@ package fstree
 
 import (
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 )
 
 // SubvolumesByUUID returns the IDs of the subvolumes whose uuid (or, with
@@ -17,7 +18,7 @@ func (fs *FS) SubvolumesByUUID(u ondisk.UUID, received bool) ([]uint64, error) {
 	if sb.UUIDTreeGeneration == sb.Generation {
 		t, err := fs.Tree(ondisk.UUIDTreeObjectID)
 		if err == nil {
-			k := ondisk.UUIDTreeKey(u, typ)
+			k := item.UUIDTreeKey(u, typ)
 			c, err := t.Seek(k)
 			if err != nil {
 				return nil, err
@@ -25,7 +26,7 @@ func (fs *FS) SubvolumesByUUID(u ondisk.UUID, received bool) ([]uint64, error) {
 			if !c.Valid() || c.Key() != k {
 				return nil, nil
 			}
-			ids, err := ondisk.ParseUUIDItem(c.Data())
+			ids, err := item.ParseUUID(c.Data())
 			if err != nil {
 				return nil, itemError(c, ondisk.UUIDTreeObjectID, err)
 			}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 )
 
 // A btrfs directory has exactly one parent: its INODE_REF names the
@@ -59,12 +60,12 @@ type WalkEntry struct {
 	// was, Loc.Subvol is nil.
 	Loc Location
 	// Inode is Loc's inode item; nil for a placeholder.
-	Inode *ondisk.InodeItem
+	Inode *item.Inode
 }
 
 // IsDir reports whether the entry is a directory (a placeholder counts).
 func (e *WalkEntry) IsDir() bool {
-	return e.Inode == nil || e.Inode.Mode&ondisk.ModeTypeMask == ondisk.ModeDir
+	return e.Inode == nil || e.Inode.Mode&item.ModeTypeMask == item.ModeDir
 }
 
 // Walk visits every entry below the directory start, in the order of
@@ -184,7 +185,7 @@ func dirLinkMismatch(s *Subvol, ino, parent uint64, e *DirEntry) (string, error)
 	if !c.Valid() || c.Key().ObjectID != ino || c.Key().Type != ondisk.InodeRefKey {
 		return "no INODE_REF: it has no link at all", nil
 	}
-	refs, err := ondisk.ParseInodeRefs(c.Data())
+	refs, err := item.ParseInodeRefs(c.Data())
 	if err != nil {
 		return "", itemError(c, s.ID, err)
 	}
@@ -209,7 +210,7 @@ func rootLinkMismatch(sub *Subvol, parentID, dir uint64, e *DirEntry) (string, e
 	if !c.Valid() || c.Key().ObjectID != sub.ID || c.Key().Type != ondisk.RootBackrefKey {
 		return "no ROOT_BACKREF: the subvolume has no link at all", nil
 	}
-	rr, err := ondisk.ParseRootRef(c.Data())
+	rr, err := item.ParseRootRef(c.Data())
 	if err != nil {
 		return "", itemError(c, ondisk.RootTreeObjectID, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/coldsend/coldsend/btree"
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 )
 
 // The part of the kernel's backref.c that send's clone search runs
@@ -219,13 +220,13 @@ func (w *backrefWalk) iterateLeaf(elems []inodeElem, root uint64) bool {
 
 // checkExtentItem mirrors send's check_extent_item: true means -ENOENT,
 // do not walk the references of this extent or tree block.
-func (w *backrefWalk) checkExtentItem(bytenr uint64, item []byte) (bool, error) {
-	if len(item) < 24 {
-		return false, fmt.Errorf("extent tree: item of extent %d is %d bytes: %w", bytenr, len(item), ondisk.ErrCorrupt)
+func (w *backrefWalk) checkExtentItem(bytenr uint64, raw []byte) (bool, error) {
+	if len(raw) < 24 {
+		return false, fmt.Errorf("extent tree: raw of extent %d is %d bytes: %w", bytenr, len(raw), ondisk.ErrCorrupt)
 	}
-	refs := binary.LittleEndian.Uint64(item)
+	refs := binary.LittleEndian.Uint64(raw)
 	if bytenr == w.bytenr {
-		if binary.LittleEndian.Uint64(item[16:])&ondisk.ExtentFlagTreeBlock != 0 {
+		if binary.LittleEndian.Uint64(raw[16:])&item.ExtentFlagTreeBlock != 0 {
 			return false, fmt.Errorf("extent tree: data extent %d is flagged as a tree block: %w", bytenr, ondisk.ErrCorrupt)
 		}
 		if refs == 1 && len(w.s.data.cloneRoots) == 1 {
@@ -259,7 +260,7 @@ func (d *dataState) extentItem(bytenr uint64) (*btree.Cursor, bool, error) {
 type refVisitor func(typ uint8, root, parent, ino, offset uint64, count uint32) error
 
 // visitRefs walks the references that follow the extent item c is on.
-func visitRefs(c *btree.Cursor, ei *ondisk.ExtentItem, visit refVisitor) error {
+func visitRefs(c *btree.Cursor, ei *item.Extent, visit refVisitor) error {
 	bytenr := c.Key().ObjectID
 	for _, r := range ei.Inline {
 		if err := visit(r.Type, r.Root, r.Parent, r.ObjectID, r.Offset, r.Count); err != nil {
@@ -285,12 +286,12 @@ func visitRefs(c *btree.Cursor, ei *ondisk.ExtentItem, visit refVisitor) error {
 			err = visit(k.Type, k.Offset, 0, 0, 0, 1)
 		case ondisk.SharedDataRefKey:
 			var n uint32
-			if n, err = ondisk.ParseSharedDataRef(c.Data()); err == nil {
+			if n, err = item.ParseSharedDataRef(c.Data()); err == nil {
 				err = visit(k.Type, 0, k.Offset, 0, 0, n)
 			}
 		case ondisk.ExtentDataRefKey:
-			var r ondisk.ExtentDataRef
-			if r, err = ondisk.ParseExtentDataRef(c.Data()); err == nil {
+			var r item.ExtentDataRef
+			if r, err = item.ParseExtentDataRef(c.Data()); err == nil {
 				err = visit(k.Type, r.Root, 0, r.ObjectID, r.Offset, r.Count)
 			}
 		}
@@ -315,7 +316,7 @@ func (w *backrefWalk) findLeaves() (leaves []leafRefs, stop bool, err error) {
 	if err != nil || skip {
 		return nil, false, err
 	}
-	ei, err := ondisk.ParseExtentItem(c.Data(), k.Type)
+	ei, err := item.ParseExtent(c.Data(), k.Type)
 	if err != nil {
 		return nil, false, fmt.Errorf("extent tree, key %v: %w", k, err)
 	}
@@ -439,11 +440,11 @@ func (w *backrefWalk) resolveDataRef(ref *prelimRef, shared map[uint64]bool) (pa
 			}
 			continue
 		}
-		fe, err := ondisk.ParseFileExtentItem(c.Data())
+		fe, err := item.ParseFileExtent(c.Data())
 		if err != nil {
 			return nil, false, fmt.Errorf("subvolume %d, key %v: %w", ref.root, k, err)
 		}
-		if fe.Type != ondisk.FileExtentInline && fe.DiskBytenr == ref.wanted && ref.key.Offset == k.Offset-fe.Offset {
+		if fe.Type != item.FileExtentInline && fe.DiskBytenr == ref.wanted && ref.key.Offset == k.Offset-fe.Offset {
 			count++
 			e, skip, stop := w.checkExtentInLeaf(k, &fe, n.Bytenr)
 			if stop {
@@ -494,9 +495,9 @@ func nextLeaf(c *btree.Cursor) error {
 // of the extent being resolved. For leaves in the backref cache the
 // iterator runs at once for each cached root; stop reports it ended the
 // walk.
-func (w *backrefWalk) checkExtentInLeaf(k ondisk.Key, fe *ondisk.FileExtentItem, leaf uint64) (e inodeElem, skip, stop bool) {
+func (w *backrefWalk) checkExtentInLeaf(k ondisk.Key, fe *item.FileExtent, leaf uint64) (e inodeElem, skip, stop bool) {
 	e = inodeElem{ino: k.ObjectID, offset: k.Offset, numBytes: fe.NumBytes}
-	if fe.Compression == ondisk.CompressNone && fe.Encryption == 0 && fe.OtherEncoding == 0 {
+	if fe.Compression == item.CompressNone && fe.Encryption == 0 && fe.OtherEncoding == 0 {
 		if w.extentItemPos < fe.Offset || w.extentItemPos >= fe.Offset+fe.NumBytes {
 			return e, true, false
 		}
@@ -520,11 +521,11 @@ func (w *backrefWalk) findExtentInLeaf(leaf *ondisk.Node) (elems []inodeElem, st
 		if k.Type != ondisk.ExtentDataKey {
 			continue
 		}
-		fe, err := ondisk.ParseFileExtentItem(leaf.ItemData(slot))
+		fe, err := item.ParseFileExtent(leaf.ItemData(slot))
 		if err != nil {
 			return nil, false, fmt.Errorf("leaf %d, key %v: %w", leaf.Bytenr, k, err)
 		}
-		if fe.Type == ondisk.FileExtentInline || fe.DiskBytenr != w.bytenr {
+		if fe.Type == item.FileExtentInline || fe.DiskBytenr != w.bytenr {
 			continue
 		}
 		e, skip, stop := w.checkExtentInLeaf(k, &fe, leaf.Bytenr)
@@ -569,13 +570,13 @@ func (w *backrefWalk) treeBlockParents(bytenr uint64, queue, roots *ulist) error
 	if err != nil || skip {
 		return err
 	}
-	ei, err := ondisk.ParseExtentItem(c.Data(), k.Type)
+	ei, err := item.ParseExtent(c.Data(), k.Type)
 	if err != nil {
 		return fmt.Errorf("extent tree, key %v: %w", k, err)
 	}
 	var level int
 	switch {
-	case k.Type == ondisk.ExtentItemKey && ei.Flags&ondisk.ExtentFlagTreeBlock != 0:
+	case k.Type == ondisk.ExtentItemKey && ei.Flags&item.ExtentFlagTreeBlock != 0:
 		level = int(ei.TreeBlockLevel)
 	case k.Type == ondisk.MetadataItemKey:
 		level = int(k.Offset)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/stream"
 )
 
@@ -53,9 +54,9 @@ type extentClone struct {
 // (k, fe) of the current inode: the clone root holding the best source, or
 // nil to write the data (the kernel's -ENOENT, and its "no candidate" for
 // extents at or past i_size).
-func (s *sender) findExtentClone(k ondisk.Key, fe *ondisk.FileExtentItem) (*cloneRoot, error) {
+func (s *sender) findExtentClone(k ondisk.Key, fe *item.FileExtent) (*cloneRoot, error) {
 	dataOffset, size := k.Offset, s.cur.size
-	if dataOffset >= size || fe.Type == ondisk.FileExtentInline || fe.DiskBytenr == 0 {
+	if dataOffset >= size || fe.Type == item.FileExtentInline || fe.DiskBytenr == 0 {
 		return nil, nil
 	}
 	d := &s.data
@@ -71,7 +72,7 @@ func (s *sender) findExtentClone(k ondisk.Key, fe *ondisk.FileExtentItem) (*clon
 		s: s, bytenr: fe.DiskBytenr, iterate: bc.iterateBackrefs,
 		skipSelf: len(d.cloneRoots) == 1, selfKey: k, selfIno: k.ObjectID, selfOffset: dataOffset - fe.Offset,
 	}
-	if fe.Compression == ondisk.CompressNone {
+	if fe.Compression == item.CompressNone {
 		w.extentItemPos = fe.Offset
 	}
 	if err := w.run(); err != nil {
@@ -137,7 +138,7 @@ func (bc *extentClone) iterateBackrefs(ino, offset, numBytes, root uint64) bool 
 // current inode from cr, writing the parts where the source's extent
 // items do not refer to the same data (diskByte at dataOffset), its holes,
 // and an unaligned source EOF block that would land mid-file.
-func (s *sender) cloneRange(k ondisk.Key, fe *ondisk.FileExtentItem, cr *cloneRoot, diskByte, dataOffset, offset, length uint64) error {
+func (s *sender) cloneRange(k ondisk.Key, fe *item.FileExtent, cr *cloneRoot, diskByte, dataOffset, offset, length uint64) error {
 	if cr.offset == 0 && length == s.data.sectorSize {
 		// The receiver might inline a sector at offset 0: write it.
 		return s.sendExtentData(k, fe, offset, length)
@@ -171,12 +172,12 @@ func (s *sender) cloneRange(k ondisk.Key, fe *ondisk.FileExtentItem, cr *cloneRo
 		if sk.ObjectID != cr.ino || sk.Type != ondisk.ExtentDataKey {
 			break // maybe an implicit hole at the end: written below
 		}
-		item := c.Data()
+		raw := c.Data()
 		var extLen uint64
-		if len(item) > 20 && item[20] == ondisk.FileExtentInline {
-			extLen = pageAlign(binary.LittleEndian.Uint64(item[8:]))
+		if len(raw) > 20 && raw[20] == item.FileExtentInline {
+			extLen = pageAlign(binary.LittleEndian.Uint64(raw[8:]))
 		} else {
-			extLen = rawExtentField(item, feNumBytes)
+			extLen = rawExtentField(raw, feNumBytes)
 		}
 		if sk.Offset+extLen <= cr.offset {
 			continue
@@ -205,8 +206,8 @@ func (s *sender) cloneRange(k ondisk.Key, fe *ondisk.FileExtentItem, cr *cloneRo
 		}
 		// These read the item's fields whatever its type, as the kernel
 		// does (an inline item's "disk_bytenr" is inline data).
-		srcDisk := rawExtentField(item, feDiskBytenr)
-		srcDataOffset := rawExtentField(item, feOffset)
+		srcDisk := rawExtentField(raw, feDiskBytenr)
+		srcDataOffset := rawExtentField(raw, feOffset)
 		if srcDisk == diskByte {
 			cr.offset = sk.Offset
 			if srcDataOffset < dataOffset && srcDataOffset+extLen > dataOffset {
@@ -272,10 +273,10 @@ const (
 // rawExtentField reads the u64 at off of a file extent item as the
 // kernel's accessors do, whatever the item's type; bytes past a short
 // (inline) item read as zeros.
-func rawExtentField(item []byte, off int) uint64 {
+func rawExtentField(raw []byte, off int) uint64 {
 	var b [8]byte
-	if off < len(item) {
-		copy(b[:], item[off:])
+	if off < len(raw) {
+		copy(b[:], raw[off:])
 	}
 	return binary.LittleEndian.Uint64(b[:])
 }
@@ -309,10 +310,10 @@ func (s *sender) sendClone(offset, length uint64, cr *cloneRoot) error {
 		}
 		src = []byte(p)
 	}
-	item := &cr.root.Item
-	u := item.UUID
-	if item.ReceivedUUID != (ondisk.UUID{}) {
-		u = item.ReceivedUUID
+	ri := &cr.root.Item
+	u := ri.UUID
+	if ri.ReceivedUUID != (ondisk.UUID{}) {
+		u = ri.ReceivedUUID
 	}
 	w := s.w
 	if err := w.Begin(stream.CmdClone); err != nil {
@@ -322,7 +323,7 @@ func (s *sender) sendClone(offset, length uint64, cr *cloneRoot) error {
 	w.PutU64(stream.AttrCloneLen, uint64(uint32(length)))
 	w.PutBytes(stream.AttrPath, path)
 	w.PutUUID(stream.AttrCloneUUID, stream.UUID(u))
-	w.PutU64(stream.AttrCloneCtransid, item.Ctransid)
+	w.PutU64(stream.AttrCloneCtransid, ri.Ctransid)
 	w.PutBytes(stream.AttrClonePath, src)
 	w.PutU64(stream.AttrCloneOffset, cr.offset)
 	return w.End()

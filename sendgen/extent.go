@@ -10,6 +10,7 @@ import (
 	"github.com/coldsend/coldsend/compare"
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/stream"
 )
 
@@ -67,11 +68,11 @@ func (s *sender) changedExtent(res compare.Result) error {
 
 // processExtent mirrors process_extent for the send root's file extent
 // item k at item.
-func (s *sender) processExtent(k ondisk.Key, item compare.Side) error {
+func (s *sender) processExtent(k ondisk.Key, side compare.Side) error {
 	if s.curIsLink() {
 		return nil
 	}
-	fe, err := ondisk.ParseFileExtentItem(item.Data())
+	fe, err := item.ParseFileExtent(side.Data())
 	if err != nil {
 		return fmt.Errorf("subvolume %d, key %v: %w", s.root.ID, k, err)
 	}
@@ -81,9 +82,9 @@ func (s *sender) processExtent(k ondisk.Key, item compare.Side) error {
 			return err
 		}
 		if unchanged {
-			return s.maybeSendHole(k, item)
+			return s.maybeSendHole(k, side)
 		}
-	} else if fe.Type == ondisk.FileExtentPrealloc || (fe.Type == ondisk.FileExtentReg && fe.DiskBytenr == 0) {
+	} else if fe.Type == item.FileExtentPrealloc || (fe.Type == item.FileExtentReg && fe.DiskBytenr == 0) {
 		// Prealloc extents and holes of new files: the final truncate
 		// gives the file its size.
 		return nil
@@ -95,7 +96,7 @@ func (s *sender) processExtent(k ondisk.Key, item compare.Side) error {
 	if err := s.sendWriteOrClone(k, &fe, clone); err != nil {
 		return err
 	}
-	return s.maybeSendHole(k, item)
+	return s.maybeSendHole(k, side)
 }
 
 // processAllExtents mirrors process_all_extents: every extent item of the
@@ -121,18 +122,18 @@ func (s *sender) processAllExtents() error {
 
 // fileExtentEnd mirrors btrfs_file_extent_end: inline extents end at the
 // sector size (they only exist at offset 0).
-func (d *dataState) fileExtentEnd(k ondisk.Key, item []byte) uint64 {
-	if len(item) > 20 && item[20] == ondisk.FileExtentInline {
+func (d *dataState) fileExtentEnd(k ondisk.Key, raw []byte) uint64 {
+	if len(raw) > 20 && raw[20] == item.FileExtentInline {
 		return d.sectorSize
 	}
-	return k.Offset + rawExtentField(item, feNumBytes)
+	return k.Offset + rawExtentField(raw, feNumBytes)
 }
 
 // sendWriteOrClone mirrors send_write_or_clone.
-func (s *sender) sendWriteOrClone(k ondisk.Key, fe *ondisk.FileExtentItem, cr *cloneRoot) error {
+func (s *sender) sendWriteOrClone(k ondisk.Key, fe *item.FileExtent, cr *cloneRoot) error {
 	offset := k.Offset
 	end := k.Offset + fe.NumBytes
-	if fe.Type == ondisk.FileExtentInline {
+	if fe.Type == item.FileExtentInline {
 		end = s.data.sectorSize
 	}
 	end = min(end, s.cur.size)
@@ -174,14 +175,14 @@ func (s *sender) sendWriteOrClone(k ondisk.Key, fe *ondisk.FileExtentItem, cr *c
 
 // sendExtentData mirrors send_extent_data: length bytes of the current
 // inode at offset, which lie in the file extent item (k, fe).
-func (s *sender) sendExtentData(k ondisk.Key, fe *ondisk.FileExtentItem, offset, length uint64) error {
+func (s *sender) sendExtentData(k ondisk.Key, fe *item.FileExtent, offset, length uint64) error {
 	if s.opts.NoData {
 		return s.sendUpdateExtent(offset, length)
 	}
-	if s.opts.CompressedData && fe.Compression != ondisk.CompressNone {
+	if s.opts.CompressedData && fe.Compression != item.CompressNone {
 		// Compressed bytes go as they are unless they are more than the
 		// range (a part of the extent, or a tail clone_range writes).
-		if fe.Type == ondisk.FileExtentInline {
+		if fe.Type == item.FileExtentInline {
 			if uint64(len(fe.InlineData)) <= length {
 				return s.sendEncodedInlineExtent(k, fe, offset, length)
 			}
@@ -327,7 +328,7 @@ func (s *sender) sendHole(end uint64) error {
 
 // sendEncodedInlineExtent mirrors send_encoded_inline_extent: a compressed
 // inline extent as it is stored.
-func (s *sender) sendEncodedInlineExtent(k ondisk.Key, fe *ondisk.FileExtentItem, offset, length uint64) error {
+func (s *sender) sendEncodedInlineExtent(k ondisk.Key, fe *item.FileExtent, offset, length uint64) error {
 	comp, err := s.encodedCompression(fe.Compression)
 	if err != nil {
 		return err
@@ -352,7 +353,7 @@ func (s *sender) sendEncodedInlineExtent(k ondisk.Key, fe *ondisk.FileExtentItem
 
 // sendEncodedExtent mirrors send_encoded_extent: a compressed extent's
 // bytes as they are on disk.
-func (s *sender) sendEncodedExtent(k ondisk.Key, fe *ondisk.FileExtentItem, offset, length uint64) error {
+func (s *sender) sendEncodedExtent(k ondisk.Key, fe *item.FileExtent, offset, length uint64) error {
 	path, err := s.curPath()
 	if err != nil {
 		return err
@@ -395,13 +396,13 @@ func (s *sender) sendEncodedExtent(k ondisk.Key, fe *ondisk.FileExtentItem, offs
 // encodedCompression mirrors btrfs_encoded_io_compression_from_extent.
 func (s *sender) encodedCompression(c uint8) (uint32, error) {
 	switch c {
-	case ondisk.CompressNone:
+	case item.CompressNone:
 		return 0, nil
-	case ondisk.CompressZlib:
+	case item.CompressZlib:
 		return 1, nil
-	case ondisk.CompressZstd:
+	case item.CompressZstd:
 		return 2, nil
-	case ondisk.CompressLZO:
+	case item.CompressLZO:
 		ss := s.data.sectorSize
 		if ss < 4<<10 || ss > 64<<10 {
 			return 0, fmt.Errorf("lzo with sector size %d cannot be encoded", ss)
@@ -425,11 +426,11 @@ func (s *sender) needSendHole() bool {
 // item k at item: a gap before it (no-holes, or leaves skipped by the tree
 // comparison, which the first item of a leaf may follow) is sent as a hole
 // unless the parent has one there.
-func (s *sender) maybeSendHole(k ondisk.Key, item compare.Side) error {
+func (s *sender) maybeSendHole(k ondisk.Key, side compare.Side) error {
 	if s.cur.ino != k.ObjectID || !s.needSendHole() {
 		return nil
 	}
-	if s.cur.lastExtent == math.MaxUint64 || (item.Slot == 0 && s.cur.lastExtent < k.Offset) {
+	if s.cur.lastExtent == math.MaxUint64 || (side.Slot == 0 && s.cur.lastExtent < k.Offset) {
 		if err := s.getLastExtent(k.Offset - 1); err != nil {
 			return err
 		}
@@ -445,7 +446,7 @@ func (s *sender) maybeSendHole(k ondisk.Key, item compare.Side) error {
 			}
 		}
 	}
-	s.cur.lastExtent = s.data.fileExtentEnd(k, item.Data())
+	s.cur.lastExtent = s.data.fileExtentEnd(k, side.Data())
 	return nil
 }
 
@@ -493,10 +494,10 @@ func (s *sender) rangeIsHoleInParent(start, end uint64) (bool, error) {
 		case k.ObjectID > s.cur.ino || k.Type > ondisk.ExtentDataKey || k.Offset >= end:
 			return true, nil
 		default:
-			item := c.Data()
-			extentEnd := s.data.fileExtentEnd(k, item)
+			raw := c.Data()
+			extentEnd := s.data.fileExtentEnd(k, raw)
 			if extentEnd > start {
-				if rawExtentField(item, feDiskBytenr) != 0 {
+				if rawExtentField(raw, feDiskBytenr) != 0 {
 					return false, nil
 				}
 				searchStart = extentEnd
@@ -512,8 +513,8 @@ func (s *sender) rangeIsHoleInParent(start, end uint64) (bool, error) {
 // isExtentUnchanged mirrors is_extent_unchanged: whether the parent's
 // extent items over the range of (k, fe) refer to the same data at the
 // same offsets with the same generation.
-func (s *sender) isExtentUnchanged(k ondisk.Key, fe *ondisk.FileExtentItem) (bool, error) {
-	if fe.Type != ondisk.FileExtentReg {
+func (s *sender) isExtentUnchanged(k ondisk.Key, fe *item.FileExtent) (bool, error) {
+	if fe.Type != item.FileExtentReg {
 		return false, nil
 	}
 	leftDisk, leftLen, leftOffset, leftGen := fe.DiskBytenr, fe.NumBytes, fe.Offset, fe.Generation
@@ -533,29 +534,29 @@ func (s *sender) isExtentUnchanged(k ondisk.Key, fe *ondisk.FileExtentItem) (boo
 	}
 	key = found
 	for key.Offset < k.Offset+leftLen {
-		item := c.Data()
-		if len(item) <= 20 {
+		raw := c.Data()
+		if len(raw) <= 20 {
 			return false, fmt.Errorf("parent subvolume %d, key %v: short file extent item: %w", s.inodes.parentRoot.ID, found, ondisk.ErrCorrupt)
 		}
-		rightType := item[20]
-		if rightType != ondisk.FileExtentReg && rightType != ondisk.FileExtentInline {
+		rightType := raw[20]
+		if rightType != item.FileExtentReg && rightType != item.FileExtentInline {
 			return false, nil
 		}
 		var rightLen uint64
-		if rightType == ondisk.FileExtentInline {
-			rightLen = pageAlign(rawExtentField(item, 8))
+		if rightType == item.FileExtentInline {
+			rightLen = pageAlign(rawExtentField(raw, 8))
 		} else {
-			rightLen = rawExtentField(item, feNumBytes)
+			rightLen = rawExtentField(raw, feNumBytes)
 		}
 		if found.Offset+rightLen <= k.Offset {
 			return leftDisk == 0, nil
 		}
-		if rightType == ondisk.FileExtentInline {
+		if rightType == item.FileExtentInline {
 			return false, nil
 		}
-		rightDisk := rawExtentField(item, feDiskBytenr)
-		rightOffset := rawExtentField(item, feOffset)
-		rightGen := rawExtentField(item, 0)
+		rightDisk := rawExtentField(raw, feDiskBytenr)
+		rightOffset := rawExtentField(raw, feOffset)
+		rightGen := rawExtentField(raw, 0)
 		leftOffsetFixed := leftOffset
 		if key.Offset < k.Offset {
 			rightOffset += k.Offset - key.Offset

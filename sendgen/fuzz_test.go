@@ -14,6 +14,7 @@ import (
 	"github.com/coldsend/coldsend/internal/fixturestreams"
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/ondisk/volume"
 	"github.com/coldsend/coldsend/sendgen"
 )
@@ -283,10 +284,10 @@ func linkTarget(e linkEntry, targetPick uint16, mode uint8) ondisk.Key {
 // the readers on the result.
 func checkDirLink(t *testing.T, e linkEntry, loc ondisk.Key, mode uint8) {
 	t.Helper()
-	point := func(item []byte) {
-		ondisk.PutKey(item, loc)
+	point := func(payload []byte) {
+		ondisk.PutKey(payload, loc)
 		if mode&8 != 0 {
-			item[ondisk.KeySize+8+2+2] = ondisk.FTDir // after transid, data_len, name_len
+			payload[ondisk.KeySize+8+2+2] = item.FTDir // after transid, data_len, name_len
 		}
 	}
 	fs, err := openFS(fuzzImage.im.Dev)

@@ -6,6 +6,7 @@ import (
 	"github.com/coldsend/coldsend/compare"
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/stream"
 )
 
@@ -69,21 +70,21 @@ func (s *sender) changedInode(res compare.Result) error {
 	// The current inode's refs are not at their final place yet.
 	s.sendProgress = s.cur.ino
 
-	var left, right ondisk.InodeItem
+	var left, right item.Inode
 	var err error
 	if res == compare.New || res == compare.Changed {
-		if left, err = ondisk.ParseInodeItem(s.leftPath.Data()); err != nil {
+		if left, err = item.ParseInode(s.leftPath.Data()); err != nil {
 			return fmt.Errorf("send root, key %v: %w", k, err)
 		}
-		if left.Size > ondisk.MaxFileSize {
+		if left.Size > item.MaxFileSize {
 			// The kernel would try to send data up to it: a stream no
 			// receiver could apply, or one that never ends.
 			return &ondisk.BlockError{Logical: s.leftPath.Leaf.Bytenr, Tree: s.root.ID, Key: &k,
-				Err: fmt.Errorf("%w: i_size %d is beyond the largest file size btrfs allows (%d)", ondisk.ErrCorrupt, left.Size, int64(ondisk.MaxFileSize))}
+				Err: fmt.Errorf("%w: i_size %d is beyond the largest file size btrfs allows (%d)", ondisk.ErrCorrupt, left.Size, int64(item.MaxFileSize))}
 		}
 	}
 	if res == compare.Deleted || res == compare.Changed {
-		if right, err = ondisk.ParseInodeItem(s.rightPath.Data()); err != nil {
+		if right, err = item.ParseInode(s.rightPath.Data()); err != nil {
 			return fmt.Errorf("parent root, key %v: %w", k, err)
 		}
 	}
@@ -203,7 +204,7 @@ func (s *sender) sendCreateInode(ino uint64) error {
 	case sISSOCK(mode):
 		cmd = stream.CmdMksock
 	default:
-		return corruptf("inode %d: unexpected inode type %o", ino, mode&ondisk.ModeTypeMask)
+		return corruptf("inode %d: unexpected inode type %o", ino, mode&item.ModeTypeMask)
 	}
 
 	p, err := s.genUniqueName(ino, gen)
@@ -242,14 +243,14 @@ func readSymlink(root *fstree.Subvol, ino uint64) ([]byte, error) {
 		}
 		return nil, err
 	}
-	fe, err := ondisk.ParseFileExtentItem(data)
+	fe, err := item.ParseFileExtent(data)
 	if err != nil {
 		return nil, fmt.Errorf("subvolume %d, key %v: %w", root.ID, k, err)
 	}
-	if fe.Type != ondisk.FileExtentInline {
+	if fe.Type != item.FileExtentInline {
 		return nil, corruptf("send: found symlink extent that is not inline, ino %d root %d extent type %d", ino, root.ID, fe.Type)
 	}
-	if fe.Compression != ondisk.CompressNone {
+	if fe.Compression != item.CompressNone {
 		return nil, corruptf("send: found symlink extent with compression, ino %d root %d compression type %d", ino, root.ID, fe.Compression)
 	}
 	if uint64(len(fe.InlineData)) < fe.RAMBytes {
@@ -272,7 +273,7 @@ func (s *sender) didCreateDir(dir uint64) (bool, error) {
 	}
 	found := false
 	err := s.root.Tree.WalkObject(dir, ondisk.DirIndexKey, func(k ondisk.Key, data []byte) (bool, error) {
-		items, err := ondisk.ParseDirItems(data)
+		items, err := item.ParseDirItems(data)
 		if err != nil {
 			return false, fmt.Errorf("send root, key %v: %w", k, err)
 		}

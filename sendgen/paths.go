@@ -8,6 +8,7 @@ import (
 
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 )
 
 // errNoEnt stands for the kernel's -ENOENT where send.c turns it into a
@@ -35,13 +36,13 @@ const (
 	inodeStateDidDelete
 )
 
-func sISREG(m uint64) bool  { return m&ondisk.ModeTypeMask == ondisk.ModeRegular }
-func sISDIR(m uint64) bool  { return m&ondisk.ModeTypeMask == ondisk.ModeDir }
-func sISLNK(m uint64) bool  { return m&ondisk.ModeTypeMask == ondisk.ModeSymlink }
-func sISCHR(m uint64) bool  { return m&ondisk.ModeTypeMask == ondisk.ModeChar }
-func sISBLK(m uint64) bool  { return m&ondisk.ModeTypeMask == ondisk.ModeBlock }
-func sISFIFO(m uint64) bool { return m&ondisk.ModeTypeMask == ondisk.ModeFIFO }
-func sISSOCK(m uint64) bool { return m&ondisk.ModeTypeMask == ondisk.ModeSocket }
+func sISREG(m uint64) bool  { return m&item.ModeTypeMask == item.ModeRegular }
+func sISDIR(m uint64) bool  { return m&item.ModeTypeMask == item.ModeDir }
+func sISLNK(m uint64) bool  { return m&item.ModeTypeMask == item.ModeSymlink }
+func sISCHR(m uint64) bool  { return m&item.ModeTypeMask == item.ModeChar }
+func sISBLK(m uint64) bool  { return m&item.ModeTypeMask == item.ModeBlock }
+func sISFIFO(m uint64) bool { return m&item.ModeTypeMask == item.ModeFIFO }
+func sISSOCK(m uint64) bool { return m&item.ModeTypeMask == item.ModeSocket }
 
 // nameCacheEntry mirrors struct name_cache_entry.
 type nameCacheEntry struct {
@@ -117,7 +118,7 @@ func clonePath(p []byte) []byte { return append([]byte(nil), p...) }
 
 // getInodeInfo mirrors get_inode_info: the inode item of ino in root, or
 // an error satisfying isNoEnt.
-func getInodeInfo(root *fstree.Subvol, ino uint64) (*ondisk.InodeItem, error) {
+func getInodeInfo(root *fstree.Subvol, ino uint64) (*item.Inode, error) {
 	return root.Inode(ino)
 }
 
@@ -132,7 +133,7 @@ func getInodeGen(root *fstree.Subvol, ino uint64) (uint64, error) {
 
 // fileattr returns the raw 64-bit btrfs_inode_item::flags, the value
 // get_inode_info transfers as fileattr.
-func fileattr(ii *ondisk.InodeItem) uint64 {
+func fileattr(ii *item.Inode) uint64 {
 	return uint64(ii.Flags) | uint64(ii.ROFlags)<<32
 }
 
@@ -301,13 +302,13 @@ func getFirstRef(root *fstree.Subvol, ino uint64, wantGen bool) (dir, dirGen uin
 		return 0, 0, nil, fmt.Errorf("inode %d has no reference: %w", ino, errNoEnt)
 	}
 	if k.Type == ondisk.InodeRefKey {
-		refs, err := ondisk.ParseInodeRefs(c.Data())
+		refs, err := item.ParseInodeRefs(c.Data())
 		if err != nil {
 			return 0, 0, nil, fmt.Errorf("inode %d, key %v: %w", ino, k, err)
 		}
 		dir, name = k.Offset, clonePath(refs[0].Name)
 	} else {
-		refs, err := ondisk.ParseInodeExtrefs(c.Data())
+		refs, err := item.ParseInodeExtrefs(c.Data())
 		if err != nil {
 			return 0, 0, nil, fmt.Errorf("inode %d, key %v: %w", ino, k, err)
 		}

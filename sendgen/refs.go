@@ -7,6 +7,7 @@ import (
 	"github.com/coldsend/coldsend/compare"
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/stream"
 )
 
@@ -65,7 +66,7 @@ func (st *inodeState) freeRecordedRefs() {
 // item order, with the name's parent directory.
 func iterateInodeRef(k ondisk.Key, data []byte, fn func(dir uint64, name []byte) error) error {
 	if k.Type == ondisk.InodeRefKey {
-		refs, err := ondisk.ParseInodeRefs(data)
+		refs, err := item.ParseInodeRefs(data)
 		if err != nil {
 			return fmt.Errorf("key %v: %w", k, err)
 		}
@@ -76,7 +77,7 @@ func iterateInodeRef(k ondisk.Key, data []byte, fn func(dir uint64, name []byte)
 		}
 		return nil
 	}
-	refs, err := ondisk.ParseInodeExtrefs(data)
+	refs, err := item.ParseInodeExtrefs(data)
 	if err != nil {
 		return fmt.Errorf("key %v: %w", k, err)
 	}
@@ -644,7 +645,7 @@ func (s *sender) canRmdir(dir, dirGen uint64) (bool, error) {
 			if k.ObjectID != dir || k.Type != ondisk.DirIndexKey {
 				return true, nil
 			}
-			items, err := ondisk.ParseDirItems(c.Data())
+			items, err := item.ParseDirItems(c.Data())
 			if err != nil {
 				return false, fmt.Errorf("parent root, key %v: %w", k, err)
 			}
@@ -660,7 +661,7 @@ func (s *sender) canRmdir(dir, dirGen uint64) (bool, error) {
 		busy := false
 		err := root.Tree.Walk(ondisk.Key{ObjectID: dir, Type: ondisk.DirIndexKey, Offset: start}, ondisk.Key{ObjectID: dir, Type: ondisk.DirIndexKey, Offset: ^uint64(0)},
 			func(k ondisk.Key, data []byte) (bool, error) {
-				items, err := ondisk.ParseDirItems(data)
+				items, err := item.ParseDirItems(data)
 				if err != nil {
 					return false, fmt.Errorf("parent root, key %v: %w", k, err)
 				}
@@ -1000,7 +1001,7 @@ func isAncestor(root *fstree.Subvol, ino1, ino1Gen, ino2 uint64) (bool, error) {
 		func(k ondisk.Key, data []byte) (bool, error) {
 			var parents []uint64
 			if k.Type == ondisk.InodeExtrefKey {
-				refs, err := ondisk.ParseInodeExtrefs(data)
+				refs, err := item.ParseInodeExtrefs(data)
 				if err != nil {
 					return false, fmt.Errorf("key %v: %w", k, err)
 				}
@@ -1103,7 +1104,7 @@ func (s *sender) compareRefs(k ondisk.Key, data []byte) (bool, error) {
 	if k.Type == ondisk.InodeRefKey {
 		return s.dirChanged(k.Offset)
 	}
-	refs, err := ondisk.ParseInodeExtrefs(data)
+	refs, err := item.ParseInodeExtrefs(data)
 	if err != nil {
 		return false, fmt.Errorf("send root, key %v: %w", k, err)
 	}

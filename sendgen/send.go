@@ -9,6 +9,7 @@ import (
 	"github.com/coldsend/coldsend/compare"
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/stream"
 )
 
@@ -189,11 +190,11 @@ func (s *sender) sendSubvolBegin() error {
 
 // rootUUID is the uuid send puts in its commands for a root: the received
 // uuid when it is set, which is what a receiver looks subvolumes up by.
-func rootUUID(item *ondisk.RootItem) ondisk.UUID {
-	if item.ReceivedUUID != (ondisk.UUID{}) {
-		return item.ReceivedUUID
+func rootUUID(ri *item.Root) ondisk.UUID {
+	if ri.ReceivedUUID != (ondisk.UUID{}) {
+		return ri.ReceivedUUID
 	}
-	return item.UUID
+	return ri.UUID
 }
 
 // subvolName returns the name in the send root's first ROOT_BACKREF.
@@ -201,7 +202,7 @@ func (s *sender) subvolName() (string, error) {
 	var name string
 	found := false
 	err := s.fs.RootTree().WalkObject(s.root.ID, ondisk.RootBackrefKey, func(k ondisk.Key, data []byte) (bool, error) {
-		ref, err := ondisk.ParseRootRef(data)
+		ref, err := item.ParseRootRef(data)
 		if err != nil {
 			return false, fmt.Errorf("root tree, key %v: %w", k, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/coldsend/coldsend/compare"
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/stream"
 )
 
@@ -46,12 +47,12 @@ func strncmpEq(name []byte, s string, n int) bool {
 // one DIR_ITEM or XATTR_ITEM payload, in item order, with its index.
 // fn returns stop to end the iteration early.
 func iterateDirItem(k ondisk.Key, data []byte, fn func(num int, name, value []byte) (stop bool, err error)) error {
-	items, err := ondisk.ParseDirItems(data)
+	items, err := item.ParseDirItems(data)
 	if err != nil {
 		return fmt.Errorf("key %v: %w", k, err)
 	}
 	for num, di := range items {
-		if di.Type == ondisk.FTXattr && len(di.Name) > xattrNameMax {
+		if di.Type == item.FTXattr && len(di.Name) > xattrNameMax {
 			return corruptf("key %v: xattr name of %d bytes is too long", k, len(di.Name))
 		}
 		stop, err := fn(num, di.Name, di.Data)
@@ -251,14 +252,14 @@ func readVerityDescriptor(root *fstree.Subvol, ino uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	item, err := ondisk.ParseVerityDescItem(hdr)
+	hdrItem, err := item.ParseVerityDesc(hdr)
 	if err != nil {
 		return nil, fmt.Errorf("inode %d verity descriptor item: %w", ino, err)
 	}
-	if item.Size > fsverityMaxDescriptorSize {
-		return nil, corruptf("inode %d: verity descriptor of %d bytes is too large", ino, item.Size)
+	if hdrItem.Size > fsverityMaxDescriptorSize {
+		return nil, corruptf("inode %d: verity descriptor of %d bytes is too large", ino, hdrItem.Size)
 	}
-	desc := make([]byte, item.Size)
+	desc := make([]byte, hdrItem.Size)
 	copied := uint64(0)
 	err = root.Tree.Walk(ondisk.Key{ObjectID: ino, Type: ondisk.VerityDescItemKey, Offset: 1}, ondisk.Key{ObjectID: ino, Type: ondisk.VerityDescItemKey, Offset: ^uint64(0)},
 		func(k ondisk.Key, data []byte) (bool, error) {
@@ -268,13 +269,13 @@ func readVerityDescriptor(root *fstree.Subvol, ino uint64) ([]byte, error) {
 			}
 			n := copy(desc[off:], data)
 			copied += uint64(n)
-			return copied < item.Size, nil
+			return copied < hdrItem.Size, nil
 		})
 	if err != nil {
 		return nil, err
 	}
-	if copied < item.Size {
-		return nil, corruptf("inode %d: verity descriptor has %d of %d bytes", ino, copied, item.Size)
+	if copied < hdrItem.Size {
+		return nil, corruptf("inode %d: verity descriptor has %d of %d bytes", ino, copied, hdrItem.Size)
 	}
 	return desc, nil
 }

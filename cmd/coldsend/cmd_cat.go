@@ -5,7 +5,7 @@ import (
 	"io"
 
 	"github.com/coldsend/coldsend/fstree"
-	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 )
 
 func catCommand(stdout, stderr io.Writer) *command {
@@ -19,9 +19,9 @@ func catCommand(stdout, stderr io.Writer) *command {
 			if err != nil {
 				return err
 			}
-			switch f.Inode.Mode & ondisk.ModeTypeMask {
-			case ondisk.ModeRegular:
-			case ondisk.ModeSymlink:
+			switch f.Inode.Mode & item.ModeTypeMask {
+			case item.ModeRegular:
+			case item.ModeSymlink:
 				t, err := readAll(loc.Subvol, loc.Ino)
 				if err != nil {
 					return err

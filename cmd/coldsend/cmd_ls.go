@@ -10,6 +10,7 @@ import (
 
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 )
 
 func lsCommand(stdout, stderr io.Writer) *command {
@@ -27,7 +28,7 @@ func lsCommand(stdout, stderr io.Writer) *command {
 			if err != nil {
 				return err
 			}
-			if ii.Mode&ondisk.ModeTypeMask != ondisk.ModeDir {
+			if ii.Mode&item.ModeTypeMask != item.ModeDir {
 				name := args[1][strings.LastIndexByte(args[1], '/')+1:]
 				if err := l.entry(loc.Subvol, loc.Ino, ii, []byte(name)); err != nil {
 					return err
@@ -120,18 +121,18 @@ func (l *lister) placeholder(path []byte) string {
 	return fmt.Sprintf("%s %3d %5d %5d %9d %19s %s (empty: subvolume not in this snapshot)", "dr-xr-xr-x", 1, 0, 0, 0, "-", escapeName(path))
 }
 
-func (l *lister) entry(s *fstree.Subvol, ino uint64, ii *ondisk.InodeItem, name []byte) error {
+func (l *lister) entry(s *fstree.Subvol, ino uint64, ii *item.Inode, name []byte) error {
 	if !l.long {
 		l.w.printf("%s\n", escapeName(name))
 		return nil
 	}
 	size := fmt.Sprint(ii.Size)
-	if t := ii.Mode & ondisk.ModeTypeMask; t == ondisk.ModeChar || t == ondisk.ModeBlock {
+	if t := ii.Mode & item.ModeTypeMask; t == item.ModeChar || t == item.ModeBlock {
 		size = fmt.Sprintf("%d, %d", rdevMajor(ii.Rdev), rdevMinor(ii.Rdev))
 	}
 	mtime := time.Unix(ii.Mtime.Sec, int64(ii.Mtime.Nsec)).UTC().Format("2006-01-02 15:04:05")
 	target := ""
-	if ii.Mode&ondisk.ModeTypeMask == ondisk.ModeSymlink {
+	if ii.Mode&item.ModeTypeMask == item.ModeSymlink {
 		t, err := readAll(s, ino)
 		if err != nil {
 			return fmt.Errorf("%s: %w", escapeName(name), err)
@@ -160,20 +161,20 @@ func readAll(s *fstree.Subvol, ino uint64) ([]byte, error) {
 // modeString renders st_mode like ls -l.
 func modeString(mode uint32) string {
 	b := []byte("?---------")
-	switch mode & ondisk.ModeTypeMask {
-	case ondisk.ModeRegular:
+	switch mode & item.ModeTypeMask {
+	case item.ModeRegular:
 		b[0] = '-'
-	case ondisk.ModeDir:
+	case item.ModeDir:
 		b[0] = 'd'
-	case ondisk.ModeSymlink:
+	case item.ModeSymlink:
 		b[0] = 'l'
-	case ondisk.ModeChar:
+	case item.ModeChar:
 		b[0] = 'c'
-	case ondisk.ModeBlock:
+	case item.ModeBlock:
 		b[0] = 'b'
-	case ondisk.ModeFIFO:
+	case item.ModeFIFO:
 		b[0] = 'p'
-	case ondisk.ModeSocket:
+	case item.ModeSocket:
 		b[0] = 's'
 	}
 	const rwx = "rwxrwxrwx"

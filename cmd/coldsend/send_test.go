@@ -9,14 +9,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/internal/fixturecheck"
 	"github.com/coldsend/coldsend/internal/fixturestreams"
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/internal/streamdiff"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/stream"
-	"github.com/klauspost/compress/zstd"
 )
 
 // concatImage unpacks the kernel image the concat streams were sent from.
@@ -148,8 +150,8 @@ func TestSendUnreadableData(t *testing.T) {
 		if k.Type != ondisk.ExtentDataKey {
 			return true, nil
 		}
-		fe, err := ondisk.ParseFileExtentItem(data)
-		if err != nil || fe.Type != ondisk.FileExtentReg || fe.DiskBytenr == 0 {
+		fe, err := item.ParseFileExtent(data)
+		if err != nil || fe.Type != item.FileExtentReg || fe.DiskBytenr == 0 {
 			return true, nil
 		}
 		ino, logical = k.ObjectID, fe.DiskBytenr

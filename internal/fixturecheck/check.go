@@ -16,6 +16,7 @@ import (
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/internal/manifest"
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
@@ -236,7 +237,7 @@ func walk(s *fstree.Subvol, dir uint64, prefix []byte, fn func(path []byte, e *f
 		if err := fn(path, e, nested); err != nil {
 			return err
 		}
-		if e.Type == ondisk.FTDir && !e.IsSubvolume() {
+		if e.Type == item.FTDir && !e.IsSubvolume() {
 			if err := walk(s, e.Location.ObjectID, path, fn); err != nil {
 				return err
 			}
@@ -323,7 +324,7 @@ func (c *comparer) entry(s *fstree.Subvol, name string, path []byte, e *fstree.D
 
 // names checks the inode's back references (INODE_REF and INODE_EXTREF)
 // against its link count and the entry it was reached through.
-func (c *comparer) names(s *fstree.Subvol, where string, ino uint64, ii *ondisk.InodeItem, e *fstree.DirEntry) {
+func (c *comparer) names(s *fstree.Subvol, where string, ino uint64, ii *item.Inode, e *fstree.DirEntry) {
 	names, err := s.Names(ino)
 	if err != nil {
 		c.addf("%s: names: %v", where, err)
@@ -352,7 +353,7 @@ func fileSHA256(s *fstree.Subvol, ino uint64) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func nanos(t ondisk.Timespec) int64 { return t.Sec*1e9 + int64(t.Nsec) }
+func nanos(t item.Timespec) int64 { return t.Sec*1e9 + int64(t.Nsec) }
 
 func typeOf(mode uint32) string {
 	switch mode & 0o170000 {
@@ -386,9 +387,9 @@ func userRdev(k uint64) uint64 {
 func fsFlags(f uint32) uint32 {
 	var out uint32
 	for _, m := range []struct{ btrfs, fs uint32 }{
-		{ondisk.InodeSync, 0x8}, {ondisk.InodeImmutable, 0x10}, {ondisk.InodeAppend, 0x20},
-		{ondisk.InodeNoDump, 0x40}, {ondisk.InodeNoAtime, 0x80}, {ondisk.InodeDirSync, 0x10000},
-		{ondisk.InodeNoDataCOW, 0x800000}, {ondisk.InodeNoCompress, 0x400}, {ondisk.InodeCompress, 0x4},
+		{item.InodeSync, 0x8}, {item.InodeImmutable, 0x10}, {item.InodeAppend, 0x20},
+		{item.InodeNoDump, 0x40}, {item.InodeNoAtime, 0x80}, {item.InodeDirSync, 0x10000},
+		{item.InodeNoDataCOW, 0x800000}, {item.InodeNoCompress, 0x400}, {item.InodeCompress, 0x4},
 	} {
 		if f&m.btrfs != 0 {
 			out |= m.fs

@@ -10,6 +10,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 )
 
 // MaxUnit is the most a compressed extent decodes to (BTRFS_MAX_COMPRESSED),
@@ -36,7 +37,7 @@ func Decompress(dst []byte, alg uint8, src []byte, sectorSize int) (int, error) 
 }
 
 // Decompress decodes the compressed extent src, compressed with alg
-// (ondisk.CompressZlib, CompressLZO or CompressZstd), into dst, stopping
+// (item.CompressZlib, CompressLZO or CompressZstd), into dst, stopping
 // once len(dst) bytes are produced. It returns how many bytes it produced;
 // when the data ends early that is less than len(dst), and, as the kernel
 // does for regular extents, the caller should treat the rest as zeros (for
@@ -51,11 +52,11 @@ func (d *Decoder) Decompress(dst []byte, alg uint8, src []byte, sectorSize int) 
 		return 0, fmt.Errorf("compression: bad sector size %d", sectorSize)
 	}
 	switch alg {
-	case ondisk.CompressZlib:
+	case item.CompressZlib:
 		return d.zlib(dst, src)
-	case ondisk.CompressLZO:
+	case item.CompressLZO:
 		return d.lzo(dst, src, sectorSize)
-	case ondisk.CompressZstd:
+	case item.CompressZstd:
 		return d.zstdDecode(dst, src)
 	}
 	return 0, fmt.Errorf("compression: unknown compression type %d", alg)

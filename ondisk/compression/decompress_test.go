@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 )
 
 // extent is one kernel-written compressed extent from testdata (see make.sh).
@@ -31,7 +32,7 @@ type extent struct {
 	src        []byte
 }
 
-var algByName = map[string]uint8{"zlib": ondisk.CompressZlib, "lzo": ondisk.CompressLZO, "zstd": ondisk.CompressZstd}
+var algByName = map[string]uint8{"zlib": item.CompressZlib, "lzo": item.CompressLZO, "zstd": item.CompressZstd}
 
 func loadExtents(tb testing.TB) []extent {
 	tb.Helper()
@@ -179,24 +180,24 @@ func TestDecompressErrors(t *testing.T) {
 		src  []byte
 		want string // in the error message
 	}{
-		{"zlib too short", ondisk.CompressZlib, []byte{0x78, 0x9c}, "zlib data at byte 0"},
-		{"zlib bad header", ondisk.CompressZlib, append([]byte{0x78, 0x9d}, get("zlib-text-0.bin")[2:]...), "zlib data at byte 0: invalid header"},
-		{"zlib preset dictionary", ondisk.CompressZlib, []byte{0x78, 0xbb, 0, 0}, "zlib data at byte 1: header asks for a preset dictionary"},
-		{"zlib big window", ondisk.CompressZlib, []byte{0x88, 0x98, 0, 0}, "exceeds 32 KiB"},
-		{"zlib bad block type", ondisk.CompressZlib, []byte{0x78, 0x9c, 0x07, 0, 0}, "zlib data at byte 3"},
-		{"zlib cut stream", ondisk.CompressZlib, get("zlib-text-0.bin")[:1000], "zlib data at byte 1000"},
-		{"lzo too short", ondisk.CompressLZO, []byte{1, 0}, "lzo data at byte 0"},
-		{"lzo total too big", ondisk.CompressLZO, put32(get("lzo-text-0.bin"), 0, 1<<20), "lzo data at byte 0: total length 1048576"},
-		{"lzo unused sectors", ondisk.CompressLZO, put32(get("lzo-text-0.bin"), 0, 100), "leaves sectors"},
-		{"lzo segment too big", ondisk.CompressLZO, put32(get("lzo-text-0.bin"), 4, 5000), "lzo data at byte 4: segment length 5000 exceeds 4419"},
-		{"lzo segment past total", ondisk.CompressLZO, put32(put32(get("lzo-inline1k-0.bin"), 0, 100), 4, 200), "lzo data at byte 4: segment of 200 bytes crosses"},
-		{"lzo bad segment", ondisk.CompressLZO, put32(get("lzo-text-0.bin"), 4, 3), "lzo data at byte 8: segment of 3 bytes: lzo:"},
-		{"zstd bad magic", ondisk.CompressZstd, put32(get("zstd-text-0.bin"), 0, 0xFD2FB527), "zstd data at byte 0: magic"},
-		{"zstd reserved bit", ondisk.CompressZstd, func() []byte { b := get("zstd-text-0.bin"); b[4] |= 8; return b }(), "zstd data at byte 4"},
-		{"zstd cut header", ondisk.CompressZstd, get("zstd-text-0.bin")[:6], "zstd data at byte 4: frame header"},
-		{"zstd cut block", ondisk.CompressZstd, get("zstd-text-0.bin")[:100], "zstd data at byte 9: block of"},
-		{"zstd reserved block", ondisk.CompressZstd, func() []byte { b := get("zstd-text-0.bin"); b[9] |= 6; return b }(), "zstd data at byte 9: block type 3"},
-		{"zstd bad block", ondisk.CompressZstd, func() []byte { b := get("zstd-text-0.bin"); b[12] ^= 0xff; return b }(), "zstd data at byte 0: frame of"},
+		{"zlib too short", item.CompressZlib, []byte{0x78, 0x9c}, "zlib data at byte 0"},
+		{"zlib bad header", item.CompressZlib, append([]byte{0x78, 0x9d}, get("zlib-text-0.bin")[2:]...), "zlib data at byte 0: invalid header"},
+		{"zlib preset dictionary", item.CompressZlib, []byte{0x78, 0xbb, 0, 0}, "zlib data at byte 1: header asks for a preset dictionary"},
+		{"zlib big window", item.CompressZlib, []byte{0x88, 0x98, 0, 0}, "exceeds 32 KiB"},
+		{"zlib bad block type", item.CompressZlib, []byte{0x78, 0x9c, 0x07, 0, 0}, "zlib data at byte 3"},
+		{"zlib cut stream", item.CompressZlib, get("zlib-text-0.bin")[:1000], "zlib data at byte 1000"},
+		{"lzo too short", item.CompressLZO, []byte{1, 0}, "lzo data at byte 0"},
+		{"lzo total too big", item.CompressLZO, put32(get("lzo-text-0.bin"), 0, 1<<20), "lzo data at byte 0: total length 1048576"},
+		{"lzo unused sectors", item.CompressLZO, put32(get("lzo-text-0.bin"), 0, 100), "leaves sectors"},
+		{"lzo segment too big", item.CompressLZO, put32(get("lzo-text-0.bin"), 4, 5000), "lzo data at byte 4: segment length 5000 exceeds 4419"},
+		{"lzo segment past total", item.CompressLZO, put32(put32(get("lzo-inline1k-0.bin"), 0, 100), 4, 200), "lzo data at byte 4: segment of 200 bytes crosses"},
+		{"lzo bad segment", item.CompressLZO, put32(get("lzo-text-0.bin"), 4, 3), "lzo data at byte 8: segment of 3 bytes: lzo:"},
+		{"zstd bad magic", item.CompressZstd, put32(get("zstd-text-0.bin"), 0, 0xFD2FB527), "zstd data at byte 0: magic"},
+		{"zstd reserved bit", item.CompressZstd, func() []byte { b := get("zstd-text-0.bin"); b[4] |= 8; return b }(), "zstd data at byte 4"},
+		{"zstd cut header", item.CompressZstd, get("zstd-text-0.bin")[:6], "zstd data at byte 4: frame header"},
+		{"zstd cut block", item.CompressZstd, get("zstd-text-0.bin")[:100], "zstd data at byte 9: block of"},
+		{"zstd reserved block", item.CompressZstd, func() []byte { b := get("zstd-text-0.bin"); b[9] |= 6; return b }(), "zstd data at byte 9: block type 3"},
+		{"zstd bad block", item.CompressZstd, func() []byte { b := get("zstd-text-0.bin"); b[12] ^= 0xff; return b }(), "zstd data at byte 0: frame of"},
 	}
 	var d Decoder
 	for _, tt := range tests {
@@ -209,7 +210,7 @@ func TestDecompressErrors(t *testing.T) {
 	for _, tt := range []struct {
 		alg        uint8
 		sectorSize int
-	}{{ondisk.CompressNone, 4096}, {4, 4096}, {ondisk.CompressZlib, 0}, {ondisk.CompressLZO, 6000}, {ondisk.CompressZstd, 1 << 17}} {
+	}{{item.CompressNone, 4096}, {4, 4096}, {item.CompressZlib, 0}, {item.CompressLZO, 6000}, {item.CompressZstd, 1 << 17}} {
 		if _, err := d.Decompress(nil, tt.alg, []byte{1, 2, 3}, tt.sectorSize); err == nil || errors.Is(err, ondisk.ErrCorrupt) {
 			t.Errorf("alg %d sector size %d: got %v, want a usage error", tt.alg, tt.sectorSize, err)
 		}
@@ -251,7 +252,7 @@ func lzoFrame(segs [][]byte, sectorSize int) []byte {
 func TestLZOSectorSizes(t *testing.T) {
 	var d Decoder
 	for _, e := range loadExtents(t) {
-		if e.alg != ondisk.CompressLZO || e.ram < 8192 {
+		if e.alg != item.CompressLZO || e.ram < 8192 {
 			continue
 		}
 		full := decodeAll(t, &d, e)
@@ -262,7 +263,7 @@ func TestLZOSectorSizes(t *testing.T) {
 		for _, ss := range []int{8192, 16384, 65536} {
 			src := lzoFrame(segs, ss)
 			dst := make([]byte, e.ram)
-			n, err := d.Decompress(dst, ondisk.CompressLZO, src, ss)
+			n, err := d.Decompress(dst, item.CompressLZO, src, ss)
 			if err != nil || n != e.ram || !bytes.Equal(dst, full) {
 				t.Errorf("%s at sector size %d: got %d bytes, %v", e.name, ss, n, err)
 			}
@@ -302,9 +303,9 @@ func TestFormatsBeyondKernelOutput(t *testing.T) {
 		alg  uint8
 		src  []byte
 	}{
-		{"zlib level 9", ondisk.CompressZlib, pad(zb.Bytes())},
-		{"zstd with checksum", ondisk.CompressZstd, pad(withCRC)},
-		{"zstd without content size", ondisk.CompressZstd, pad(sb.Bytes())},
+		{"zlib level 9", item.CompressZlib, pad(zb.Bytes())},
+		{"zstd with checksum", item.CompressZstd, pad(withCRC)},
+		{"zstd without content size", item.CompressZstd, pad(sb.Bytes())},
 	} {
 		for _, dstLen := range []int{len(data), 1000} {
 			dst := make([]byte, dstLen)

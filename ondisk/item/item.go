@@ -1,8 +1,10 @@
-package ondisk
+package item
 
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/coldsend/coldsend/ondisk"
 )
 
 // This file decodes leaf item payloads. Every decoder takes the payload
@@ -20,8 +22,8 @@ func decodeTimespec(b []byte) Timespec {
 	return Timespec{Sec: int64(binary.LittleEndian.Uint64(b)), Nsec: binary.LittleEndian.Uint32(b[8:])}
 }
 
-// InodeItemSize is the size of a btrfs_inode_item.
-const InodeItemSize = 160
+// InodeSize is the size of a btrfs_inode_item.
+const InodeSize = 160
 
 // MaxFileSize is the largest i_size a file can have: the kernel's
 // MAX_LFS_FILESIZE on 64-bit machines, the largest loff_t. A larger
@@ -53,8 +55,8 @@ const (
 // btrfs_inode_item.flags) marking an fs-verity file.
 const InodeROVerity uint32 = 0x1
 
-// InodeItem is a decoded btrfs_inode_item (INODE_ITEM payload).
-type InodeItem struct {
+// Inode is a decoded btrfs_inode_item (INODE_ITEM payload).
+type Inode struct {
 	Generation uint64 // transid that created the inode; (ino, Generation) identifies it
 	Transid    uint64 // last transid that changed it
 	Size       uint64
@@ -74,10 +76,10 @@ type InodeItem struct {
 	Otime      Timespec
 }
 
-func decodeInodeItem(b []byte) InodeItem {
-	_ = b[InodeItemSize-1]
+func decodeInodeItem(b []byte) Inode {
+	_ = b[InodeSize-1]
 	flags := binary.LittleEndian.Uint64(b[64:])
-	return InodeItem{
+	return Inode{
 		Generation: binary.LittleEndian.Uint64(b[0:]),
 		Transid:    binary.LittleEndian.Uint64(b[8:]),
 		Size:       binary.LittleEndian.Uint64(b[16:]),
@@ -98,16 +100,16 @@ func decodeInodeItem(b []byte) InodeItem {
 	}
 }
 
-// ParseInodeItem decodes an INODE_ITEM payload. Unknown low (incompat)
+// ParseInode decodes an INODE_ITEM payload. Unknown low (incompat)
 // flags are rejected as the kernel does, since they may change how the
 // inode's data must be read; unknown RO flags are kept.
-func ParseInodeItem(b []byte) (InodeItem, error) {
-	if len(b) != InodeItemSize {
-		return InodeItem{}, corruptf("inode item is %d bytes, want %d", len(b), InodeItemSize)
+func ParseInode(b []byte) (Inode, error) {
+	if len(b) != InodeSize {
+		return Inode{}, corruptf("inode item is %d bytes, want %d", len(b), InodeSize)
 	}
 	it := decodeInodeItem(b)
 	if unk := it.Flags &^ inodeKnownFlags; unk != 0 {
-		return InodeItem{}, corruptf("inode item flags at byte 64: unknown flags %#x", unk)
+		return Inode{}, corruptf("inode item flags at byte 64: unknown flags %#x", unk)
 	}
 	return it, nil
 }
@@ -190,7 +192,7 @@ func ParseInodeExtrefs(b []byte) ([]InodeExtref, error) {
 	return refs, nil
 }
 
-// File type bits of InodeItem.Mode (S_IF*).
+// File type bits of Inode.Mode (S_IF*).
 const (
 	ModeTypeMask = 0o170000
 	ModeSocket   = 0o140000
@@ -202,7 +204,7 @@ const (
 	ModeFIFO     = 0o010000
 )
 
-// Directory entry file types (BTRFS_FT_*), the DirItem.Type values.
+// Directory entry file types (BTRFS_FT_*), the Dir.Type values.
 const (
 	FTUnknown uint8 = iota
 	FTRegFile
@@ -226,10 +228,10 @@ func FileTypeName(t uint8) string {
 	return fmt.Sprintf("UNKNOWN.%d", t)
 }
 
-// DirItem is one btrfs_dir_item entry, as found in DIR_ITEM, DIR_INDEX and
+// Dir is one btrfs_dir_item entry, as found in DIR_ITEM, DIR_INDEX and
 // XATTR_ITEM payloads. Name and Data alias the payload.
-type DirItem struct {
-	Location Key // (ino, INODE_ITEM, 0), (subvol, ROOT_ITEM, -1), or zero for xattrs
+type Dir struct {
+	Location ondisk.Key // (ino, INODE_ITEM, 0), (subvol, ROOT_ITEM, -1), or zero for xattrs
 	Transid  uint64
 	Type     uint8 // FT* value
 	Name     []byte
@@ -246,7 +248,7 @@ const (
 // ParseDirItems decodes the packed entries of a DIR_ITEM, DIR_INDEX or
 // XATTR_ITEM payload. DIR_INDEX items hold exactly one entry; checking that
 // is left to the caller, which knows the key.
-func ParseDirItems(b []byte) ([]DirItem, error) {
+func ParseDirItems(b []byte) ([]Dir, error) {
 	if len(b) == 0 {
 		return nil, corruptf("dir item is empty")
 	}
@@ -264,13 +266,13 @@ func ParseDirItems(b []byte) ([]DirItem, error) {
 		}
 		off += total
 	}
-	items := make([]DirItem, 0, n)
+	items := make([]Dir, 0, n)
 	for off := 0; off < len(b); {
 		dataLen := int(binary.LittleEndian.Uint16(b[off+25:]))
 		nameEnd := off + dirItemHdr + int(binary.LittleEndian.Uint16(b[off+27:]))
 		end := nameEnd + dataLen
-		items = append(items, DirItem{
-			Location: DecodeKey(b[off:]),
+		items = append(items, Dir{
+			Location: ondisk.DecodeKey(b[off:]),
 			Transid:  binary.LittleEndian.Uint64(b[off+17:]),
 			Type:     b[off+29],
 			Name:     b[off+dirItemHdr : nameEnd : nameEnd],
@@ -284,7 +286,7 @@ func ParseDirItems(b []byte) ([]DirItem, error) {
 // checkDirItemHeader applies the kernel tree checker's per-entry rules.
 func checkDirItemHeader(h []byte, n, off int) error {
 	switch t := h[8]; t {
-	case 0, InodeItemKey, RootItemKey:
+	case 0, ondisk.InodeItemKey, ondisk.RootItemKey:
 	default:
 		return corruptf("dir item entry %d at byte %d: location key type %d is not INODE_ITEM or ROOT_ITEM", n, off, t)
 	}
@@ -323,11 +325,11 @@ const (
 // File extent item layout.
 const (
 	FileExtentInlineDataStart = 21 // inline data starts where disk_bytenr would
-	FileExtentItemSize        = 53 // REG and PREALLOC items
+	FileExtentSize            = 53 // REG and PREALLOC items
 )
 
-// FileExtentItem is a decoded btrfs_file_extent_item (EXTENT_DATA payload).
-type FileExtentItem struct {
+// FileExtent is a decoded btrfs_file_extent_item (EXTENT_DATA payload).
+type FileExtent struct {
 	Generation    uint64
 	RAMBytes      uint64 // decoded size of the whole extent
 	Compression   uint8
@@ -346,14 +348,14 @@ type FileExtentItem struct {
 	InlineData []byte
 }
 
-// ParseFileExtentItem decodes an EXTENT_DATA payload with the tree
+// ParseFileExtent decodes an EXTENT_DATA payload with the tree
 // checker's rules: known type and compression, no encryption, uncompressed
 // inline data exactly RAMBytes long, REG/PREALLOC exactly 53 bytes.
-func ParseFileExtentItem(b []byte) (FileExtentItem, error) {
+func ParseFileExtent(b []byte) (FileExtent, error) {
 	if len(b) < FileExtentInlineDataStart {
-		return FileExtentItem{}, corruptf("file extent item is %d bytes, want at least %d", len(b), FileExtentInlineDataStart)
+		return FileExtent{}, corruptf("file extent item is %d bytes, want at least %d", len(b), FileExtentInlineDataStart)
 	}
-	fe := FileExtentItem{
+	fe := FileExtent{
 		Generation:    binary.LittleEndian.Uint64(b[0:]),
 		RAMBytes:      binary.LittleEndian.Uint64(b[8:]),
 		Compression:   b[16],
@@ -362,27 +364,27 @@ func ParseFileExtentItem(b []byte) (FileExtentItem, error) {
 		Type:          b[20],
 	}
 	if fe.Compression > CompressZstd {
-		return FileExtentItem{}, corruptf("file extent compression at byte 16: unknown type %d", fe.Compression)
+		return FileExtent{}, corruptf("file extent compression at byte 16: unknown type %d", fe.Compression)
 	}
 	if fe.Encryption != 0 {
-		return FileExtentItem{}, corruptf("file extent encryption at byte 17: %d, want 0", fe.Encryption)
+		return FileExtent{}, corruptf("file extent encryption at byte 17: %d, want 0", fe.Encryption)
 	}
 	switch fe.Type {
 	case FileExtentInline:
 		fe.InlineData = b[FileExtentInlineDataStart:len(b):len(b)]
 		if fe.Compression == CompressNone && fe.RAMBytes != uint64(len(fe.InlineData)) {
-			return FileExtentItem{}, corruptf("uncompressed inline file extent: ram_bytes (byte 8) %d, but %d bytes of data", fe.RAMBytes, len(fe.InlineData))
+			return FileExtent{}, corruptf("uncompressed inline file extent: ram_bytes (byte 8) %d, but %d bytes of data", fe.RAMBytes, len(fe.InlineData))
 		}
 	case FileExtentReg, FileExtentPrealloc:
-		if len(b) != FileExtentItemSize {
-			return FileExtentItem{}, corruptf("%s file extent item is %d bytes, want %d", fileExtentTypeName(fe.Type), len(b), FileExtentItemSize)
+		if len(b) != FileExtentSize {
+			return FileExtent{}, corruptf("%s file extent item is %d bytes, want %d", fileExtentTypeName(fe.Type), len(b), FileExtentSize)
 		}
 		fe.DiskBytenr = binary.LittleEndian.Uint64(b[21:])
 		fe.DiskNumBytes = binary.LittleEndian.Uint64(b[29:])
 		fe.Offset = binary.LittleEndian.Uint64(b[37:])
 		fe.NumBytes = binary.LittleEndian.Uint64(b[45:])
 	default:
-		return FileExtentItem{}, corruptf("file extent type at byte 20: unknown type %d", fe.Type)
+		return FileExtent{}, corruptf("file extent type at byte 20: unknown type %d", fe.Type)
 	}
 	return fe, nil
 }
@@ -396,8 +398,8 @@ func fileExtentTypeName(t uint8) string {
 
 // Root item sizes: the legacy form ends just before generation_v2.
 const (
-	RootItemSize       = 439
-	LegacyRootItemSize = 239
+	RootSize       = 439
+	LegacyRootSize = 239
 )
 
 // Root item flags.
@@ -407,10 +409,10 @@ const (
 	rootSubvolDead uint64 = 1 << 48
 )
 
-// RootItem is a decoded btrfs_root_item (ROOT_ITEM payload). For a legacy
+// Root is a decoded btrfs_root_item (ROOT_ITEM payload). For a legacy
 // 239-byte item every field from GenerationV2 on is zero.
-type RootItem struct {
-	Inode        InodeItem // embedded, mostly unused
+type Root struct {
+	Inode        Inode // embedded, mostly unused
 	Generation   uint64
 	RootDirID    uint64
 	Bytenr       uint64 // root node of the tree
@@ -419,15 +421,15 @@ type RootItem struct {
 	LastSnapshot uint64
 	Flags        uint64 // RootSubvol* flags
 	Refs         uint32 // 0 while the tree is being deleted
-	DropProgress Key
+	DropProgress ondisk.Key
 	DropLevel    uint8
 	Level        uint8
 
-	Legacy       bool // the item is LegacyRootItemSize bytes
+	Legacy       bool // the item is LegacyRootSize bytes
 	GenerationV2 uint64
-	UUID         UUID
-	ParentUUID   UUID
-	ReceivedUUID UUID
+	UUID         ondisk.UUID
+	ParentUUID   ondisk.UUID
+	ReceivedUUID ondisk.UUID
 	Ctransid     uint64
 	Otransid     uint64
 	Stransid     uint64
@@ -441,16 +443,16 @@ type RootItem struct {
 // ExtendedValid reports whether the fields from GenerationV2 on may be
 // trusted: the item has them and was last written by a kernel that
 // maintains them. The kernel ignores them otherwise.
-func (r *RootItem) ExtendedValid() bool {
+func (r *Root) ExtendedValid() bool {
 	return !r.Legacy && r.GenerationV2 == r.Generation
 }
 
-// ParseRootItem decodes a ROOT_ITEM payload of either size.
-func ParseRootItem(b []byte) (RootItem, error) {
-	if len(b) != RootItemSize && len(b) != LegacyRootItemSize {
-		return RootItem{}, corruptf("root item is %d bytes, want %d or %d", len(b), RootItemSize, LegacyRootItemSize)
+// ParseRoot decodes a ROOT_ITEM payload of either size.
+func ParseRoot(b []byte) (Root, error) {
+	if len(b) != RootSize && len(b) != LegacyRootSize {
+		return Root{}, corruptf("root item is %d bytes, want %d or %d", len(b), RootSize, LegacyRootSize)
 	}
-	r := RootItem{
+	r := Root{
 		Inode:        decodeInodeItem(b),
 		Generation:   binary.LittleEndian.Uint64(b[160:]),
 		RootDirID:    binary.LittleEndian.Uint64(b[168:]),
@@ -460,16 +462,16 @@ func ParseRootItem(b []byte) (RootItem, error) {
 		LastSnapshot: binary.LittleEndian.Uint64(b[200:]),
 		Flags:        binary.LittleEndian.Uint64(b[208:]),
 		Refs:         binary.LittleEndian.Uint32(b[216:]),
-		DropProgress: DecodeKey(b[220:]),
+		DropProgress: ondisk.DecodeKey(b[220:]),
 		DropLevel:    b[237],
 		Level:        b[238],
-		Legacy:       len(b) == LegacyRootItemSize,
+		Legacy:       len(b) == LegacyRootSize,
 	}
 	if unk := r.Flags &^ (RootSubvolRDONLY | rootSubvolDead); unk != 0 {
-		return RootItem{}, corruptf("root item flags at byte 208: unknown flags %#x", unk)
+		return Root{}, corruptf("root item flags at byte 208: unknown flags %#x", unk)
 	}
-	if r.Level >= MaxLevel || r.DropLevel >= MaxLevel {
-		return RootItem{}, corruptf("root item level %d / drop_level %d (bytes 238/237) not below %d", r.Level, r.DropLevel, MaxLevel)
+	if r.Level >= ondisk.MaxLevel || r.DropLevel >= ondisk.MaxLevel {
+		return Root{}, corruptf("root item level %d / drop_level %d (bytes 238/237) not below %d", r.Level, r.DropLevel, ondisk.MaxLevel)
 	}
 	if r.Legacy {
 		return r, nil
@@ -519,11 +521,11 @@ const (
 
 const (
 	extentItemSize    = 24
-	treeBlockInfoSize = KeySize + 1
+	treeBlockInfoSize = ondisk.KeySize + 1
 )
 
-// ExtentItem is a decoded EXTENT_ITEM or METADATA_ITEM payload.
-type ExtentItem struct {
+// Extent is a decoded EXTENT_ITEM or METADATA_ITEM payload.
+type Extent struct {
 	Refs       uint64 // sum of all inline and keyed reference counts
 	Generation uint64
 	Flags      uint64 // ExtentFlag* and BlockFlagFullBackref
@@ -531,7 +533,7 @@ type ExtentItem struct {
 	// Tree blocks in an EXTENT_ITEM (no skinny metadata) only; a
 	// METADATA_ITEM has the level in its key offset and no first key.
 	HasTreeBlockInfo bool
-	TreeBlockKey     Key
+	TreeBlockKey     ondisk.Key
 	TreeBlockLevel   uint8
 
 	Inline []InlineRef // in on-disk order
@@ -551,46 +553,46 @@ type InlineRef struct {
 // inlineRefSize is the size of an inline ref including its type byte.
 func inlineRefSize(t uint8) int {
 	switch t {
-	case ExtentOwnerRefKey, TreeBlockRefKey, SharedBlockRefKey:
+	case ondisk.ExtentOwnerRefKey, ondisk.TreeBlockRefKey, ondisk.SharedBlockRefKey:
 		return 9
-	case SharedDataRefKey:
+	case ondisk.SharedDataRefKey:
 		return 13
-	case ExtentDataRefKey:
+	case ondisk.ExtentDataRefKey:
 		return 29
 	}
 	return 0
 }
 
-// ParseExtentItem decodes the payload of an item with key type keyType,
+// ParseExtent decodes the payload of an item with key type keyType,
 // ExtentItemKey or MetadataItemKey. Obsolete v0 items (shorter than 24
 // bytes) and unknown inline reference types are errors.
-func ParseExtentItem(b []byte, keyType uint8) (ExtentItem, error) {
-	if keyType != ExtentItemKey && keyType != MetadataItemKey {
-		return ExtentItem{}, fmt.Errorf("ParseExtentItem: key type %s is not an extent item", ItemTypeString(keyType))
+func ParseExtent(b []byte, keyType uint8) (Extent, error) {
+	if keyType != ondisk.ExtentItemKey && keyType != ondisk.MetadataItemKey {
+		return Extent{}, fmt.Errorf("ParseExtent: key type %s is not an extent item", ondisk.ItemTypeString(keyType))
 	}
 	if len(b) < extentItemSize {
-		return ExtentItem{}, corruptf("extent item is %d bytes, want at least %d", len(b), extentItemSize)
+		return Extent{}, corruptf("extent item is %d bytes, want at least %d", len(b), extentItemSize)
 	}
-	ei := ExtentItem{Refs: binary.LittleEndian.Uint64(b), Generation: binary.LittleEndian.Uint64(b[8:]), Flags: binary.LittleEndian.Uint64(b[16:])}
+	ei := Extent{Refs: binary.LittleEndian.Uint64(b), Generation: binary.LittleEndian.Uint64(b[8:]), Flags: binary.LittleEndian.Uint64(b[16:])}
 	kind := ei.Flags & (ExtentFlagData | ExtentFlagTreeBlock)
 	switch {
 	case kind != ExtentFlagData && kind != ExtentFlagTreeBlock:
-		return ExtentItem{}, corruptf("extent item flags at byte 16: %#x sets neither or both of DATA and TREE_BLOCK", ei.Flags)
-	case kind == ExtentFlagData && keyType == MetadataItemKey:
-		return ExtentItem{}, corruptf("metadata item flags at byte 16: %#x marks data", ei.Flags)
+		return Extent{}, corruptf("extent item flags at byte 16: %#x sets neither or both of DATA and TREE_BLOCK", ei.Flags)
+	case kind == ExtentFlagData && keyType == ondisk.MetadataItemKey:
+		return Extent{}, corruptf("metadata item flags at byte 16: %#x marks data", ei.Flags)
 	case kind == ExtentFlagData && ei.Flags&BlockFlagFullBackref != 0:
-		return ExtentItem{}, corruptf("extent item flags at byte 16: %#x sets FULL_BACKREF on data", ei.Flags)
+		return Extent{}, corruptf("extent item flags at byte 16: %#x sets FULL_BACKREF on data", ei.Flags)
 	}
 	off := extentItemSize
-	if kind == ExtentFlagTreeBlock && keyType == ExtentItemKey {
+	if kind == ExtentFlagTreeBlock && keyType == ondisk.ExtentItemKey {
 		if len(b) < off+treeBlockInfoSize {
-			return ExtentItem{}, corruptf("extent item of %d bytes has no room for tree block info at byte %d", len(b), off)
+			return Extent{}, corruptf("extent item of %d bytes has no room for tree block info at byte %d", len(b), off)
 		}
 		ei.HasTreeBlockInfo = true
-		ei.TreeBlockKey = DecodeKey(b[off:])
-		ei.TreeBlockLevel = b[off+KeySize]
-		if ei.TreeBlockLevel >= MaxLevel {
-			return ExtentItem{}, corruptf("extent item tree block level at byte %d: %d not below %d", off+KeySize, ei.TreeBlockLevel, MaxLevel)
+		ei.TreeBlockKey = ondisk.DecodeKey(b[off:])
+		ei.TreeBlockLevel = b[off+ondisk.KeySize]
+		if ei.TreeBlockLevel >= ondisk.MaxLevel {
+			return Extent{}, corruptf("extent item tree block level at byte %d: %d not below %d", off+ondisk.KeySize, ei.TreeBlockLevel, ondisk.MaxLevel)
 		}
 		off += treeBlockInfoSize
 	}
@@ -598,10 +600,10 @@ func ParseExtentItem(b []byte, keyType uint8) (ExtentItem, error) {
 	for p := off; p < len(b); n++ {
 		sz := inlineRefSize(b[p])
 		if sz == 0 {
-			return ExtentItem{}, corruptf("extent item inline ref %d at byte %d: unknown type %d", n, p, b[p])
+			return Extent{}, corruptf("extent item inline ref %d at byte %d: unknown type %d", n, p, b[p])
 		}
 		if len(b)-p < sz {
-			return ExtentItem{}, corruptf("extent item inline ref %d at byte %d: %s of %d bytes overruns the %d-byte item", n, p, ItemTypeString(b[p]), sz, len(b))
+			return Extent{}, corruptf("extent item inline ref %d at byte %d: %s of %d bytes overruns the %d-byte item", n, p, ondisk.ItemTypeString(b[p]), sz, len(b))
 		}
 		p += sz
 	}
@@ -612,38 +614,38 @@ func ParseExtentItem(b []byte, keyType uint8) (ExtentItem, error) {
 	for p := off; p < len(b); {
 		r, err := decodeInlineRef(b[p:], len(ei.Inline), p)
 		if err != nil {
-			return ExtentItem{}, err
+			return Extent{}, err
 		}
 		counted += uint64(r.Count)
 		ei.Inline = append(ei.Inline, r)
 		p += inlineRefSize(r.Type)
 	}
 	if counted > ei.Refs {
-		return ExtentItem{}, corruptf("extent item refs (byte 0) %d is less than the %d its inline refs count", ei.Refs, counted)
+		return Extent{}, corruptf("extent item refs (byte 0) %d is less than the %d its inline refs count", ei.Refs, counted)
 	}
 	return ei, nil
 }
 
 // decodeInlineRef decodes the inline ref at the start of b, whose type and
-// size ParseExtentItem has checked; n and off only label errors.
+// size ParseExtent has checked; n and off only label errors.
 func decodeInlineRef(b []byte, n, off int) (InlineRef, error) {
 	r := InlineRef{Type: b[0]}
 	v := binary.LittleEndian.Uint64(b[1:])
 	switch r.Type {
-	case ExtentOwnerRefKey:
+	case ondisk.ExtentOwnerRefKey:
 		r.Root = v
-	case TreeBlockRefKey:
+	case ondisk.TreeBlockRefKey:
 		r.Root, r.Count = v, 1
-	case SharedBlockRefKey:
+	case ondisk.SharedBlockRefKey:
 		r.Parent, r.Count = v, 1
-	case SharedDataRefKey:
+	case ondisk.SharedDataRefKey:
 		r.Parent, r.Count = v, binary.LittleEndian.Uint32(b[9:])
-	case ExtentDataRefKey:
+	case ondisk.ExtentDataRefKey:
 		d := decodeExtentDataRef(b[1:])
 		r.Root, r.ObjectID, r.Offset, r.Count = d.Root, d.ObjectID, d.Offset, d.Count
 	}
-	if r.Count == 0 && r.Type != ExtentOwnerRefKey {
-		return r, corruptf("extent item inline ref %d at byte %d: %s has count 0", n, off, ItemTypeString(r.Type))
+	if r.Count == 0 && r.Type != ondisk.ExtentOwnerRefKey {
+		return r, corruptf("extent item inline ref %d at byte %d: %s has count 0", n, off, ondisk.ItemTypeString(r.Type))
 	}
 	return r, nil
 }
@@ -691,13 +693,13 @@ func ParseSharedDataRef(b []byte) (uint32, error) {
 
 // Block group item sizes: the remap-tree variant appends two fields.
 const (
-	BlockGroupItemSize   = 24
-	BlockGroupItemV2Size = 36
+	BlockGroupSize   = 24
+	BlockGroupV2Size = 36
 )
 
-// BlockGroupItem is a BLOCK_GROUP_ITEM payload; the key is (logical start,
+// BlockGroup is a BLOCK_GROUP_ITEM payload; the key is (logical start,
 // BLOCK_GROUP_ITEM, length). The remap fields are zero in 24-byte items.
-type BlockGroupItem struct {
+type BlockGroup struct {
 	Used               uint64
 	ChunkObjectID      uint64
 	Flags              uint64 // type and profile bits, as in the chunk
@@ -705,13 +707,13 @@ type BlockGroupItem struct {
 	IdentityRemapCount uint32
 }
 
-// ParseBlockGroupItem decodes a BLOCK_GROUP_ITEM payload of either size.
-func ParseBlockGroupItem(b []byte) (BlockGroupItem, error) {
-	if len(b) != BlockGroupItemSize && len(b) != BlockGroupItemV2Size {
-		return BlockGroupItem{}, corruptf("block group item is %d bytes, want %d or %d", len(b), BlockGroupItemSize, BlockGroupItemV2Size)
+// ParseBlockGroup decodes a BLOCK_GROUP_ITEM payload of either size.
+func ParseBlockGroup(b []byte) (BlockGroup, error) {
+	if len(b) != BlockGroupSize && len(b) != BlockGroupV2Size {
+		return BlockGroup{}, corruptf("block group item is %d bytes, want %d or %d", len(b), BlockGroupSize, BlockGroupV2Size)
 	}
-	bg := BlockGroupItem{Used: binary.LittleEndian.Uint64(b), ChunkObjectID: binary.LittleEndian.Uint64(b[8:]), Flags: binary.LittleEndian.Uint64(b[16:])}
-	if len(b) == BlockGroupItemV2Size {
+	bg := BlockGroup{Used: binary.LittleEndian.Uint64(b), ChunkObjectID: binary.LittleEndian.Uint64(b[8:]), Flags: binary.LittleEndian.Uint64(b[16:])}
+	if len(b) == BlockGroupV2Size {
 		bg.RemapBytes = binary.LittleEndian.Uint64(b[24:])
 		bg.IdentityRemapCount = binary.LittleEndian.Uint32(b[32:])
 	}
@@ -728,7 +730,7 @@ type DevExtent struct {
 	ChunkObjectID uint64
 	ChunkOffset   uint64 // logical start of the chunk
 	Length        uint64
-	ChunkTreeUUID UUID
+	ChunkTreeUUID ondisk.UUID
 }
 
 // ParseDevExtent decodes a DEV_EXTENT payload.
@@ -743,13 +745,13 @@ func ParseDevExtent(b []byte) (DevExtent, error) {
 
 // UUIDTreeKey is the UUID-tree key under which u is recorded with type
 // UUIDKeySubvol or UUIDKeyReceivedSub.
-func UUIDTreeKey(u UUID, typ uint8) Key {
-	return Key{ObjectID: binary.LittleEndian.Uint64(u[0:8]), Type: typ, Offset: binary.LittleEndian.Uint64(u[8:16])}
+func UUIDTreeKey(u ondisk.UUID, typ uint8) ondisk.Key {
+	return ondisk.Key{ObjectID: binary.LittleEndian.Uint64(u[0:8]), Type: typ, Offset: binary.LittleEndian.Uint64(u[8:16])}
 }
 
-// ParseUUIDItem decodes a UUID-tree item payload: the subvolume IDs that
+// ParseUUID decodes a UUID-tree item payload: the subvolume IDs that
 // carry the UUID.
-func ParseUUIDItem(b []byte) ([]uint64, error) {
+func ParseUUID(b []byte) ([]uint64, error) {
 	if len(b) == 0 || len(b)%8 != 0 {
 		return nil, corruptf("uuid item is %d bytes, want a non-zero multiple of 8", len(b))
 	}
@@ -760,62 +762,64 @@ func ParseUUIDItem(b []byte) ([]uint64, error) {
 	return ids, nil
 }
 
-// VerityDescItemSize is the size of a btrfs_verity_descriptor_item.
-const VerityDescItemSize = 25
+// VerityDescSize is the size of a btrfs_verity_descriptor_item.
+const VerityDescSize = 25
 
-// VerityDescItem is the VERITY_DESC_ITEM at key offset 0; items at higher
+// VerityDesc is the VERITY_DESC_ITEM at key offset 0; items at higher
 // offsets hold the fs-verity descriptor bytes themselves.
-type VerityDescItem struct {
+type VerityDesc struct {
 	Size       uint64 // bytes of fs-verity descriptor
 	Encryption uint8
 }
 
-// ParseVerityDescItem decodes the VERITY_DESC_ITEM payload at offset 0.
-func ParseVerityDescItem(b []byte) (VerityDescItem, error) {
-	if len(b) != VerityDescItemSize {
-		return VerityDescItem{}, corruptf("verity descriptor item is %d bytes, want %d", len(b), VerityDescItemSize)
+// ParseVerityDesc decodes the VERITY_DESC_ITEM payload at offset 0.
+func ParseVerityDesc(b []byte) (VerityDesc, error) {
+	if len(b) != VerityDescSize {
+		return VerityDesc{}, corruptf("verity descriptor item is %d bytes, want %d", len(b), VerityDescSize)
 	}
-	return VerityDescItem{Size: binary.LittleEndian.Uint64(b), Encryption: b[24]}, nil
+	return VerityDesc{Size: binary.LittleEndian.Uint64(b), Encryption: b[24]}, nil
 }
 
-// CsumItem is an EXTENT_CSUM item: one checksum per sector, starting with
+// Csum is an EXTENT_CSUM item: one checksum per sector, starting with
 // the sector at logical address Start (the key offset).
-type CsumItem struct {
+type Csum struct {
 	Start      uint64
 	Sums       []byte // aliases the payload
 	CsumSize   int
 	SectorSize int
 }
 
-// ParseCsumItem wraps an EXTENT_CSUM payload whose key offset is start.
+// ParseCsum wraps an EXTENT_CSUM payload whose key offset is start.
 // csumSize and sectorSize come from the superblock.
-func ParseCsumItem(b []byte, start uint64, csumSize, sectorSize int) (CsumItem, error) {
-	if csumSize <= 0 || csumSize > CsumSize || sectorSize <= 0 || sectorSize&(sectorSize-1) != 0 {
-		return CsumItem{}, fmt.Errorf("ParseCsumItem: bad checksum size %d or sector size %d", csumSize, sectorSize)
+func ParseCsum(b []byte, start uint64, csumSize, sectorSize int) (Csum, error) {
+	if csumSize <= 0 || csumSize > ondisk.CsumSize || sectorSize <= 0 || sectorSize&(sectorSize-1) != 0 {
+		return Csum{}, fmt.Errorf("ParseCsum: bad checksum size %d or sector size %d", csumSize, sectorSize)
 	}
 	if len(b)%csumSize != 0 {
-		return CsumItem{}, corruptf("csum item is %d bytes, not a multiple of the %d-byte checksum", len(b), csumSize)
+		return Csum{}, corruptf("csum item is %d bytes, not a multiple of the %d-byte checksum", len(b), csumSize)
 	}
 	if start%uint64(sectorSize) != 0 {
-		return CsumItem{}, corruptf("csum item key offset %d is not aligned to the %d-byte sector", start, sectorSize)
+		return Csum{}, corruptf("csum item key offset %d is not aligned to the %d-byte sector", start, sectorSize)
 	}
 	if uint64(len(b)/csumSize)*uint64(sectorSize) > ^uint64(0)-start {
-		return CsumItem{}, corruptf("csum item at %d with %d checksums runs past the end of the address space", start, len(b)/csumSize)
+		return Csum{}, corruptf("csum item at %d with %d checksums runs past the end of the address space", start, len(b)/csumSize)
 	}
-	return CsumItem{Start: start, Sums: b[:len(b):len(b)], CsumSize: csumSize, SectorSize: sectorSize}, nil
+	return Csum{Start: start, Sums: b[:len(b):len(b)], CsumSize: csumSize, SectorSize: sectorSize}, nil
 }
 
 // End is the first logical address after the covered range.
-func (c CsumItem) End() uint64 {
+func (c Csum) End() uint64 {
 	return c.Start + uint64(len(c.Sums)/c.CsumSize)*uint64(c.SectorSize)
 }
 
 // Lookup returns the checksum of the sector containing logical address
 // bytenr, or false if the item does not cover it.
-func (c CsumItem) Lookup(bytenr uint64) ([]byte, bool) {
+func (c Csum) Lookup(bytenr uint64) ([]byte, bool) {
 	if bytenr < c.Start || bytenr >= c.End() {
 		return nil, false
 	}
 	i := int((bytenr-c.Start)/uint64(c.SectorSize)) * c.CsumSize
 	return c.Sums[i : i+c.CsumSize : i+c.CsumSize], true
 }
+
+func corruptf(format string, args ...any) error { return ondisk.Corruptf(format, args...) }

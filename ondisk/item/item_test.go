@@ -1,4 +1,4 @@
-package ondisk
+package item
 
 import (
 	"encoding/binary"
@@ -10,6 +10,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/coldsend/coldsend/ondisk"
 )
 
 // The payloads in testdata/items come from images made by make.sh there;
@@ -18,15 +20,15 @@ import (
 
 func readItem(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "items", name+".bin"))
+	b, err := os.ReadFile(filepath.Join("testdata", name+".bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-func mustUUID(s string) UUID {
-	var u UUID
+func mustUUID(s string) ondisk.UUID {
+	var u ondisk.UUID
 	h := strings.ReplaceAll(s, "-", "")
 	if len(h) != 32 {
 		panic("bad uuid " + s)
@@ -44,7 +46,7 @@ func ts(nsec uint32) Timespec { return Timespec{Sec: 1795219432, Nsec: nsec} }
 
 func wantCorrupt(t *testing.T, what string, err error) {
 	t.Helper()
-	if !errors.Is(err, ErrCorrupt) {
+	if !errors.Is(err, ondisk.ErrCorrupt) {
 		t.Errorf("%s: got error %v, want one wrapping ErrCorrupt", what, err)
 	}
 }
@@ -52,28 +54,28 @@ func wantCorrupt(t *testing.T, what string, err error) {
 func TestParseInodeItem(t *testing.T) {
 	tests := []struct {
 		name string
-		want InodeItem
+		want Inode
 	}{
-		{"inode_dir", InodeItem{Generation: 3, Transid: 9, Size: 116, Nbytes: 16384, Nlink: 1, Mode: 0o40755, Sequence: 11,
+		{"inode_dir", Inode{Generation: 3, Transid: 9, Size: 116, Nbytes: 16384, Nlink: 1, Mode: 0o40755, Sequence: 11,
 			Atime: ts(0), Ctime: ts(610734275), Mtime: ts(610734275), Otime: ts(0)}},
-		{"inode_reg", InodeItem{Generation: 7, Transid: 11, Size: 16, Nbytes: 16, Nlink: 3, Mode: 0o100644, Sequence: 5,
+		{"inode_reg", Inode{Generation: 7, Transid: 11, Size: 16, Nbytes: 16, Nlink: 3, Mode: 0o100644, Sequence: 5,
 			Atime: ts(298734262), Ctime: ts(398734266), Mtime: ts(302493830), Otime: ts(298734262)}},
-		{"inode_symlink", InodeItem{Generation: 7, Transid: 7, Size: 15, Nbytes: 15, Nlink: 1, Mode: 0o120777, Sequence: 5,
+		{"inode_symlink", Inode{Generation: 7, Transid: 7, Size: 15, Nbytes: 15, Nlink: 1, Mode: 0o120777, Sequence: 5,
 			Atime: ts(406734267), Ctime: ts(406734267), Mtime: ts(406734267), Otime: ts(406734267)}},
-		{"inode_chr", InodeItem{Generation: 7, Transid: 7, Nlink: 1, Mode: 0o20644, Rdev: 1048579, Sequence: 5,
+		{"inode_chr", Inode{Generation: 7, Transid: 7, Nlink: 1, Mode: 0o20644, Rdev: 1048579, Sequence: 5,
 			Atime: ts(410734267), Ctime: ts(410734267), Mtime: ts(410734267), Otime: ts(410734267)}},
-		{"inode_prealloc", InodeItem{Generation: 7, Transid: 7, Size: 1 << 20, Nbytes: 1 << 20, Nlink: 1, Mode: 0o100644,
+		{"inode_prealloc", Inode{Generation: 7, Transid: 7, Size: 1 << 20, Nbytes: 1 << 20, Nlink: 1, Mode: 0o100644,
 			Sequence: 133, Flags: InodePrealloc,
 			Atime: ts(594734274), Ctime: ts(594734274), Mtime: ts(594734274), Otime: ts(594734274)}},
-		{"inode_nocow", InodeItem{Generation: 8, Transid: 8, Nlink: 1, Mode: 0o100644, Sequence: 8,
+		{"inode_nocow", Inode{Generation: 8, Transid: 8, Nlink: 1, Mode: 0o100644, Sequence: 8,
 			Flags: InodeNoDataSum | InodeNoDataCOW,
 			Atime: ts(598734274), Ctime: ts(600371711), Mtime: ts(598734274), Otime: ts(594734274)}},
-		{"inode_compress", InodeItem{Generation: 8, Transid: 8, Size: 3000, Nbytes: 3000, Nlink: 1, Mode: 0o100644,
+		{"inode_compress", Inode{Generation: 8, Transid: 8, Size: 3000, Nbytes: 3000, Nlink: 1, Mode: 0o100644,
 			Sequence: 9, Flags: InodeCompress,
 			Atime: ts(600371711), Ctime: ts(602734274), Mtime: ts(602734274), Otime: ts(600371711)}},
 	}
 	for _, tt := range tests {
-		got, err := ParseInodeItem(readItem(t, tt.name))
+		got, err := ParseInode(readItem(t, tt.name))
 		if err != nil {
 			t.Errorf("%s: %v", tt.name, err)
 			continue
@@ -89,7 +91,7 @@ func TestParseInodeItemFlagsAndTimes(t *testing.T) {
 	// Flags and RO flags share one le64; negative seconds are pre-1970.
 	binary.LittleEndian.PutUint64(b[64:], uint64(InodeROVerity)<<32|uint64(InodeImmutable|InodeNoDump))
 	binary.LittleEndian.PutUint64(b[112:], uint64(math.MaxUint64)) // atime.sec = -1
-	got, err := ParseInodeItem(b)
+	got, err := ParseInode(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,9 +99,9 @@ func TestParseInodeItemFlagsAndTimes(t *testing.T) {
 		t.Errorf("got flags %#x ro %#x atime %v", got.Flags, got.ROFlags, got.Atime)
 	}
 	binary.LittleEndian.PutUint64(b[64:], 0x1000)
-	_, err = ParseInodeItem(b)
+	_, err = ParseInode(b)
 	wantCorrupt(t, "unknown inode flag", err)
-	_, err = ParseInodeItem(b[:159])
+	_, err = ParseInode(b[:159])
 	wantCorrupt(t, "short inode item", err)
 }
 
@@ -157,15 +159,15 @@ func TestParseInodeExtrefs(t *testing.T) {
 func TestParseDirItems(t *testing.T) {
 	tests := []struct {
 		name string
-		want DirItem
+		want Dir
 	}{
-		{"dir_item", DirItem{Location: Key{260, InodeItemKey, 0}, Transid: 7, Type: FTRegFile, Name: []byte("file.txt"), Data: []byte{}}},
-		{"dir_index", DirItem{Location: Key{260, InodeItemKey, 0}, Transid: 7, Type: FTRegFile, Name: []byte("file.txt"), Data: []byte{}}},
+		{"dir_item", Dir{Location: ondisk.Key{ObjectID: 260, Type: ondisk.InodeItemKey, Offset: 0}, Transid: 7, Type: FTRegFile, Name: []byte("file.txt"), Data: []byte{}}},
+		{"dir_index", Dir{Location: ondisk.Key{ObjectID: 260, Type: ondisk.InodeItemKey, Offset: 0}, Transid: 7, Type: FTRegFile, Name: []byte("file.txt"), Data: []byte{}}},
 		// A subvolume made by "subvolume create" is linked with key offset 0.
-		{"dir_subvol", DirItem{Location: Key{256, RootItemKey, 0}, Transid: 8, Type: FTDir, Name: []byte("sub"), Data: []byte{}}},
-		{"dir_default", DirItem{Location: Key{FSTreeObjectID, RootItemKey, math.MaxUint64}, Type: FTDir, Name: []byte("default"), Data: []byte{}}},
-		{"xattr", DirItem{Transid: 7, Type: FTXattr, Name: []byte("user.color"), Data: []byte("blue")}},
-		{"xattr_empty", DirItem{Transid: 7, Type: FTXattr, Name: []byte("user.empty"), Data: []byte{}}},
+		{"dir_subvol", Dir{Location: ondisk.Key{ObjectID: 256, Type: ondisk.RootItemKey, Offset: 0}, Transid: 8, Type: FTDir, Name: []byte("sub"), Data: []byte{}}},
+		{"dir_default", Dir{Location: ondisk.Key{ObjectID: ondisk.FSTreeObjectID, Type: ondisk.RootItemKey, Offset: math.MaxUint64}, Type: FTDir, Name: []byte("default"), Data: []byte{}}},
+		{"xattr", Dir{Transid: 7, Type: FTXattr, Name: []byte("user.color"), Data: []byte("blue")}},
+		{"xattr_empty", Dir{Transid: 7, Type: FTXattr, Name: []byte("user.empty"), Data: []byte{}}},
 	}
 	for _, tt := range tests {
 		got, err := ParseDirItems(readItem(t, tt.name))
@@ -194,7 +196,7 @@ func TestParseDirItems(t *testing.T) {
 		{"name overrun", func(b []byte) []byte { return b[:len(b)-1] }},
 		{"type 9", func(b []byte) []byte { b[29] = 9; return b }},
 		{"encrypted", func(b []byte) []byte { b[29] |= 0x80; return b }},
-		{"location type", func(b []byte) []byte { b[8] = DirItemKey; return b }},
+		{"location type", func(b []byte) []byte { b[8] = ondisk.DirItemKey; return b }},
 		{"data on a file entry", func(b []byte) []byte { b[25] = 1; return append(b, 'x') }},
 		{"name_len 256", func(b []byte) []byte {
 			binary.LittleEndian.PutUint16(b[27:], 256)
@@ -219,25 +221,25 @@ func TestFileTypeName(t *testing.T) {
 func TestParseFileExtentItem(t *testing.T) {
 	tests := []struct {
 		name   string
-		want   FileExtentItem
+		want   FileExtent
 		inline string // expected InlineData, for uncompressed inline extents
 	}{
-		{"fe_inline", FileExtentItem{Generation: 11, RAMBytes: 16, Type: FileExtentInline}, "hello, coldsend\n"},
-		{"fe_symlink", FileExtentItem{Generation: 7, RAMBytes: 15, Type: FileExtentInline}, "../dir/file.txt"},
-		{"fe_reg", FileExtentItem{Generation: 7, RAMBytes: 65536, Type: FileExtentReg,
+		{"fe_inline", FileExtent{Generation: 11, RAMBytes: 16, Type: FileExtentInline}, "hello, coldsend\n"},
+		{"fe_symlink", FileExtent{Generation: 7, RAMBytes: 15, Type: FileExtentInline}, "../dir/file.txt"},
+		{"fe_reg", FileExtent{Generation: 7, RAMBytes: 65536, Type: FileExtentReg,
 			DiskBytenr: 13631488, DiskNumBytes: 65536, NumBytes: 65536}, ""},
 		// dump-tree does not print ram_bytes of prealloc extents; 1 MiB is
 		// read from the payload and matches the fallocate length.
-		{"fe_prealloc", FileExtentItem{Generation: 7, RAMBytes: 1 << 20, Type: FileExtentPrealloc,
+		{"fe_prealloc", FileExtent{Generation: 7, RAMBytes: 1 << 20, Type: FileExtentPrealloc,
 			DiskBytenr: 63963136, DiskNumBytes: 1 << 20, NumBytes: 1 << 20}, ""},
-		{"fe_reg_zlib", FileExtentItem{Generation: 11, RAMBytes: 69632, Compression: CompressZlib, Type: FileExtentReg,
+		{"fe_reg_zlib", FileExtent{Generation: 11, RAMBytes: 69632, Compression: CompressZlib, Type: FileExtentReg,
 			DiskBytenr: 13701120, DiskNumBytes: 4096, NumBytes: 69632}, ""},
-		{"fe_hole", FileExtentItem{Generation: 7, RAMBytes: 1044480, Type: FileExtentReg, NumBytes: 1044480}, ""},
-		{"fe_owned", FileExtentItem{Generation: 8, RAMBytes: 8192, Type: FileExtentReg,
+		{"fe_hole", FileExtent{Generation: 7, RAMBytes: 1044480, Type: FileExtentReg, NumBytes: 1044480}, ""},
+		{"fe_owned", FileExtent{Generation: 8, RAMBytes: 8192, Type: FileExtentReg,
 			DiskBytenr: 13631488, DiskNumBytes: 8192, NumBytes: 8192}, ""},
 	}
 	for _, tt := range tests {
-		got, err := ParseFileExtentItem(readItem(t, tt.name))
+		got, err := ParseFileExtent(readItem(t, tt.name))
 		if err != nil {
 			t.Errorf("%s: %v", tt.name, err)
 			continue
@@ -251,7 +253,7 @@ func TestParseFileExtentItem(t *testing.T) {
 		}
 	}
 
-	got, err := ParseFileExtentItem(readItem(t, "fe_inline_zlib"))
+	got, err := ParseFileExtent(readItem(t, "fe_inline_zlib"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,29 +275,29 @@ func TestParseFileExtentItem(t *testing.T) {
 		{"inline ram_bytes", "fe_inline", func(b []byte) []byte { return b[:len(b)-1] }},
 	}
 	for _, tt := range bad {
-		_, err := ParseFileExtentItem(tt.edit(readItem(t, tt.item)))
+		_, err := ParseFileExtent(tt.edit(readItem(t, tt.item)))
 		wantCorrupt(t, tt.what, err)
 	}
 }
 
 // rootInode is the inode embedded in every ROOT_ITEM of the images; dump-tree
 // does not print it, so these values are read from the payloads.
-var rootInode = InodeItem{Generation: 1, Size: 3, Nbytes: 16384, Nlink: 1, Mode: 0o40755, Flags: InodeRootItemInit}
+var rootInode = Inode{Generation: 1, Size: 3, Nbytes: 16384, Nlink: 1, Mode: 0o40755, Flags: InodeRootItemInit}
 
 func TestParseRootItem(t *testing.T) {
 	tests := []struct {
 		name string
-		want RootItem
+		want Root
 	}{
-		{"root_fs", RootItem{Inode: rootInode, Generation: 11, RootDirID: 256, Bytenr: 31309824, BytesUsed: 163840,
+		{"root_fs", Root{Inode: rootInode, Generation: 11, RootDirID: 256, Bytenr: 31309824, BytesUsed: 163840,
 			Refs: 1, Level: 1, GenerationV2: 11, UUID: mustUUID("e4f41552-7276-41e9-a00c-b80696492889"),
 			Ctransid: 11, Ctime: ts(620860398), Otime: ts(0)}},
-		{"root_snap", RootItem{Inode: rootInode, Generation: 8, RootDirID: 256, Bytenr: 30949376, BytesUsed: 16384,
+		{"root_snap", Root{Inode: rootInode, Generation: 8, RootDirID: 256, Bytenr: 30949376, BytesUsed: 16384,
 			LastSnapshot: 8, Flags: RootSubvolRDONLY, Refs: 1, GenerationV2: 8,
 			UUID:       mustUUID("94946a12-d8e8-0347-b899-204682d59015"),
 			ParentUUID: mustUUID("c9688b04-ba8e-d045-b07d-76d80715477e"),
 			Ctransid:   8, Otransid: 8, Ctime: ts(611906247), Otime: ts(610734275)}},
-		{"root_recv", RootItem{Inode: rootInode, Generation: 11, RootDirID: 256, Bytenr: 31342592, BytesUsed: 16384,
+		{"root_recv", Root{Inode: rootInode, Generation: 11, RootDirID: 256, Bytenr: 31342592, BytesUsed: 16384,
 			Flags: RootSubvolRDONLY, Refs: 1, GenerationV2: 11,
 			UUID:         mustUUID("ebb28952-edfb-064f-9f44-4cdb157cd184"),
 			ReceivedUUID: mustUUID("94946a12-d8e8-0347-b899-204682d59015"),
@@ -303,7 +305,7 @@ func TestParseRootItem(t *testing.T) {
 			Ctime: ts(620775341), Otime: ts(614734275), Rtime: ts(614734275)}},
 	}
 	for _, tt := range tests {
-		got, err := ParseRootItem(readItem(t, tt.name))
+		got, err := ParseRoot(readItem(t, tt.name))
 		if err != nil {
 			t.Errorf("%s: %v", tt.name, err)
 			continue
@@ -317,7 +319,7 @@ func TestParseRootItem(t *testing.T) {
 	}
 
 	b := readItem(t, "root_snap")
-	legacy, err := ParseRootItem(b[:LegacyRootItemSize])
+	legacy, err := ParseRoot(b[:LegacyRootSize])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +327,7 @@ func TestParseRootItem(t *testing.T) {
 		t.Errorf("legacy root item: got %+v", legacy)
 	}
 	binary.LittleEndian.PutUint64(b[239:], 7) // written by a kernel unaware of the v2 fields
-	if stale, err := ParseRootItem(b); err != nil || stale.ExtendedValid() {
+	if stale, err := ParseRoot(b); err != nil || stale.ExtendedValid() {
 		t.Errorf("stale generation_v2: valid %v, err %v", stale.ExtendedValid(), err)
 	}
 
@@ -340,7 +342,7 @@ func TestParseRootItem(t *testing.T) {
 		{"drop level 8", func(b []byte) []byte { b[237] = 8; return b }},
 	}
 	for _, tt := range bad {
-		_, err := ParseRootItem(tt.edit(readItem(t, "root_fs")))
+		_, err := ParseRoot(tt.edit(readItem(t, "root_fs")))
 		wantCorrupt(t, tt.what, err)
 	}
 }
@@ -370,34 +372,34 @@ func TestParseExtentItem(t *testing.T) {
 	var many []InlineRef
 	for _, ino := range []uint64{296, 270, 285, 269, 286, 283, 264, 280, 267, 273, 292, 274, 295, 279, 290, 276, 289,
 		277, 288, 278, 291, 275, 294, 272, 293, 281, 266, 282, 265, 268, 287, 271, 284} {
-		many = append(many, InlineRef{Type: ExtentDataRefKey, Root: FSTreeObjectID, ObjectID: ino, Count: 1})
+		many = append(many, InlineRef{Type: ondisk.ExtentDataRefKey, Root: ondisk.FSTreeObjectID, ObjectID: ino, Count: 1})
 	}
 	tests := []struct {
 		name    string
 		keyType uint8
-		want    ExtentItem
+		want    Extent
 	}{
 		// 33 inline data refs; the other 9 of the 42 are keyed items.
-		{"ext_data_many", ExtentItemKey, ExtentItem{Refs: 42, Generation: 7, Flags: ExtentFlagData, Inline: many}},
-		{"metadata_item", MetadataItemKey, ExtentItem{Refs: 1, Generation: 7, Flags: ExtentFlagTreeBlock,
-			Inline: []InlineRef{{Type: TreeBlockRefKey, Root: FSTreeObjectID, Count: 1}}}},
-		{"ext_tree_block", ExtentItemKey, ExtentItem{Refs: 2, Generation: 7, Flags: ExtentFlagTreeBlock,
-			HasTreeBlockInfo: true, TreeBlockKey: Key{256, DirItemKey, 2272170738},
-			Inline: []InlineRef{{Type: TreeBlockRefKey, Root: 256, Count: 1}, {Type: SharedBlockRefKey, Parent: 31768576, Count: 1}}}},
-		{"ext_shared_block", ExtentItemKey, ExtentItem{Refs: 1, Generation: 7, Flags: ExtentFlagTreeBlock | BlockFlagFullBackref,
-			HasTreeBlockInfo: true, TreeBlockKey: Key{260, InodeItemKey, 0},
-			Inline: []InlineRef{{Type: SharedBlockRefKey, Parent: 31768576, Count: 1}}}},
-		{"ext_shared_data", ExtentItemKey, ExtentItem{Refs: 2, Generation: 7, Flags: ExtentFlagData,
-			Inline: []InlineRef{{Type: ExtentDataRefKey, Root: 256, ObjectID: 3359, Count: 1},
-				{Type: SharedDataRefKey, Parent: 31703040, Count: 1}}}},
+		{"ext_data_many", ondisk.ExtentItemKey, Extent{Refs: 42, Generation: 7, Flags: ExtentFlagData, Inline: many}},
+		{"metadata_item", ondisk.MetadataItemKey, Extent{Refs: 1, Generation: 7, Flags: ExtentFlagTreeBlock,
+			Inline: []InlineRef{{Type: ondisk.TreeBlockRefKey, Root: ondisk.FSTreeObjectID, Count: 1}}}},
+		{"ext_tree_block", ondisk.ExtentItemKey, Extent{Refs: 2, Generation: 7, Flags: ExtentFlagTreeBlock,
+			HasTreeBlockInfo: true, TreeBlockKey: ondisk.Key{ObjectID: 256, Type: ondisk.DirItemKey, Offset: 2272170738},
+			Inline: []InlineRef{{Type: ondisk.TreeBlockRefKey, Root: 256, Count: 1}, {Type: ondisk.SharedBlockRefKey, Parent: 31768576, Count: 1}}}},
+		{"ext_shared_block", ondisk.ExtentItemKey, Extent{Refs: 1, Generation: 7, Flags: ExtentFlagTreeBlock | BlockFlagFullBackref,
+			HasTreeBlockInfo: true, TreeBlockKey: ondisk.Key{ObjectID: 260, Type: ondisk.InodeItemKey, Offset: 0},
+			Inline: []InlineRef{{Type: ondisk.SharedBlockRefKey, Parent: 31768576, Count: 1}}}},
+		{"ext_shared_data", ondisk.ExtentItemKey, Extent{Refs: 2, Generation: 7, Flags: ExtentFlagData,
+			Inline: []InlineRef{{Type: ondisk.ExtentDataRefKey, Root: 256, ObjectID: 3359, Count: 1},
+				{Type: ondisk.SharedDataRefKey, Parent: 31703040, Count: 1}}}},
 		// progs 6.2 prints no inline refs here (see make.sh); the owner and
 		// the data ref are those of fe_owned, inode 257 of the FS tree.
-		{"ext_owner", ExtentItemKey, ExtentItem{Refs: 1, Generation: 8, Flags: ExtentFlagData,
-			Inline: []InlineRef{{Type: ExtentOwnerRefKey, Root: FSTreeObjectID},
-				{Type: ExtentDataRefKey, Root: FSTreeObjectID, ObjectID: 257, Count: 1}}}},
+		{"ext_owner", ondisk.ExtentItemKey, Extent{Refs: 1, Generation: 8, Flags: ExtentFlagData,
+			Inline: []InlineRef{{Type: ondisk.ExtentOwnerRefKey, Root: ondisk.FSTreeObjectID},
+				{Type: ondisk.ExtentDataRefKey, Root: ondisk.FSTreeObjectID, ObjectID: 257, Count: 1}}}},
 	}
 	for _, tt := range tests {
-		got, err := ParseExtentItem(readItem(t, tt.name), tt.keyType)
+		got, err := ParseExtent(readItem(t, tt.name), tt.keyType)
 		if err != nil {
 			t.Errorf("%s: %v", tt.name, err)
 			continue
@@ -407,7 +409,7 @@ func TestParseExtentItem(t *testing.T) {
 		}
 	}
 
-	if _, err := ParseExtentItem(readItem(t, "metadata_item"), InodeItemKey); err == nil || errors.Is(err, ErrCorrupt) {
+	if _, err := ParseExtent(readItem(t, "metadata_item"), ondisk.InodeItemKey); err == nil || errors.Is(err, ondisk.ErrCorrupt) {
 		t.Errorf("wrong key type: got %v, want a usage error", err)
 	}
 	bad := []struct {
@@ -415,28 +417,28 @@ func TestParseExtentItem(t *testing.T) {
 		keyType    uint8
 		edit       func(b []byte) []byte
 	}{
-		{"v0 item", "ext_shared_data", ExtentItemKey, func(b []byte) []byte { return b[:4] }},
-		{"no type flag", "ext_shared_data", ExtentItemKey, func(b []byte) []byte { b[16] = 0; return b }},
-		{"both type flags", "ext_shared_data", ExtentItemKey, func(b []byte) []byte { b[16] = 3; return b }},
-		{"data full backref", "ext_shared_data", ExtentItemKey, func(b []byte) []byte { b[17] = 1; return b }},
-		{"data metadata item", "ext_shared_data", MetadataItemKey, func(b []byte) []byte { return b }},
-		{"unknown inline type", "ext_shared_data", ExtentItemKey, func(b []byte) []byte { b[24] = 180; return b }},
-		{"cut inline ref", "ext_shared_data", ExtentItemKey, func(b []byte) []byte { return b[:len(b)-1] }},
-		{"trailing byte", "ext_shared_data", ExtentItemKey, func(b []byte) []byte { return append(b, 0) }},
-		{"zero count", "ext_shared_data", ExtentItemKey, func(b []byte) []byte { b[len(b)-4] = 0; return b }},
-		{"refs below inline", "ext_shared_data", ExtentItemKey, func(b []byte) []byte { b[0] = 1; return b }},
-		{"no tree block info", "ext_shared_block", ExtentItemKey, func(b []byte) []byte { return b[:30] }},
-		{"tree block level 8", "ext_shared_block", ExtentItemKey, func(b []byte) []byte { b[24+17] = 8; return b }},
+		{"v0 item", "ext_shared_data", ondisk.ExtentItemKey, func(b []byte) []byte { return b[:4] }},
+		{"no type flag", "ext_shared_data", ondisk.ExtentItemKey, func(b []byte) []byte { b[16] = 0; return b }},
+		{"both type flags", "ext_shared_data", ondisk.ExtentItemKey, func(b []byte) []byte { b[16] = 3; return b }},
+		{"data full backref", "ext_shared_data", ondisk.ExtentItemKey, func(b []byte) []byte { b[17] = 1; return b }},
+		{"data metadata item", "ext_shared_data", ondisk.MetadataItemKey, func(b []byte) []byte { return b }},
+		{"unknown inline type", "ext_shared_data", ondisk.ExtentItemKey, func(b []byte) []byte { b[24] = 180; return b }},
+		{"cut inline ref", "ext_shared_data", ondisk.ExtentItemKey, func(b []byte) []byte { return b[:len(b)-1] }},
+		{"trailing byte", "ext_shared_data", ondisk.ExtentItemKey, func(b []byte) []byte { return append(b, 0) }},
+		{"zero count", "ext_shared_data", ondisk.ExtentItemKey, func(b []byte) []byte { b[len(b)-4] = 0; return b }},
+		{"refs below inline", "ext_shared_data", ondisk.ExtentItemKey, func(b []byte) []byte { b[0] = 1; return b }},
+		{"no tree block info", "ext_shared_block", ondisk.ExtentItemKey, func(b []byte) []byte { return b[:30] }},
+		{"tree block level 8", "ext_shared_block", ondisk.ExtentItemKey, func(b []byte) []byte { b[24+17] = 8; return b }},
 	}
 	for _, tt := range bad {
-		_, err := ParseExtentItem(tt.edit(readItem(t, tt.item)), tt.keyType)
+		_, err := ParseExtent(tt.edit(readItem(t, tt.item)), tt.keyType)
 		wantCorrupt(t, tt.what, err)
 	}
 }
 
 func TestParseKeyedRefs(t *testing.T) {
 	d, err := ParseExtentDataRef(readItem(t, "edr_keyed"))
-	if want := (ExtentDataRef{Root: FSTreeObjectID, ObjectID: 297, Count: 1}); err != nil || d != want {
+	if want := (ExtentDataRef{Root: ondisk.FSTreeObjectID, ObjectID: 297, Count: 1}); err != nil || d != want {
 		t.Errorf("edr_keyed: got %+v, %v; want %+v", d, err, want)
 	}
 	c, err := ParseSharedDataRef(readItem(t, "sdr_keyed"))
@@ -455,24 +457,24 @@ func TestParseKeyedRefs(t *testing.T) {
 
 func TestParseBlockGroupItem(t *testing.T) {
 	b := readItem(t, "block_group")
-	got, err := ParseBlockGroupItem(b)
+	got, err := ParseBlockGroup(b)
 	// "block group used 73728 chunk_objectid 256 flags DATA|single"
-	if want := (BlockGroupItem{Used: 73728, ChunkObjectID: 256, Flags: 1}); err != nil || got != want {
+	if want := (BlockGroup{Used: 73728, ChunkObjectID: 256, Flags: 1}); err != nil || got != want {
 		t.Errorf("got %+v, %v; want %+v", got, err, want)
 	}
 	v2 := binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint64(append([]byte{}, b...), 1<<20), 3)
-	got, err = ParseBlockGroupItem(v2)
+	got, err = ParseBlockGroup(v2)
 	if err != nil || got.RemapBytes != 1<<20 || got.IdentityRemapCount != 3 || got.Used != 73728 {
 		t.Errorf("v2: got %+v, %v", got, err)
 	}
-	_, err = ParseBlockGroupItem(b[:23])
+	_, err = ParseBlockGroup(b[:23])
 	wantCorrupt(t, "short block group item", err)
 }
 
 func TestParseDevExtent(t *testing.T) {
 	b := readItem(t, "dev_extent")
 	got, err := ParseDevExtent(b)
-	want := DevExtent{ChunkTree: ChunkTreeObjectID, ChunkObjectID: FirstChunkTreeObjectID, ChunkOffset: 13631488,
+	want := DevExtent{ChunkTree: ondisk.ChunkTreeObjectID, ChunkObjectID: ondisk.FirstChunkTreeObjectID, ChunkOffset: 13631488,
 		Length: 8388608, ChunkTreeUUID: mustUUID("0348354d-f302-41d3-b2ca-3bffadf18a45")}
 	if err != nil || got != want {
 		t.Errorf("got %+v, %v; want %+v", got, err, want)
@@ -483,47 +485,47 @@ func TestParseDevExtent(t *testing.T) {
 
 func TestParseUUIDItem(t *testing.T) {
 	for name, want := range map[string]uint64{"uuid_subvol": 257, "uuid_received": 258} {
-		got, err := ParseUUIDItem(readItem(t, name))
+		got, err := ParseUUID(readItem(t, name))
 		if err != nil || len(got) != 1 || got[0] != want {
 			t.Errorf("%s: got %v, %v; want [%d]", name, got, err, want)
 		}
 	}
-	if got, err := ParseUUIDItem(make([]byte, 16)); err != nil || len(got) != 2 {
+	if got, err := ParseUUID(make([]byte, 16)); err != nil || len(got) != 2 {
 		t.Errorf("two ids: got %v, %v", got, err)
 	}
 	for _, n := range []int{0, 7, 9} {
-		_, err := ParseUUIDItem(make([]byte, n))
+		_, err := ParseUUID(make([]byte, n))
 		wantCorrupt(t, fmt.Sprintf("uuid item of %d bytes", n), err)
 	}
 
 	// Both keys print as (0x4703e8d8126a9494 UUID_KEY_... 0x1590d582462099b8):
 	// the snapshot's uuid, which is also the received subvolume's received_uuid.
-	snap, err := ParseRootItem(readItem(t, "root_snap"))
+	snap, err := ParseRoot(readItem(t, "root_snap"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Key{0x4703e8d8126a9494, UUIDKeySubvol, 0x1590d582462099b8}
-	if got := UUIDTreeKey(snap.UUID, UUIDKeySubvol); got != want {
+	want := ondisk.Key{ObjectID: 0x4703e8d8126a9494, Type: ondisk.UUIDKeySubvol, Offset: 0x1590d582462099b8}
+	if got := UUIDTreeKey(snap.UUID, ondisk.UUIDKeySubvol); got != want {
 		t.Errorf("UUIDTreeKey = %v, want %v", got, want)
 	}
 }
 
 func TestParseVerityDescItem(t *testing.T) {
 	// Synthetic: the test kernel has no CONFIG_FS_VERITY.
-	b := make([]byte, VerityDescItemSize)
+	b := make([]byte, VerityDescSize)
 	binary.LittleEndian.PutUint64(b, 256)
-	got, err := ParseVerityDescItem(b)
-	if err != nil || got != (VerityDescItem{Size: 256}) {
+	got, err := ParseVerityDesc(b)
+	if err != nil || got != (VerityDesc{Size: 256}) {
 		t.Errorf("got %+v, %v", got, err)
 	}
-	_, err = ParseVerityDescItem(b[:24])
+	_, err = ParseVerityDesc(b[:24])
 	wantCorrupt(t, "short verity descriptor item", err)
 }
 
 func TestCsumItem(t *testing.T) {
 	// "range start 13631488 end 13705216 length 73728" with crc32c sums;
 	// the two expected sums were computed from the data by make.sh.
-	c, err := ParseCsumItem(readItem(t, "csum"), 13631488, 4, 4096)
+	c, err := ParseCsum(readItem(t, "csum"), 13631488, 4, 4096)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,13 +548,13 @@ func TestCsumItem(t *testing.T) {
 			t.Errorf("Lookup(%d) = %x, %v; want %#x, %v", tt.bytenr, got, ok, tt.sum, tt.ok)
 		}
 	}
-	_, err = ParseCsumItem(readItem(t, "csum")[:71], 13631488, 4, 4096)
+	_, err = ParseCsum(readItem(t, "csum")[:71], 13631488, 4, 4096)
 	wantCorrupt(t, "csum item not a multiple of the csum size", err)
-	_, err = ParseCsumItem(readItem(t, "csum"), 13631489, 4, 4096)
+	_, err = ParseCsum(readItem(t, "csum"), 13631489, 4, 4096)
 	wantCorrupt(t, "unaligned csum item", err)
-	_, err = ParseCsumItem(readItem(t, "csum"), math.MaxUint64-4095, 4, 4096)
+	_, err = ParseCsum(readItem(t, "csum"), math.MaxUint64-4095, 4, 4096)
 	wantCorrupt(t, "csum item past the address space", err)
-	if _, err := ParseCsumItem(nil, 0, 4, 4000); err == nil || errors.Is(err, ErrCorrupt) {
+	if _, err := ParseCsum(nil, 0, 4, 4000); err == nil || errors.Is(err, ondisk.ErrCorrupt) {
 		t.Errorf("bad sector size: got %v, want a usage error", err)
 	}
 }
@@ -560,7 +562,7 @@ func TestCsumItem(t *testing.T) {
 // TestDecodersOnPrefixes feeds every prefix of every real payload to every
 // decoder: none may panic, and each error must wrap ErrCorrupt.
 func TestDecodersOnPrefixes(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "items", "*.bin"))
+	files, err := filepath.Glob(filepath.Join("testdata", "*.bin"))
 	if err != nil || len(files) == 0 {
 		t.Fatal("no payloads", err)
 	}
@@ -575,7 +577,7 @@ func TestDecodersOnPrefixes(t *testing.T) {
 		}
 		for n := 0; n <= len(b); n += step {
 			for name, dec := range allDecoders {
-				if err := dec(b[:n]); err != nil && !errors.Is(err, ErrCorrupt) {
+				if err := dec(b[:n]); err != nil && !errors.Is(err, ondisk.ErrCorrupt) {
 					t.Fatalf("%s on %d bytes of %s: error %v does not wrap ErrCorrupt", name, n, f, err)
 				}
 			}
@@ -585,20 +587,20 @@ func TestDecodersOnPrefixes(t *testing.T) {
 
 // allDecoders runs each decoder for its error alone.
 var allDecoders = map[string]func([]byte) error{
-	"InodeItem":      func(b []byte) error { _, err := ParseInodeItem(b); return err },
-	"InodeRefs":      func(b []byte) error { _, err := ParseInodeRefs(b); return err },
-	"InodeExtrefs":   func(b []byte) error { _, err := ParseInodeExtrefs(b); return err },
-	"DirItems":       func(b []byte) error { _, err := ParseDirItems(b); return err },
-	"FileExtentItem": func(b []byte) error { _, err := ParseFileExtentItem(b); return err },
-	"RootItem":       func(b []byte) error { _, err := ParseRootItem(b); return err },
-	"RootRef":        func(b []byte) error { _, err := ParseRootRef(b); return err },
-	"ExtentItem":     func(b []byte) error { _, err := ParseExtentItem(b, ExtentItemKey); return err },
-	"MetadataItem":   func(b []byte) error { _, err := ParseExtentItem(b, MetadataItemKey); return err },
-	"ExtentDataRef":  func(b []byte) error { _, err := ParseExtentDataRef(b); return err },
-	"SharedDataRef":  func(b []byte) error { _, err := ParseSharedDataRef(b); return err },
-	"BlockGroupItem": func(b []byte) error { _, err := ParseBlockGroupItem(b); return err },
-	"DevExtent":      func(b []byte) error { _, err := ParseDevExtent(b); return err },
-	"UUIDItem":       func(b []byte) error { _, err := ParseUUIDItem(b); return err },
-	"VerityDescItem": func(b []byte) error { _, err := ParseVerityDescItem(b); return err },
-	"CsumItem":       func(b []byte) error { _, err := ParseCsumItem(b, 0, 4, 4096); return err },
+	"Inode":         func(b []byte) error { _, err := ParseInode(b); return err },
+	"InodeRefs":     func(b []byte) error { _, err := ParseInodeRefs(b); return err },
+	"InodeExtrefs":  func(b []byte) error { _, err := ParseInodeExtrefs(b); return err },
+	"DirItems":      func(b []byte) error { _, err := ParseDirItems(b); return err },
+	"FileExtent":    func(b []byte) error { _, err := ParseFileExtent(b); return err },
+	"Root":          func(b []byte) error { _, err := ParseRoot(b); return err },
+	"RootRef":       func(b []byte) error { _, err := ParseRootRef(b); return err },
+	"Extent":        func(b []byte) error { _, err := ParseExtent(b, ondisk.ExtentItemKey); return err },
+	"MetadataItem":  func(b []byte) error { _, err := ParseExtent(b, ondisk.MetadataItemKey); return err },
+	"ExtentDataRef": func(b []byte) error { _, err := ParseExtentDataRef(b); return err },
+	"SharedDataRef": func(b []byte) error { _, err := ParseSharedDataRef(b); return err },
+	"BlockGroup":    func(b []byte) error { _, err := ParseBlockGroup(b); return err },
+	"DevExtent":     func(b []byte) error { _, err := ParseDevExtent(b); return err },
+	"UUIDItem":      func(b []byte) error { _, err := ParseUUID(b); return err },
+	"VerityDesc":    func(b []byte) error { _, err := ParseVerityDesc(b); return err },
+	"Csum":          func(b []byte) error { _, err := ParseCsum(b, 0, 4, 4096); return err },
 }

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Regenerates the item payloads NAME.bin, with the dump-tree lines NAME.txt
-# that items_test.go takes its expected values from, out of freshly made
+# that item_test.go takes its expected values from, out of freshly made
 # images. Needs root, loop devices, btrfs-progs and python3. Every run gives
-# new uuids, times and addresses, so items_test.go must be updated after.
+# new uuids, times and addresses, so item_test.go must be updated after.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)

@@ -1,4 +1,4 @@
-package ondisk
+package item
 
 import (
 	"encoding/binary"
@@ -6,12 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/coldsend/coldsend/ondisk"
 )
 
 // addItemSeeds seeds f with every real payload: any of them exercises
 // every decoder's length checks.
 func addItemSeeds(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("testdata", "items", "*.bin"))
+	files, err := filepath.Glob(filepath.Join("testdata", "*.bin"))
 	if err != nil || len(files) == 0 {
 		f.Fatal("no seed payloads", err)
 	}
@@ -27,7 +29,7 @@ func addItemSeeds(f *testing.F) {
 // checkErr fails unless err is nil or wraps ErrCorrupt.
 func checkErr(t *testing.T, err error) bool {
 	t.Helper()
-	if err != nil && !errors.Is(err, ErrCorrupt) {
+	if err != nil && !errors.Is(err, ondisk.ErrCorrupt) {
 		t.Fatalf("error %v does not wrap ErrCorrupt", err)
 	}
 	return err == nil
@@ -36,8 +38,8 @@ func checkErr(t *testing.T, err error) bool {
 func FuzzInodeItem(f *testing.F) {
 	addItemSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, err := ParseInodeItem(b)
-		if checkErr(t, err) && len(b) != InodeItemSize {
+		_, err := ParseInode(b)
+		if checkErr(t, err) && len(b) != InodeSize {
 			t.Fatalf("accepted %d bytes", len(b))
 		}
 	})
@@ -100,13 +102,13 @@ func FuzzDirItems(f *testing.F) {
 func FuzzFileExtentItem(f *testing.F) {
 	addItemSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		fe, err := ParseFileExtentItem(b)
+		fe, err := ParseFileExtent(b)
 		if !checkErr(t, err) {
 			return
 		}
 		switch {
 		case fe.Type == FileExtentInline && len(fe.InlineData) != len(b)-FileExtentInlineDataStart,
-			fe.Type != FileExtentInline && len(b) != FileExtentItemSize,
+			fe.Type != FileExtentInline && len(b) != FileExtentSize,
 			fe.Compression > CompressZstd:
 			t.Fatalf("accepted %+v from %d bytes", fe, len(b))
 		}
@@ -116,8 +118,8 @@ func FuzzFileExtentItem(f *testing.F) {
 func FuzzRootItem(f *testing.F) {
 	addItemSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := ParseRootItem(b)
-		if checkErr(t, err) && r.Legacy != (len(b) == LegacyRootItemSize) {
+		r, err := ParseRoot(b)
+		if checkErr(t, err) && r.Legacy != (len(b) == LegacyRootSize) {
 			t.Fatalf("Legacy %v for %d bytes", r.Legacy, len(b))
 		}
 	})
@@ -136,8 +138,8 @@ func FuzzRootRef(f *testing.F) {
 func FuzzExtentItem(f *testing.F) {
 	addItemSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, kt := range []uint8{ExtentItemKey, MetadataItemKey} {
-			ei, err := ParseExtentItem(b, kt)
+		for _, kt := range []uint8{ondisk.ExtentItemKey, ondisk.MetadataItemKey} {
+			ei, err := ParseExtent(b, kt)
 			if !checkErr(t, err) {
 				continue
 			}
@@ -180,8 +182,8 @@ func FuzzSharedDataRef(f *testing.F) {
 func FuzzBlockGroupItem(f *testing.F) {
 	addItemSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, err := ParseBlockGroupItem(b)
-		if checkErr(t, err) && len(b) != BlockGroupItemSize && len(b) != BlockGroupItemV2Size {
+		_, err := ParseBlockGroup(b)
+		if checkErr(t, err) && len(b) != BlockGroupSize && len(b) != BlockGroupV2Size {
 			t.Fatalf("accepted %d bytes", len(b))
 		}
 	})
@@ -200,7 +202,7 @@ func FuzzDevExtent(f *testing.F) {
 func FuzzUUIDItem(f *testing.F) {
 	addItemSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ids, err := ParseUUIDItem(b)
+		ids, err := ParseUUID(b)
 		if checkErr(t, err) && (len(ids) == 0 || 8*len(ids) != len(b)) {
 			t.Fatalf("%d ids from %d bytes", len(ids), len(b))
 		}
@@ -210,8 +212,8 @@ func FuzzUUIDItem(f *testing.F) {
 func FuzzVerityDescItem(f *testing.F) {
 	addItemSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, err := ParseVerityDescItem(b)
-		if checkErr(t, err) && len(b) != VerityDescItemSize {
+		_, err := ParseVerityDesc(b)
+		if checkErr(t, err) && len(b) != VerityDescSize {
 			t.Fatalf("accepted %d bytes", len(b))
 		}
 	})
@@ -227,7 +229,7 @@ func FuzzCsumItem(f *testing.F) {
 		}
 		csumSize := []int{4, 8, 32}[int(b[0])%3]
 		start := binary.LittleEndian.Uint64(b[1:9]) &^ 4095
-		c, err := ParseCsumItem(b[9:], start, csumSize, 4096)
+		c, err := ParseCsum(b[9:], start, csumSize, 4096)
 		if !checkErr(t, err) {
 			return
 		}
