@@ -111,7 +111,7 @@ func makeItems(n int) []testItem {
 	items := make([]testItem, n)
 	for i := range items {
 		// Keys 10, 20, 30, ... across object IDs and types.
-		items[i] = testItem{ondisk.Key{ObjectID: uint64(256 + i/4), Type: uint8(1 + i%4*10), Offset: uint64(i * 10)}, []byte(fmt.Sprint(i))}
+		items[i] = testItem{ondisk.Key{ObjectID: uint64(256 + i/4), Type: ondisk.ItemType(1 + i%4*10), Offset: uint64(i * 10)}, []byte(fmt.Sprint(i))}
 	}
 	return items
 }

@@ -137,6 +137,6 @@ func (t *Tree) Walk(from, to ondisk.Key, fn func(k ondisk.Key, data []byte) (boo
 
 // WalkObject calls fn for every item of one object ID and type, in key
 // order, e.g. every INODE_REF of an inode or every EXTENT_DATA of a file.
-func (t *Tree) WalkObject(objectID uint64, typ uint8, fn func(k ondisk.Key, data []byte) (bool, error)) error {
+func (t *Tree) WalkObject(objectID uint64, typ ondisk.ItemType, fn func(k ondisk.Key, data []byte) (bool, error)) error {
 	return t.Walk(ondisk.Key{ObjectID: objectID, Type: typ}, ondisk.Key{ObjectID: objectID, Type: typ, Offset: ^uint64(0)}, fn)
 }

@@ -186,7 +186,7 @@ func dataFiles(tb testing.TB, s *fstree.Subvol, st *benchimage.Stamp) []*fstree.
 // measure: every data extent compressed with alg (none for plain), and
 // the files' bytes as written. It returns file bytes over disk bytes.
 func checkData(tb testing.TB, img, alg string, st *benchimage.Stamp) float64 {
-	want := map[string]uint8{"plain": item.CompressNone, "zlib": item.CompressZlib, "lzo": item.CompressLZO, "zstd": item.CompressZstd}[alg]
+	want := map[string]item.Compression{"plain": item.CompressNone, "zlib": item.CompressZlib, "lzo": item.CompressLZO, "zstd": item.CompressZstd}[alg]
 	fs, closeFS := benchimage.Open(tb, img)
 	defer closeFS()
 	s := topLevel(tb, fs)

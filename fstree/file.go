@@ -274,7 +274,7 @@ func fileLen(fe *item.FileExtent) uint64 {
 
 // decode decompresses src into f.zBuf (ramBytes long, zero-filled past what
 // the data yields, as the kernel does).
-func (f *File) decode(alg uint8, src []byte, ramBytes int, addr uint64) error {
+func (f *File) decode(alg item.Compression, src []byte, ramBytes int, addr uint64) error {
 	if cap(f.zBuf) < ramBytes {
 		f.zBuf = make([]byte, ramBytes)
 	}

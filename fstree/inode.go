@@ -51,8 +51,8 @@ func (s *Subvol) inodeItem(ino uint64) (*item.Inode, *btree.Cursor, error) {
 type DirEntry struct {
 	Name     []byte
 	Location ondisk.Key // (ino, INODE_ITEM, 0), or (subvol, ROOT_ITEM, -1)
-	Type     uint8      // ondisk.FT*
-	Index    uint64     // DIR_INDEX sequence number; 0 when found by name
+	Type     item.FileType
+	Index    uint64 // DIR_INDEX sequence number; 0 when found by name
 }
 
 // IsSubvolume reports whether the entry is the root of a nested subvolume.
@@ -188,7 +188,7 @@ func (s *Subvol) InodePath(ino uint64) (string, error) {
 
 // walkItems calls fn for every item (objectID, typ, *) in key order; fn's
 // fail wraps an error with the item's location.
-func (s *Subvol) walkItems(objectID uint64, typ uint8, fn func(k ondisk.Key, data []byte, fail func(error) error) error) error {
+func (s *Subvol) walkItems(objectID uint64, typ ondisk.ItemType, fn func(k ondisk.Key, data []byte, fail func(error) error) error) error {
 	c, err := s.Tree.Seek(ondisk.Key{ObjectID: objectID, Type: typ})
 	if err != nil {
 		return err

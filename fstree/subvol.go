@@ -166,7 +166,7 @@ type Location struct {
 // it goes, so "snaps/2/etc/passwd" works; "id:N" or "id:N/sub/path" starts
 // at subvolume N's root instead.
 func (fs *FS) Resolve(path string) (Location, error) {
-	start := ondisk.FSTreeObjectID
+	start := uint64(ondisk.FSTreeObjectID)
 	rest := strings.TrimLeft(path, "/")
 	if strings.HasPrefix(path, "id:") {
 		idStr, after, _ := strings.Cut(strings.TrimPrefix(path, "id:"), "/")

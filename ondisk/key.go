@@ -9,7 +9,7 @@ import (
 // ordered by ObjectID, then Type, then Offset, all unsigned.
 type Key struct {
 	ObjectID uint64
-	Type     uint8
+	Type     ItemType
 	Offset   uint64
 }
 
@@ -43,7 +43,7 @@ func (k Key) Less(o Key) bool { return k.Compare(o) < 0 }
 
 // String formats a key the way btrfs inspect-internal dump-tree does.
 func (k Key) String() string {
-	return fmt.Sprintf("(%s %s %s)", ObjectIDString(k.ObjectID), ItemTypeString(k.Type), offsetString(k))
+	return fmt.Sprintf("(%s %s %s)", ObjectID(k.ObjectID), k.Type, offsetString(k))
 }
 
 func offsetString(k Key) string {
@@ -58,7 +58,7 @@ func DecodeKey(b []byte) Key {
 	_ = b[16]
 	return Key{
 		ObjectID: binary.LittleEndian.Uint64(b[0:]),
-		Type:     b[8],
+		Type:     ItemType(b[8]),
 		Offset:   binary.LittleEndian.Uint64(b[9:]),
 	}
 }
@@ -67,88 +67,97 @@ func DecodeKey(b []byte) Key {
 func PutKey(b []byte, k Key) {
 	_ = b[16]
 	binary.LittleEndian.PutUint64(b[0:], k.ObjectID)
-	b[8] = k.Type
+	b[8] = byte(k.Type)
 	binary.LittleEndian.PutUint64(b[9:], k.Offset)
 }
 
+// ItemType is the type byte of a key (BTRFS_*_KEY): what an item holds.
+type ItemType uint8
+
 // Item types (BTRFS_*_KEY).
 const (
-	InodeItemKey        uint8 = 1
-	InodeRefKey         uint8 = 12
-	InodeExtrefKey      uint8 = 13
-	XattrItemKey        uint8 = 24
-	VerityDescItemKey   uint8 = 36
-	VerityMerkleItemKey uint8 = 37
-	OrphanItemKey       uint8 = 48
-	DirLogItemKey       uint8 = 60
-	DirLogIndexKey      uint8 = 72
-	DirItemKey          uint8 = 84
-	DirIndexKey         uint8 = 96
-	ExtentDataKey       uint8 = 108
-	ExtentCsumKey       uint8 = 128
-	RootItemKey         uint8 = 132
-	RootBackrefKey      uint8 = 144
-	RootRefKey          uint8 = 156
-	ExtentItemKey       uint8 = 168
-	MetadataItemKey     uint8 = 169
-	ExtentOwnerRefKey   uint8 = 172
-	TreeBlockRefKey     uint8 = 176
-	ExtentDataRefKey    uint8 = 178
-	SharedBlockRefKey   uint8 = 182
-	SharedDataRefKey    uint8 = 184
-	BlockGroupItemKey   uint8 = 192
-	FreeSpaceInfoKey    uint8 = 198
-	FreeSpaceExtentKey  uint8 = 199
-	FreeSpaceBitmapKey  uint8 = 200
-	DevExtentKey        uint8 = 204
-	DevItemKey          uint8 = 216
-	ChunkItemKey        uint8 = 228
-	RaidStripeKey       uint8 = 230
-	QgroupStatusKey     uint8 = 240
-	QgroupInfoKey       uint8 = 242
-	QgroupLimitKey      uint8 = 244
-	QgroupRelationKey   uint8 = 246
-	TemporaryItemKey    uint8 = 248
-	PersistentItemKey   uint8 = 249
-	DevReplaceKey       uint8 = 250
-	UUIDKeySubvol       uint8 = 251
-	UUIDKeyReceivedSub  uint8 = 252
-	StringItemKey       uint8 = 253
+	InodeItemKey        ItemType = 1
+	InodeRefKey         ItemType = 12
+	InodeExtrefKey      ItemType = 13
+	XattrItemKey        ItemType = 24
+	VerityDescItemKey   ItemType = 36
+	VerityMerkleItemKey ItemType = 37
+	OrphanItemKey       ItemType = 48
+	DirLogItemKey       ItemType = 60
+	DirLogIndexKey      ItemType = 72
+	DirItemKey          ItemType = 84
+	DirIndexKey         ItemType = 96
+	ExtentDataKey       ItemType = 108
+	ExtentCsumKey       ItemType = 128
+	RootItemKey         ItemType = 132
+	RootBackrefKey      ItemType = 144
+	RootRefKey          ItemType = 156
+	ExtentItemKey       ItemType = 168
+	MetadataItemKey     ItemType = 169
+	ExtentOwnerRefKey   ItemType = 172
+	TreeBlockRefKey     ItemType = 176
+	ExtentDataRefKey    ItemType = 178
+	SharedBlockRefKey   ItemType = 182
+	SharedDataRefKey    ItemType = 184
+	BlockGroupItemKey   ItemType = 192
+	FreeSpaceInfoKey    ItemType = 198
+	FreeSpaceExtentKey  ItemType = 199
+	FreeSpaceBitmapKey  ItemType = 200
+	DevExtentKey        ItemType = 204
+	DevItemKey          ItemType = 216
+	ChunkItemKey        ItemType = 228
+	RaidStripeKey       ItemType = 230
+	QgroupStatusKey     ItemType = 240
+	QgroupInfoKey       ItemType = 242
+	QgroupLimitKey      ItemType = 244
+	QgroupRelationKey   ItemType = 246
+	TemporaryItemKey    ItemType = 248
+	PersistentItemKey   ItemType = 249
+	DevReplaceKey       ItemType = 250
+	UUIDKeySubvol       ItemType = 251
+	UUIDKeyReceivedSub  ItemType = 252
+	StringItemKey       ItemType = 253
 )
 
-// Tree and special object IDs.
+// ObjectID is the first field of a key: an inode number in a subvolume
+// tree, a tree ID in the root tree, a byte address in the extent tree, or
+// one of the special IDs below. Its String names the special ones.
+type ObjectID uint64
+
+// Tree and special object IDs, untyped so that they compare with a key's
+// ObjectID and convert to ObjectID alike.
 const (
-	RootTreeObjectID        uint64 = 1
-	ExtentTreeObjectID      uint64 = 2
-	ChunkTreeObjectID       uint64 = 3
-	DevTreeObjectID         uint64 = 4
-	FSTreeObjectID          uint64 = 5
-	RootTreeDirObjectID     uint64 = 6
-	CsumTreeObjectID        uint64 = 7
-	QuotaTreeObjectID       uint64 = 8
-	UUIDTreeObjectID        uint64 = 9
-	FreeSpaceTreeObjectID   uint64 = 10
-	BlockGroupTreeObjectID  uint64 = 11
-	RaidStripeTreeObjectID  uint64 = 12
-	DevItemsObjectID        uint64 = 1
-	FirstFreeObjectID       uint64 = 256
-	FirstChunkTreeObjectID  uint64 = 256
-	LastFreeObjectID        uint64 = 1<<64 - 256
-	BalanceObjectID         uint64 = 1<<64 - 4
-	OrphanObjectID          uint64 = 1<<64 - 5
-	TreeLogObjectID         uint64 = 1<<64 - 6
-	TreeLogFixupObjectID    uint64 = 1<<64 - 7
-	TreeRelocObjectID       uint64 = 1<<64 - 8
-	DataRelocTreeObjectID   uint64 = 1<<64 - 9
-	ExtentCsumObjectID      uint64 = 1<<64 - 10
-	FreeSpaceObjectID       uint64 = 1<<64 - 11
-	FreeInoObjectID         uint64 = 1<<64 - 12
-	CsumChangeObjectID      uint64 = 1<<64 - 13
-	FirstSubvolumeObjectID  uint64 = 256
-	SubvolumeRootDirInodeID uint64 = 256
+	RootTreeObjectID        = 1
+	ExtentTreeObjectID      = 2
+	ChunkTreeObjectID       = 3
+	DevTreeObjectID         = 4
+	FSTreeObjectID          = 5
+	RootTreeDirObjectID     = 6
+	CsumTreeObjectID        = 7
+	QuotaTreeObjectID       = 8
+	UUIDTreeObjectID        = 9
+	FreeSpaceTreeObjectID   = 10
+	BlockGroupTreeObjectID  = 11
+	RaidStripeTreeObjectID  = 12
+	DevItemsObjectID        = 1
+	FirstFreeObjectID       = 256
+	FirstChunkTreeObjectID  = 256
+	LastFreeObjectID        = 1<<64 - 256
+	BalanceObjectID         = 1<<64 - 4
+	OrphanObjectID          = 1<<64 - 5
+	TreeLogObjectID         = 1<<64 - 6
+	TreeLogFixupObjectID    = 1<<64 - 7
+	TreeRelocObjectID       = 1<<64 - 8
+	DataRelocTreeObjectID   = 1<<64 - 9
+	ExtentCsumObjectID      = 1<<64 - 10
+	FreeSpaceObjectID       = 1<<64 - 11
+	FreeInoObjectID         = 1<<64 - 12
+	CsumChangeObjectID      = 1<<64 - 13
+	FirstSubvolumeObjectID  = 256
+	SubvolumeRootDirInodeID = 256
 )
 
-var itemTypeNames = map[uint8]string{
+var itemTypeNames = map[ItemType]string{
 	InodeItemKey: "INODE_ITEM", InodeRefKey: "INODE_REF", InodeExtrefKey: "INODE_EXTREF",
 	XattrItemKey: "XATTR_ITEM", VerityDescItemKey: "VERITY_DESC_ITEM", VerityMerkleItemKey: "VERITY_MERKLE_ITEM",
 	OrphanItemKey: "ORPHAN_ITEM", DirLogItemKey: "DIR_LOG_ITEM", DirLogIndexKey: "DIR_LOG_INDEX",
@@ -165,15 +174,15 @@ var itemTypeNames = map[uint8]string{
 	StringItemKey: "STRING_ITEM",
 }
 
-// ItemTypeString names an item type as btrfs-progs does, or UNKNOWN.<n>.
-func ItemTypeString(t uint8) string {
+// String names an item type as btrfs-progs does, or UNKNOWN.<n>.
+func (t ItemType) String() string {
 	if s, ok := itemTypeNames[t]; ok {
 		return s
 	}
 	return fmt.Sprintf("UNKNOWN.%d", t)
 }
 
-var objectIDNames = map[uint64]string{
+var objectIDNames = map[ObjectID]string{
 	RootTreeObjectID: "ROOT_TREE", ExtentTreeObjectID: "EXTENT_TREE", ChunkTreeObjectID: "CHUNK_TREE",
 	DevTreeObjectID: "DEV_TREE", FSTreeObjectID: "FS_TREE", RootTreeDirObjectID: "ROOT_TREE_DIR",
 	CsumTreeObjectID: "CSUM_TREE", QuotaTreeObjectID: "QUOTA_TREE", UUIDTreeObjectID: "UUID_TREE",
@@ -184,19 +193,19 @@ var objectIDNames = map[uint64]string{
 	FreeInoObjectID: "FREE_INO", CsumChangeObjectID: "CSUM_CHANGE",
 }
 
-// ObjectIDString names well-known tree IDs and negative object IDs; other
-// IDs are printed as numbers.
-func ObjectIDString(id uint64) string {
+// String names well-known tree IDs and negative object IDs as btrfs-progs
+// does; other IDs are printed as numbers.
+func (id ObjectID) String() string {
 	if s, ok := objectIDNames[id]; ok && (id < FirstFreeObjectID || id > LastFreeObjectID) {
 		return s
 	}
-	return fmt.Sprint(id)
+	return fmt.Sprint(uint64(id))
 }
 
-// TreeName is ObjectIDString for a tree ID, used in error messages.
+// TreeName names tree id for messages: "subvolume 257", "ROOT_TREE".
 func TreeName(id uint64) string {
 	if id >= FirstFreeObjectID && id <= LastFreeObjectID {
 		return fmt.Sprintf("subvolume %d", id)
 	}
-	return ObjectIDString(id)
+	return ObjectID(id).String()
 }

@@ -257,7 +257,7 @@ func (d *dataState) extentItem(bytenr uint64) (*btree.Cursor, bool, error) {
 
 // refVisitor receives the references of an extent item: inline ones from
 // the item, then keyed items (add_inline_refs, add_keyed_refs).
-type refVisitor func(typ uint8, root, parent, ino, offset uint64, count uint32) error
+type refVisitor func(typ ondisk.ItemType, root, parent, ino, offset uint64, count uint32) error
 
 // visitRefs walks the references that follow the extent item c is on.
 func visitRefs(c *btree.Cursor, ei *item.Extent, visit refVisitor) error {
@@ -326,7 +326,7 @@ func (w *backrefWalk) findLeaves() (leaves []leafRefs, stop bool, err error) {
 		}
 	}
 	var indirect, direct preftree
-	err = visitRefs(c, &ei, func(typ uint8, root, parent, ino, offset uint64, count uint32) error {
+	err = visitRefs(c, &ei, func(typ ondisk.ItemType, root, parent, ino, offset uint64, count uint32) error {
 		switch typ {
 		case ondisk.ExtentDataRefKey:
 			if w.skipSelf && ino == w.selfIno && root == w.selfRoot && offset == w.selfOffset {
@@ -584,7 +584,7 @@ func (w *backrefWalk) treeBlockParents(bytenr uint64, queue, roots *ulist) error
 		return fmt.Errorf("extent tree, key %v: block %d on a tree path is a data extent: %w", k, bytenr, ondisk.ErrCorrupt)
 	}
 	var missingKeys, indirect, direct preftree
-	err = visitRefs(c, &ei, func(typ uint8, root, parent, _, _ uint64, count uint32) error {
+	err = visitRefs(c, &ei, func(typ ondisk.ItemType, root, parent, _, _ uint64, count uint32) error {
 		switch typ {
 		case ondisk.SharedBlockRefKey:
 			direct.insert(&prelimRef{level: level + 1, parent: parent, count: 1, wanted: bytenr})

@@ -174,7 +174,7 @@ func (s *sender) cloneRange(k ondisk.Key, fe *item.FileExtent, cr *cloneRoot, di
 		}
 		raw := c.Data()
 		var extLen uint64
-		if len(raw) > 20 && raw[20] == item.FileExtentInline {
+		if len(raw) > 20 && item.ExtentType(raw[20]) == item.FileExtentInline {
 			extLen = pageAlign(binary.LittleEndian.Uint64(raw[8:]))
 		} else {
 			extLen = rawExtentField(raw, feNumBytes)

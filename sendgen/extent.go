@@ -123,7 +123,7 @@ func (s *sender) processAllExtents() error {
 // fileExtentEnd mirrors btrfs_file_extent_end: inline extents end at the
 // sector size (they only exist at offset 0).
 func (d *dataState) fileExtentEnd(k ondisk.Key, raw []byte) uint64 {
-	if len(raw) > 20 && raw[20] == item.FileExtentInline {
+	if len(raw) > 20 && item.ExtentType(raw[20]) == item.FileExtentInline {
 		return d.sectorSize
 	}
 	return k.Offset + rawExtentField(raw, feNumBytes)
@@ -394,7 +394,7 @@ func (s *sender) sendEncodedExtent(k ondisk.Key, fe *item.FileExtent, offset, le
 }
 
 // encodedCompression mirrors btrfs_encoded_io_compression_from_extent.
-func (s *sender) encodedCompression(c uint8) (uint32, error) {
+func (s *sender) encodedCompression(c item.Compression) (uint32, error) {
 	switch c {
 	case item.CompressNone:
 		return 0, nil
@@ -538,7 +538,7 @@ func (s *sender) isExtentUnchanged(k ondisk.Key, fe *item.FileExtent) (bool, err
 		if len(raw) <= 20 {
 			return false, fmt.Errorf("parent subvolume %d, key %v: short file extent item: %w", s.inodes.parentRoot.ID, found, ondisk.ErrCorrupt)
 		}
-		rightType := raw[20]
+		rightType := item.ExtentType(raw[20])
 		if rightType != item.FileExtentReg && rightType != item.FileExtentInline {
 			return false, nil
 		}

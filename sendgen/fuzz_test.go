@@ -287,7 +287,7 @@ func checkDirLink(t *testing.T, e linkEntry, loc ondisk.Key, mode uint8) {
 	point := func(payload []byte) {
 		ondisk.PutKey(payload, loc)
 		if mode&8 != 0 {
-			payload[ondisk.KeySize+8+2+2] = item.FTDir // after transid, data_len, name_len
+			payload[ondisk.KeySize+8+2+2] = byte(item.FTDir) // after transid, data_len, name_len
 		}
 	}
 	fs, err := openFS(fuzzImage.im.Dev)

@@ -30,7 +30,7 @@ type Decoder struct {
 var pool = sync.Pool{New: func() any { return new(Decoder) }}
 
 // Decompress decodes src with a pooled Decoder; see Decoder.Decompress.
-func Decompress(dst []byte, alg uint8, src []byte, sectorSize int) (int, error) {
+func Decompress(dst []byte, alg item.Compression, src []byte, sectorSize int) (int, error) {
 	d := pool.Get().(*Decoder)
 	defer pool.Put(d)
 	return d.Decompress(dst, alg, src, sectorSize)
@@ -47,7 +47,7 @@ func Decompress(dst []byte, alg uint8, src []byte, sectorSize int) (int, error) 
 // Corrupt input gives an error wrapping ondisk.ErrCorrupt that names the
 // algorithm and the byte offset in src where decoding failed. Bytes written
 // to dst before an error are not meaningful.
-func (d *Decoder) Decompress(dst []byte, alg uint8, src []byte, sectorSize int) (int, error) {
+func (d *Decoder) Decompress(dst []byte, alg item.Compression, src []byte, sectorSize int) (int, error) {
 	if sectorSize < 512 || sectorSize > 1<<16 || sectorSize&(sectorSize-1) != 0 {
 		return 0, fmt.Errorf("compression: bad sector size %d", sectorSize)
 	}
@@ -59,7 +59,7 @@ func (d *Decoder) Decompress(dst []byte, alg uint8, src []byte, sectorSize int) 
 	case item.CompressZstd:
 		return d.zstdDecode(dst, src)
 	}
-	return 0, fmt.Errorf("compression: unknown compression type %d", alg)
+	return 0, fmt.Errorf("compression: unknown compression type %d", uint8(alg))
 }
 
 // corrupt reports bad compressed data at byte off of the input.

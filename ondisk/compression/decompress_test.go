@@ -25,14 +25,14 @@ import (
 // extent is one kernel-written compressed extent from testdata (see make.sh).
 type extent struct {
 	name       string
-	alg        uint8
+	alg        item.Compression
 	sectorSize int
 	ram        int
 	sha        string
 	src        []byte
 }
 
-var algByName = map[string]uint8{"zlib": item.CompressZlib, "lzo": item.CompressLZO, "zstd": item.CompressZstd}
+var algByName = map[string]item.Compression{"zlib": item.CompressZlib, "lzo": item.CompressLZO, "zstd": item.CompressZstd}
 
 func loadExtents(tb testing.TB) []extent {
 	tb.Helper()
@@ -176,7 +176,7 @@ func TestDecompressErrors(t *testing.T) {
 	put32 := func(b []byte, off int, v uint32) []byte { binary.LittleEndian.PutUint32(b[off:], v); return b }
 	tests := []struct {
 		what string
-		alg  uint8
+		alg  item.Compression
 		src  []byte
 		want string // in the error message
 	}{
@@ -208,7 +208,7 @@ func TestDecompressErrors(t *testing.T) {
 	}
 
 	for _, tt := range []struct {
-		alg        uint8
+		alg        item.Compression
 		sectorSize int
 	}{{item.CompressNone, 4096}, {4, 4096}, {item.CompressZlib, 0}, {item.CompressLZO, 6000}, {item.CompressZstd, 1 << 17}} {
 		if _, err := d.Decompress(nil, tt.alg, []byte{1, 2, 3}, tt.sectorSize); err == nil || errors.Is(err, ondisk.ErrCorrupt) {
@@ -300,7 +300,7 @@ func TestFormatsBeyondKernelOutput(t *testing.T) {
 	var d Decoder
 	for _, tt := range []struct {
 		what string
-		alg  uint8
+		alg  item.Compression
 		src  []byte
 	}{
 		{"zlib level 9", item.CompressZlib, pad(zb.Bytes())},

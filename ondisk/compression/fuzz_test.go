@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
 )
 
 // FuzzDecompress checks that no input panics, that errors wrap
@@ -17,12 +18,12 @@ import (
 func FuzzDecompress(f *testing.F) {
 	exts := loadExtents(f)
 	for i, e := range exts {
-		f.Add(uint8(i), uint16(0), []byte{}, uint16(0), e.alg, uint32(e.ram), uint8(0))
+		f.Add(uint8(i), uint16(0), []byte{}, uint16(0), uint8(e.alg-1), uint32(e.ram), uint8(0))
 	}
-	f.Add(uint8(0), uint16(2), []byte{0xff, 0xff}, uint16(0), uint8(1), uint32(MaxUnit), uint8(0))
-	f.Add(uint8(13), uint16(4), []byte{0, 0, 0, 0x40}, uint16(100), uint8(2), uint32(MaxUnit), uint8(0))
+	f.Add(uint8(0), uint16(2), []byte{0xff, 0xff}, uint16(0), uint8(0), uint32(MaxUnit), uint8(0))
+	f.Add(uint8(13), uint16(4), []byte{0, 0, 0, 0x40}, uint16(100), uint8(1), uint32(MaxUnit), uint8(0))
 	reused := new(Decoder)
-	f.Fuzz(func(t *testing.T, which uint8, at uint16, patch []byte, cut uint16, alg uint8, dstLen uint32, sectorShift uint8) {
+	f.Fuzz(func(t *testing.T, which uint8, at uint16, patch []byte, cut uint16, algPick uint8, dstLen uint32, sectorShift uint8) {
 		src := bytes.Clone(exts[int(which)%len(exts)].src)
 		if len(src) > 0 {
 			copy(src[int(at)%len(src):], patch)
@@ -30,7 +31,7 @@ func FuzzDecompress(f *testing.F) {
 				src = src[:int(cut)%len(src)]
 			}
 		}
-		alg = 1 + alg%3
+		alg := item.Compression(1 + algPick%3)
 		sectorSize := 4096 << (sectorShift % 5)
 		dst := make([]byte, dstLen%(2*MaxUnit))
 		n, err := reused.Decompress(dst, alg, src, sectorSize)

@@ -138,7 +138,7 @@ func FuzzRootRef(f *testing.F) {
 func FuzzExtentItem(f *testing.F) {
 	addItemSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, kt := range []uint8{ondisk.ExtentItemKey, ondisk.MetadataItemKey} {
+		for _, kt := range []ondisk.ItemType{ondisk.ExtentItemKey, ondisk.MetadataItemKey} {
 			ei, err := ParseExtent(b, kt)
 			if !checkErr(t, err) {
 				continue

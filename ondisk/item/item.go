@@ -204,9 +204,12 @@ const (
 	ModeFIFO     = 0o010000
 )
 
-// Directory entry file types (BTRFS_FT_*), the Dir.Type values.
+// FileType is a directory entry's type (BTRFS_FT_*), Dir.Type.
+type FileType uint8
+
+// Directory entry file types (BTRFS_FT_*).
 const (
-	FTUnknown uint8 = iota
+	FTUnknown FileType = iota
 	FTRegFile
 	FTDir
 	FTChrdev
@@ -220,12 +223,12 @@ const (
 
 var fileTypeNames = [ftMax]string{"UNKNOWN", "FILE", "DIR", "CHRDEV", "BLKDEV", "FIFO", "SOCK", "SYMLINK", "XATTR"}
 
-// FileTypeName names a BTRFS_FT_* value the way dump-tree does.
-func FileTypeName(t uint8) string {
+// String names a file type the way dump-tree does.
+func (t FileType) String() string {
 	if t < ftMax {
 		return fileTypeNames[t]
 	}
-	return fmt.Sprintf("UNKNOWN.%d", t)
+	return fmt.Sprintf("UNKNOWN.%d", uint8(t))
 }
 
 // Dir is one btrfs_dir_item entry, as found in DIR_ITEM, DIR_INDEX and
@@ -233,7 +236,7 @@ func FileTypeName(t uint8) string {
 type Dir struct {
 	Location ondisk.Key // (ino, INODE_ITEM, 0), (subvol, ROOT_ITEM, -1), or zero for xattrs
 	Transid  uint64
-	Type     uint8 // FT* value
+	Type     FileType
 	Name     []byte
 	Data     []byte // xattr value; empty for directory entries
 }
@@ -274,7 +277,7 @@ func ParseDirItems(b []byte) ([]Dir, error) {
 		items = append(items, Dir{
 			Location: ondisk.DecodeKey(b[off:]),
 			Transid:  binary.LittleEndian.Uint64(b[off+17:]),
-			Type:     b[off+29],
+			Type:     FileType(b[off+29]),
 			Name:     b[off+dirItemHdr : nameEnd : nameEnd],
 			Data:     b[nameEnd:end:end],
 		})
@@ -285,12 +288,12 @@ func ParseDirItems(b []byte) ([]Dir, error) {
 
 // checkDirItemHeader applies the kernel tree checker's per-entry rules.
 func checkDirItemHeader(h []byte, n, off int) error {
-	switch t := h[8]; t {
+	switch t := ondisk.ItemType(h[8]); t {
 	case 0, ondisk.InodeItemKey, ondisk.RootItemKey:
 	default:
 		return corruptf("dir item entry %d at byte %d: location key type %d is not INODE_ITEM or ROOT_ITEM", n, off, t)
 	}
-	typ := h[29]
+	typ := FileType(h[29])
 	if typ&ftEncrypted != 0 {
 		// Encrypted names are ciphertext; treating them as names would be wrong.
 		return corruptf("dir item entry %d at byte %d: type %#x has the unsupported encrypted bit", n, off+29, typ)
@@ -307,20 +310,56 @@ func checkDirItemHeader(h []byte, n, off int) error {
 	return nil
 }
 
-// File extent types (btrfs_file_extent_item.type).
+// ExtentType is the type of a file extent (btrfs_file_extent_item.type).
+type ExtentType uint8
+
+// File extent types.
 const (
-	FileExtentInline   uint8 = 0
-	FileExtentReg      uint8 = 1
-	FileExtentPrealloc uint8 = 2
+	FileExtentInline   ExtentType = 0
+	FileExtentReg      ExtentType = 1
+	FileExtentPrealloc ExtentType = 2
 )
 
-// Compression types (btrfs_file_extent_item.compression).
+// String names an extent type: inline, regular or prealloc.
+func (t ExtentType) String() string {
+	switch t {
+	case FileExtentInline:
+		return "inline"
+	case FileExtentReg:
+		return "regular"
+	case FileExtentPrealloc:
+		return "prealloc"
+	}
+	return fmt.Sprintf("extent-type-%d", uint8(t))
+}
+
+// Compression is how a file extent's data is compressed
+// (btrfs_file_extent_item.compression).
+type Compression uint8
+
+// Compression types.
 const (
-	CompressNone uint8 = 0
-	CompressZlib uint8 = 1
-	CompressLZO  uint8 = 2
-	CompressZstd uint8 = 3
+	CompressNone Compression = 0
+	CompressZlib Compression = 1
+	CompressLZO  Compression = 2
+	CompressZstd Compression = 3
 )
+
+// String names a compression as the btrfs mount option does: none, zlib,
+// lzo or zstd.
+func (c Compression) String() string {
+	switch c {
+	case CompressNone:
+		return "none"
+	case CompressZlib:
+		return "zlib"
+	case CompressLZO:
+		return "lzo"
+	case CompressZstd:
+		return "zstd"
+	}
+	return fmt.Sprintf("compression-%d", uint8(c))
+}
 
 // File extent item layout.
 const (
@@ -332,10 +371,10 @@ const (
 type FileExtent struct {
 	Generation    uint64
 	RAMBytes      uint64 // decoded size of the whole extent
-	Compression   uint8
+	Compression   Compression
 	Encryption    uint8
 	OtherEncoding uint16
-	Type          uint8
+	Type          ExtentType
 
 	// REG and PREALLOC only. DiskBytenr 0 is a hole.
 	DiskBytenr   uint64
@@ -358,10 +397,10 @@ func ParseFileExtent(b []byte) (FileExtent, error) {
 	fe := FileExtent{
 		Generation:    binary.LittleEndian.Uint64(b[0:]),
 		RAMBytes:      binary.LittleEndian.Uint64(b[8:]),
-		Compression:   b[16],
+		Compression:   Compression(b[16]),
 		Encryption:    b[17],
 		OtherEncoding: binary.LittleEndian.Uint16(b[18:]),
-		Type:          b[20],
+		Type:          ExtentType(b[20]),
 	}
 	if fe.Compression > CompressZstd {
 		return FileExtent{}, corruptf("file extent compression at byte 16: unknown type %d", fe.Compression)
@@ -377,7 +416,7 @@ func ParseFileExtent(b []byte) (FileExtent, error) {
 		}
 	case FileExtentReg, FileExtentPrealloc:
 		if len(b) != FileExtentSize {
-			return FileExtent{}, corruptf("%s file extent item is %d bytes, want %d", fileExtentTypeName(fe.Type), len(b), FileExtentSize)
+			return FileExtent{}, corruptf("%s file extent item is %d bytes, want %d", fe.Type, len(b), FileExtentSize)
 		}
 		fe.DiskBytenr = binary.LittleEndian.Uint64(b[21:])
 		fe.DiskNumBytes = binary.LittleEndian.Uint64(b[29:])
@@ -387,13 +426,6 @@ func ParseFileExtent(b []byte) (FileExtent, error) {
 		return FileExtent{}, corruptf("file extent type at byte 20: unknown type %d", fe.Type)
 	}
 	return fe, nil
-}
-
-func fileExtentTypeName(t uint8) string {
-	if t == FileExtentReg {
-		return "regular"
-	}
-	return "prealloc"
 }
 
 // Root item sizes: the legacy form ends just before generation_v2.
@@ -542,7 +574,7 @@ type Extent struct {
 // InlineRef is one inline back reference of an extent item. Type is the
 // key type the reference would have as a keyed item.
 type InlineRef struct {
-	Type     uint8
+	Type     ondisk.ItemType
 	Root     uint64 // TreeBlockRefKey, ExtentDataRefKey, ExtentOwnerRefKey
 	Parent   uint64 // SharedBlockRefKey, SharedDataRefKey: referring tree block
 	ObjectID uint64 // ExtentDataRefKey: inode
@@ -551,7 +583,7 @@ type InlineRef struct {
 }
 
 // inlineRefSize is the size of an inline ref including its type byte.
-func inlineRefSize(t uint8) int {
+func inlineRefSize(t ondisk.ItemType) int {
 	switch t {
 	case ondisk.ExtentOwnerRefKey, ondisk.TreeBlockRefKey, ondisk.SharedBlockRefKey:
 		return 9
@@ -566,9 +598,9 @@ func inlineRefSize(t uint8) int {
 // ParseExtent decodes the payload of an item with key type keyType,
 // ExtentItemKey or MetadataItemKey. Obsolete v0 items (shorter than 24
 // bytes) and unknown inline reference types are errors.
-func ParseExtent(b []byte, keyType uint8) (Extent, error) {
+func ParseExtent(b []byte, keyType ondisk.ItemType) (Extent, error) {
 	if keyType != ondisk.ExtentItemKey && keyType != ondisk.MetadataItemKey {
-		return Extent{}, fmt.Errorf("ParseExtent: key type %s is not an extent item", ondisk.ItemTypeString(keyType))
+		return Extent{}, fmt.Errorf("ParseExtent: key type %s is not an extent item", keyType)
 	}
 	if len(b) < extentItemSize {
 		return Extent{}, corruptf("extent item is %d bytes, want at least %d", len(b), extentItemSize)
@@ -598,12 +630,12 @@ func ParseExtent(b []byte, keyType uint8) (Extent, error) {
 	}
 	n := 0
 	for p := off; p < len(b); n++ {
-		sz := inlineRefSize(b[p])
+		sz := inlineRefSize(ondisk.ItemType(b[p]))
 		if sz == 0 {
 			return Extent{}, corruptf("extent item inline ref %d at byte %d: unknown type %d", n, p, b[p])
 		}
 		if len(b)-p < sz {
-			return Extent{}, corruptf("extent item inline ref %d at byte %d: %s of %d bytes overruns the %d-byte item", n, p, ondisk.ItemTypeString(b[p]), sz, len(b))
+			return Extent{}, corruptf("extent item inline ref %d at byte %d: %s of %d bytes overruns the %d-byte item", n, p, ondisk.ItemType(b[p]), sz, len(b))
 		}
 		p += sz
 	}
@@ -629,7 +661,7 @@ func ParseExtent(b []byte, keyType uint8) (Extent, error) {
 // decodeInlineRef decodes the inline ref at the start of b, whose type and
 // size ParseExtent has checked; n and off only label errors.
 func decodeInlineRef(b []byte, n, off int) (InlineRef, error) {
-	r := InlineRef{Type: b[0]}
+	r := InlineRef{Type: ondisk.ItemType(b[0])}
 	v := binary.LittleEndian.Uint64(b[1:])
 	switch r.Type {
 	case ondisk.ExtentOwnerRefKey:
@@ -645,7 +677,7 @@ func decodeInlineRef(b []byte, n, off int) (InlineRef, error) {
 		r.Root, r.ObjectID, r.Offset, r.Count = d.Root, d.ObjectID, d.Offset, d.Count
 	}
 	if r.Count == 0 && r.Type != ondisk.ExtentOwnerRefKey {
-		return r, corruptf("extent item inline ref %d at byte %d: %s has count 0", n, off, ondisk.ItemTypeString(r.Type))
+		return r, corruptf("extent item inline ref %d at byte %d: %s has count 0", n, off, r.Type)
 	}
 	return r, nil
 }
@@ -745,7 +777,7 @@ func ParseDevExtent(b []byte) (DevExtent, error) {
 
 // UUIDTreeKey is the UUID-tree key under which u is recorded with type
 // UUIDKeySubvol or UUIDKeyReceivedSub.
-func UUIDTreeKey(u ondisk.UUID, typ uint8) ondisk.Key {
+func UUIDTreeKey(u ondisk.UUID, typ ondisk.ItemType) ondisk.Key {
 	return ondisk.Key{ObjectID: binary.LittleEndian.Uint64(u[0:8]), Type: typ, Offset: binary.LittleEndian.Uint64(u[8:16])}
 }
 

@@ -196,7 +196,7 @@ func TestParseDirItems(t *testing.T) {
 		{"name overrun", func(b []byte) []byte { return b[:len(b)-1] }},
 		{"type 9", func(b []byte) []byte { b[29] = 9; return b }},
 		{"encrypted", func(b []byte) []byte { b[29] |= 0x80; return b }},
-		{"location type", func(b []byte) []byte { b[8] = ondisk.DirItemKey; return b }},
+		{"location type", func(b []byte) []byte { b[8] = byte(ondisk.DirItemKey); return b }},
 		{"data on a file entry", func(b []byte) []byte { b[25] = 1; return append(b, 'x') }},
 		{"name_len 256", func(b []byte) []byte {
 			binary.LittleEndian.PutUint16(b[27:], 256)
@@ -209,11 +209,11 @@ func TestParseDirItems(t *testing.T) {
 	}
 }
 
-func TestFileTypeName(t *testing.T) {
-	for ft, want := range map[uint8]string{FTUnknown: "UNKNOWN", FTRegFile: "FILE", FTDir: "DIR", FTChrdev: "CHRDEV",
+func TestFileTypeString(t *testing.T) {
+	for ft, want := range map[FileType]string{FTUnknown: "UNKNOWN", FTRegFile: "FILE", FTDir: "DIR", FTChrdev: "CHRDEV",
 		FTBlkdev: "BLKDEV", FTFifo: "FIFO", FTSock: "SOCK", FTSymlink: "SYMLINK", FTXattr: "XATTR", 9: "UNKNOWN.9"} {
-		if got := FileTypeName(ft); got != want {
-			t.Errorf("FileTypeName(%d) = %q, want %q", ft, got, want)
+		if got := ft.String(); got != want {
+			t.Errorf("FileType(%d).String() = %q, want %q", uint8(ft), got, want)
 		}
 	}
 }
@@ -376,7 +376,7 @@ func TestParseExtentItem(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		keyType uint8
+		keyType ondisk.ItemType
 		want    Extent
 	}{
 		// 33 inline data refs; the other 9 of the 42 are keyed items.
@@ -414,7 +414,7 @@ func TestParseExtentItem(t *testing.T) {
 	}
 	bad := []struct {
 		what, item string
-		keyType    uint8
+		keyType    ondisk.ItemType
 		edit       func(b []byte) []byte
 	}{
 		{"v0 item", "ext_shared_data", ondisk.ExtentItemKey, func(b []byte) []byte { return b[:4] }},

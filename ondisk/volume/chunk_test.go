@@ -192,7 +192,7 @@ func TestParseSysChunkArray(t *testing.T) {
 		{"short key", two[:len(encodeSysArray(sys1))+5], "too short for a key"},
 		{"short chunk", two[:ondisk.KeySize+40], "shorter than 48"},
 		{"short stripes", two[:ondisk.KeySize+ondisk.ChunkItemSize+40], "only 88 present"},
-		{"bad key", func() []byte { b := encodeSysArray(sys1); b[8] = ondisk.DevItemKey; return b }(), "is not a chunk item"},
+		{"bad key", func() []byte { b := encodeSysArray(sys1); b[8] = byte(ondisk.DevItemKey); return b }(), "is not a chunk item"},
 		{"bad objectid", func() []byte { b := encodeSysArray(sys1); b[0] = 1; return b }(), "is not a chunk item"},
 		{"not system", encodeSysArray(testChunk(0, ondisk.BlockGroupMetadata, 1)), "not system"},
 		{"bad chunk", encodeSysArray(testChunk(0, ondisk.BlockGroupSystem, 2)), "sys_chunk_array offset 17: corrupt: chunk at logical 0: invalid num_stripes"},
