@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 const testNodeSize = 4096
@@ -19,7 +20,8 @@ type memReader struct {
 	reads  int
 }
 
-func (m *memReader) ReadTreeBlock(logical uint64, want ondisk.BlockExpect) (*ondisk.Node, error) {
+func (m *memReader) ReadTreeBlock(addr volume.Logical, want ondisk.BlockExpect) (*ondisk.Node, error) {
+	logical := uint64(addr)
 	m.reads++
 	b, ok := m.blocks[logical]
 	if !ok {
@@ -29,7 +31,7 @@ func (m *memReader) ReadTreeBlock(logical uint64, want ondisk.BlockExpect) (*ond
 	if err != nil {
 		return nil, &ondisk.BlockError{Logical: logical, Tree: want.Owner, Err: err}
 	}
-	if err := checkExpect(n, logical, want); err != nil {
+	if err := checkExpect(n, addr, want); err != nil {
 		return nil, err
 	}
 	return n, nil

@@ -5,11 +5,12 @@ import (
 	"sync"
 
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // Reader supplies verified tree blocks; *volume.Volume implements it.
 type Reader interface {
-	ReadTreeBlock(logical uint64, want ondisk.BlockExpect) (*ondisk.Node, error)
+	ReadTreeBlock(logical volume.Logical, want ondisk.BlockExpect) (*ondisk.Node, error)
 }
 
 // DefaultCacheBytes bounds a Cache made with a zero size.
@@ -24,7 +25,7 @@ type Cache struct {
 	mu      sync.Mutex
 	bytes   int
 	lru     *list.List // of *ondisk.Node, most recent first
-	byAddr  map[uint64]*list.Element
+	byAddr  map[volume.Logical]*list.Element
 	hits    uint64
 	misses  uint64
 	evicted uint64
@@ -36,13 +37,13 @@ func NewCache(r Reader, maxBytes int) *Cache {
 	if maxBytes <= 0 {
 		maxBytes = DefaultCacheBytes
 	}
-	return &Cache{r: r, maxBytes: maxBytes, lru: list.New(), byAddr: make(map[uint64]*list.Element)}
+	return &Cache{r: r, maxBytes: maxBytes, lru: list.New(), byAddr: make(map[volume.Logical]*list.Element)}
 }
 
 // ReadTreeBlock returns the block at logical, from the cache when present.
 // A cached block is checked against want as a fresh read would be, so a
 // stale or misdirected pointer is reported the same way either way.
-func (c *Cache) ReadTreeBlock(logical uint64, want ondisk.BlockExpect) (*ondisk.Node, error) {
+func (c *Cache) ReadTreeBlock(logical volume.Logical, want ondisk.BlockExpect) (*ondisk.Node, error) {
 	c.mu.Lock()
 	if e, ok := c.byAddr[logical]; ok {
 		c.lru.MoveToFront(e)
@@ -69,7 +70,7 @@ func (c *Cache) ReadTreeBlock(logical uint64, want ondisk.BlockExpect) (*ondisk.
 		for c.bytes > c.maxBytes && c.lru.Len() > 1 {
 			old := c.lru.Back()
 			on := c.lru.Remove(old).(*ondisk.Node)
-			delete(c.byAddr, on.Bytenr)
+			delete(c.byAddr, volume.Logical(on.Bytenr))
 			c.bytes -= len(on.Data)
 			c.evicted++
 		}
@@ -90,7 +91,7 @@ func (c *Cache) Stats() CacheStats {
 	return CacheStats{Hits: c.hits, Misses: c.misses, Evicted: c.evicted, Bytes: c.bytes, Blocks: c.lru.Len()}
 }
 
-func checkExpect(n *ondisk.Node, logical uint64, want ondisk.BlockExpect) error {
+func checkExpect(n *ondisk.Node, logical volume.Logical, want ondisk.BlockExpect) error {
 	var err error
 	switch {
 	case n.Level != want.Level:
@@ -102,7 +103,7 @@ func checkExpect(n *ondisk.Node, logical uint64, want ondisk.BlockExpect) error 
 	default:
 		return nil
 	}
-	return &ondisk.BlockError{Logical: logical, Tree: want.Owner, Err: err}
+	return &ondisk.BlockError{Logical: uint64(logical), Tree: want.Owner, Err: err}
 }
 
 // escapingCopy returns want with its own copy of the first key, for

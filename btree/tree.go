@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // ErrNotFound is returned by Lookup when no item has the key.
@@ -53,7 +54,7 @@ func (t *Tree) RootNode() (*ondisk.Node, error) {
 	if n := t.rootNode.Load(); n != nil {
 		return n, nil
 	}
-	n, err := t.read(t.root.Bytenr, ondisk.BlockExpect{Level: t.root.Level, Generation: t.root.Generation, Owner: t.root.ID})
+	n, err := t.read(volume.Logical(t.root.Bytenr), ondisk.BlockExpect{Level: t.root.Level, Generation: t.root.Generation, Owner: t.root.ID})
 	if err == nil {
 		t.rootNode.Store(n)
 	}
@@ -65,10 +66,10 @@ func (t *Tree) RootNode() (*ondisk.Node, error) {
 func (t *Tree) Child(n *ondisk.Node, slot int) (*ondisk.Node, error) {
 	bytenr, gen := n.BlockPtr(slot)
 	k := n.Key(slot)
-	return t.read(bytenr, ondisk.BlockExpect{Level: n.Level - 1, Generation: gen, Owner: t.root.ID, FirstKey: &k})
+	return t.read(volume.Logical(bytenr), ondisk.BlockExpect{Level: n.Level - 1, Generation: gen, Owner: t.root.ID, FirstKey: &k})
 }
 
-func (t *Tree) read(logical uint64, want ondisk.BlockExpect) (*ondisk.Node, error) {
+func (t *Tree) read(logical volume.Logical, want ondisk.BlockExpect) (*ondisk.Node, error) {
 	if t.cache != nil {
 		return t.cache.ReadTreeBlock(logical, want)
 	}

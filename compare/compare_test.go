@@ -24,7 +24,7 @@ type counter struct {
 	n atomic.Int64
 }
 
-func (c *counter) ReadTreeBlock(logical uint64, want ondisk.BlockExpect) (*ondisk.Node, error) {
+func (c *counter) ReadTreeBlock(logical volume.Logical, want ondisk.BlockExpect) (*ondisk.Node, error) {
 	c.n.Add(1)
 	return c.r.ReadTreeBlock(logical, want)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/ondisk/compression"
 	"github.com/coldsend/coldsend/ondisk/item"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // maxReadChunk bounds one device read while streaming file data, so memory
@@ -339,14 +340,14 @@ func (f *File) ReadRaw(p []byte, logical uint64) error {
 func (f *File) readVerified(buf []byte, logical uint64) error {
 	fs := f.s.fs
 	if !f.verify {
-		return fs.vol.ReadLogical(buf, logical)
+		return fs.vol.ReadLogical(buf, volume.Logical(logical))
 	}
 	if err := f.lookupCsums(logical, len(buf)); err != nil {
 		return err
 	}
 	ss := int(fs.vol.SectorSize())
-	return fs.vol.ReadVerified(buf, logical, ss, func(b []byte, at uint64) error {
-		i := int(at-logical) / ss
-		return fs.checkCsums(b, at, f.sums[i*fs.vol.CsumType().Size():], f.have[i:])
+	return fs.vol.ReadVerified(buf, volume.Logical(logical), ss, func(b []byte, at volume.Logical) error {
+		i := int(uint64(at)-logical) / ss
+		return fs.checkCsums(b, uint64(at), f.sums[i*fs.vol.CsumType().Size():], f.have[i:])
 	})
 }

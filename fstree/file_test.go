@@ -153,12 +153,12 @@ func damageExtents(t *testing.T, s *fstree.Subvol, ino uint64, patch func(devid,
 		if err != nil || fe.Type != item.FileExtentReg || fe.DiskBytenr == 0 {
 			return true, err
 		}
-		for m := range vol.NumCopies(fe.DiskBytenr) {
-			devid, phys, err := vol.MapPhysical(fe.DiskBytenr, m)
+		for m := range vol.NumCopies(volume.Logical(fe.DiskBytenr)) {
+			devid, phys, err := vol.MapPhysical(volume.Logical(fe.DiskBytenr), m)
 			if err != nil {
 				return false, err
 			}
-			patch(devid, phys)
+			patch(uint64(devid), uint64(phys))
 		}
 		return true, nil
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/ondisk/item"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // The part of the kernel's backref.c that send's clone search runs
@@ -378,7 +379,7 @@ func (w *backrefWalk) findLeaves() (leaves []leafRefs, stop bool, err error) {
 		}
 		elems := ref.elems
 		if len(elems) == 0 && ref.level == 0 {
-			leaf, err := w.s.fs.Cache().ReadTreeBlock(ref.parent, ondisk.BlockExpect{Level: 0})
+			leaf, err := w.s.fs.Cache().ReadTreeBlock(volume.Logical(ref.parent), ondisk.BlockExpect{Level: 0})
 			if err != nil {
 				return nil, false, fmt.Errorf("leaf %d referring to extent %d: %w", ref.parent, w.bytenr, err)
 			}
@@ -602,7 +603,7 @@ func (w *backrefWalk) treeBlockParents(bytenr uint64, queue, roots *ulist) error
 	// add_missing_keys: the block's first key is what each tree is
 	// searched for.
 	if len(missingKeys) > 0 {
-		blk, err := w.s.fs.Cache().ReadTreeBlock(bytenr, ondisk.BlockExpect{Level: uint8(level)})
+		blk, err := w.s.fs.Cache().ReadTreeBlock(volume.Logical(bytenr), ondisk.BlockExpect{Level: uint8(level)})
 		if err != nil {
 			return fmt.Errorf("tree block %d: %w", bytenr, err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/coldsend/coldsend/internal/streamdiff"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/ondisk/item"
+	"github.com/coldsend/coldsend/ondisk/volume"
 	"github.com/coldsend/coldsend/stream"
 )
 
@@ -314,8 +315,8 @@ func damageEveryCopy(t *testing.T, img string, sv *fstree.Subvol, logical uint64
 		t.Fatal(err)
 	}
 	defer f.Close()
-	for mirror := range vol.NumCopies(logical) {
-		_, phys, err := vol.MapPhysical(logical, mirror)
+	for mirror := range vol.NumCopies(volume.Logical(logical)) {
+		_, phys, err := vol.MapPhysical(volume.Logical(logical), mirror)
 		if err != nil {
 			t.Fatal(err)
 		}

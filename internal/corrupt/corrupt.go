@@ -115,8 +115,8 @@ func Rewrite(dev *volume.Device, logical uint64, edit func(block []byte) error) 
 }
 
 // Rewrite is the package's Rewrite on im.
-func (im *Image) Rewrite(logical uint64, edit func(block []byte) error) (*volume.Device, error) {
-	vol := im.Vol
+func (im *Image) Rewrite(addr uint64, edit func(block []byte) error) (*volume.Device, error) {
+	vol, logical := im.Vol, volume.Logical(addr)
 	block := make([]byte, vol.NodeSize())
 	if err := vol.ReadLogical(block, logical); err != nil {
 		return nil, err

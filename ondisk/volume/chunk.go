@@ -13,17 +13,28 @@ import (
 // leaf.
 const maxChunkStripes = (ondisk.MaxNodeSize - ondisk.HeaderSize - ondisk.ItemHdrSize - ondisk.ChunkItemSize) / ondisk.ChunkStripeSize
 
+// Logical is an address in the filesystem's logical address space, the
+// one tree pointers and extent items use; the chunk map turns it into a
+// device and a Physical offset.
+type Logical uint64
+
+// Physical is a byte offset on one device.
+type Physical uint64
+
+// DevID is a device's number in its filesystem (btrfs_dev_item.devid).
+type DevID uint64
+
 // Stripe is one btrfs_stripe: where a chunk's bytes live on one device.
 type Stripe struct {
-	DevID   uint64
-	Offset  uint64 // physical byte offset on the device
+	DevID   DevID
+	Offset  Physical
 	DevUUID ondisk.UUID
 }
 
 // Chunk is a CHUNK_ITEM: the mapping of one logical range to device
 // stripes. Logical comes from the item's key offset.
 type Chunk struct {
-	Logical    uint64
+	Logical    Logical
 	Length     uint64
 	Owner      uint64
 	StripeLen  uint64
@@ -37,7 +48,7 @@ type Chunk struct {
 }
 
 // End is the first logical address after the chunk.
-func (c *Chunk) End() uint64 { return c.Logical + c.Length }
+func (c *Chunk) End() Logical { return c.Logical + Logical(c.Length) }
 
 // Profile is the chunk's profile bits (0 for single).
 func (c *Chunk) Profile() uint64 { return c.Type & ondisk.BlockGroupProfileMask }
@@ -74,7 +85,7 @@ func (c *Chunk) parity() int {
 // ParseChunk decodes the btrfs_chunk payload b of the chunk starting at
 // logical and applies the tree-checker's constraints. b must be exactly
 // the chunk item (48 + 32*num_stripes bytes).
-func ParseChunk(logical uint64, b []byte) (Chunk, error) {
+func ParseChunk(logical Logical, b []byte) (Chunk, error) {
 	c, n, err := parseChunkPrefix(logical, b)
 	if err != nil {
 		return Chunk{}, err
@@ -87,7 +98,7 @@ func ParseChunk(logical uint64, b []byte) (Chunk, error) {
 
 // parseChunkPrefix decodes a chunk from the start of b and returns how
 // many bytes it occupies.
-func parseChunkPrefix(logical uint64, b []byte) (Chunk, int, error) {
+func parseChunkPrefix(logical Logical, b []byte) (Chunk, int, error) {
 	if len(b) < ondisk.ChunkItemSize {
 		return Chunk{}, 0, corruptf("chunk at logical %d: item is %d bytes, shorter than %d", logical, len(b), ondisk.ChunkItemSize)
 	}
@@ -114,8 +125,8 @@ func parseChunkPrefix(logical uint64, b []byte) (Chunk, int, error) {
 	c.Stripes = make([]Stripe, c.NumStripes)
 	for i := range c.Stripes {
 		s := b[ondisk.ChunkItemSize+i*ondisk.ChunkStripeSize:]
-		c.Stripes[i].DevID = le.Uint64(s[0:])
-		c.Stripes[i].Offset = le.Uint64(s[8:])
+		c.Stripes[i].DevID = DevID(le.Uint64(s[0:]))
+		c.Stripes[i].Offset = Physical(le.Uint64(s[8:]))
 		copy(c.Stripes[i].DevUUID[:], s[16:32])
 	}
 	return c, n, nil
@@ -134,7 +145,7 @@ func (c *Chunk) check() error {
 		return bad("%d stripes cannot fit in a tree block", n)
 	case c.Length == 0:
 		return bad("length is 0")
-	case c.Logical+c.Length < c.Logical:
+	case c.Logical+Logical(c.Length) < c.Logical:
 		return bad("length %d overflows the address space", c.Length)
 	case c.StripeLen != ondisk.StripeLen:
 		return bad("stripe_len %d, want %d", c.StripeLen, ondisk.StripeLen)
@@ -176,7 +187,7 @@ func (c *Chunk) checkFS(sb *ondisk.Superblock) error {
 	switch {
 	case c.SectorSize != sb.SectorSize:
 		return corruptf("chunk at logical %d: sector_size %d, filesystem has %d", c.Logical, c.SectorSize, sb.SectorSize)
-	case c.Logical%ss != 0 || c.Length%ss != 0:
+	case uint64(c.Logical)%ss != 0 || c.Length%ss != 0:
 		return corruptf("chunk at logical %d length %d is not aligned to sectorsize %d", c.Logical, c.Length, ss)
 	case c.Type&ondisk.BlockGroupData != 0 && c.Type&ondisk.BlockGroupMetadata != 0 && sb.IncompatFlags&ondisk.IncompatMixedGroups == 0:
 		return corruptf("chunk at logical %d mixes data and metadata but mixed_groups is not set", c.Logical)
@@ -198,7 +209,7 @@ func ParseSysChunkArray(b []byte) ([]Chunk, error) {
 			return nil, corruptf("sys_chunk_array: key %v at offset %d is not a chunk item", k, off)
 		}
 		off += ondisk.KeySize
-		c, n, err := parseChunkPrefix(k.Offset, b[off:])
+		c, n, err := parseChunkPrefix(Logical(k.Offset), b[off:])
 		if err != nil {
 			return nil, fmt.Errorf("sys_chunk_array offset %d: %w", off, err)
 		}
@@ -241,9 +252,9 @@ func NewChunkMap(chunks []Chunk) (*ChunkMap, error) {
 }
 
 // index returns the position of the chunk containing logical, or -1.
-func (m *ChunkMap) index(logical uint64) int {
+func (m *ChunkMap) index(logical Logical) int {
 	// First chunk starting after logical; the candidate is the one before.
-	i, _ := slices.BinarySearchFunc(m.chunks, logical, func(c Chunk, l uint64) int {
+	i, _ := slices.BinarySearchFunc(m.chunks, logical, func(c Chunk, l Logical) int {
 		if c.Logical <= l {
 			return -1
 		}
@@ -257,7 +268,7 @@ func (m *ChunkMap) index(logical uint64) int {
 
 // Lookup returns the chunk containing logical. The result points into the
 // map and must not be modified.
-func (m *ChunkMap) Lookup(logical uint64) (*Chunk, bool) {
+func (m *ChunkMap) Lookup(logical Logical) (*Chunk, bool) {
 	i := m.index(logical)
 	if i < 0 {
 		return nil, false

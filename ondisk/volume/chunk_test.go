@@ -25,8 +25,8 @@ func encodeChunk(c Chunk) []byte {
 	le.PutUint16(b[46:], c.SubStripes)
 	for i, s := range c.Stripes {
 		p := b[ondisk.ChunkItemSize+i*ondisk.ChunkStripeSize:]
-		le.PutUint64(p[0:], s.DevID)
-		le.PutUint64(p[8:], s.Offset)
+		le.PutUint64(p[0:], uint64(s.DevID))
+		le.PutUint64(p[8:], uint64(s.Offset))
 		copy(p[16:], s.DevUUID[:])
 	}
 	return b
@@ -34,18 +34,18 @@ func encodeChunk(c Chunk) []byte {
 
 // testChunk builds a valid chunk of the given profile over n stripes on
 // devids 1..n, each stripe at physical 1 MiB.
-func testChunk(logical, typ uint64, n int) Chunk {
+func testChunk(logical Logical, typ uint64, n int) Chunk {
 	c := Chunk{Logical: logical, Length: 4 << 20, Owner: ondisk.ExtentTreeObjectID, StripeLen: ondisk.StripeLen, Type: typ,
 		IOAlign: ondisk.StripeLen, IOWidth: ondisk.StripeLen, SectorSize: 4096, NumStripes: uint16(n), SubStripes: 1}
 	if typ&ondisk.BlockGroupRAID10 != 0 {
 		c.SubStripes = 2
 	}
 	for i := range n {
-		devid := uint64(i + 1)
+		devid := DevID(i + 1)
 		if typ&ondisk.BlockGroupDUP != 0 {
 			devid = 1
 		}
-		c.Stripes = append(c.Stripes, Stripe{DevID: devid, Offset: 1<<20 + uint64(i)*(8<<20), DevUUID: tfsDevUUID(devid)})
+		c.Stripes = append(c.Stripes, Stripe{DevID: devid, Offset: 1<<20 + Physical(i)*(8<<20), DevUUID: tfsDevUUID(devid)})
 	}
 	return c
 }
@@ -159,7 +159,7 @@ func encodeSysArray(chunks ...Chunk) []byte {
 	var b []byte
 	for _, c := range chunks {
 		var k [ondisk.KeySize]byte
-		ondisk.PutKey(k[:], ondisk.Key{ObjectID: ondisk.FirstChunkTreeObjectID, Type: ondisk.ChunkItemKey, Offset: c.Logical})
+		ondisk.PutKey(k[:], ondisk.Key{ObjectID: ondisk.FirstChunkTreeObjectID, Type: ondisk.ChunkItemKey, Offset: uint64(c.Logical)})
 		b = append(append(b, k[:]...), encodeChunk(c)...)
 	}
 	return b
@@ -212,11 +212,11 @@ func TestChunkMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		logical uint64
-		want    uint64 // chunk start, 0 for none
+		logical Logical
+		want    Logical // chunk start, 0 for none
 	}{
 		{0, 0}, {1<<20 - 1, 0}, {1 << 20, 1 << 20}, {5<<20 - 1, 1 << 20}, {5 << 20, 0},
-		{16 << 20, 16 << 20}, {20<<20 - 1, 16 << 20}, {20 << 20, 20 << 20}, {24<<20 - 1, 20 << 20}, {24 << 20, 0}, {^uint64(0), 0},
+		{16 << 20, 16 << 20}, {20<<20 - 1, 16 << 20}, {20 << 20, 20 << 20}, {24<<20 - 1, 20 << 20}, {24 << 20, 0}, {^Logical(0), 0},
 	} {
 		got, ok := m.Lookup(tc.logical)
 		switch {
@@ -271,7 +271,7 @@ func FuzzParseChunk(f *testing.F) {
 	}
 	f.Add(uint64(1<<30), encodeChunk(testChunk(1<<30, ondisk.BlockGroupData|ondisk.BlockGroupRAID6, 5)))
 	f.Fuzz(func(t *testing.T, logical uint64, b []byte) {
-		c, err := ParseChunk(logical, b)
+		c, err := ParseChunk(Logical(logical), b)
 		if err != nil {
 			return
 		}

@@ -34,20 +34,20 @@ func OpenDeviceFile(path string) (*Device, io.Closer, error) {
 
 // readAt fills p from physical offset off of d, refusing reads outside the
 // device.
-func (d *Device) readAt(p []byte, off uint64, what string) error {
-	size := uint64(max(d.Size, 0))
-	if off > size || uint64(len(p)) > size-off {
-		return &DeviceError{Device: d.Name, Offset: int64(min(off, 1<<63-1)), What: what,
+func (d *Device) readAt(p []byte, off Physical, what string) error {
+	size := Physical(max(d.Size, 0))
+	if off > size || Physical(len(p)) > size-off {
+		return &DeviceError{Device: d.Name, Offset: off, What: what,
 			Err: fmt.Errorf("%w: %d bytes would end past the device end %d", ondisk.ErrCorrupt, len(p), d.Size)}
 	}
-	n, err := d.R.ReadAt(p, int64(off))
+	n, err := d.R.ReadAt(p, int64(min(off, 1<<63-1)))
 	if n == len(p) {
 		return nil
 	}
 	if err == nil || errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
-	return &DeviceError{Device: d.Name, Offset: int64(off), What: what, Err: err}
+	return &DeviceError{Device: d.Name, Offset: off, What: what, Err: err}
 }
 
 // ReadSuperblock returns the superblock of d: the newest valid copy among
@@ -98,7 +98,7 @@ func ReadSuperblock(d *Device, warn func(msg string)) (*ondisk.Superblock, error
 		best = nil
 	}
 	if best == nil {
-		return nil, &DeviceError{Device: d.Name, Offset: ondisk.SuperblockOffsets[0], What: "no valid btrfs superblock", Err: primaryErr}
+		return nil, &DeviceError{Device: d.Name, Offset: Physical(ondisk.SuperblockOffsets[0]), What: "no valid btrfs superblock", Err: primaryErr}
 	}
 	if primaryErr != nil {
 		warn(fmt.Sprintf("%s: primary superblock at byte offset %d is invalid (%v); using the copy at byte offset %d (generation %d)",
@@ -121,7 +121,7 @@ func ReadSuperblockCopy(d *Device, i int, warn func(msg string)) (*ondisk.Superb
 	}
 	sb, err := readSuperCopy(d, i)
 	if err != nil {
-		return nil, &DeviceError{Device: d.Name, Offset: ondisk.SuperblockOffsets[i], What: fmt.Sprintf("superblock copy %d", i), Err: err}
+		return nil, &DeviceError{Device: d.Name, Offset: Physical(ondisk.SuperblockOffsets[i]), What: fmt.Sprintf("superblock copy %d", i), Err: err}
 	}
 	if warn != nil {
 		for j := range ondisk.SuperblockOffsets {
@@ -144,7 +144,7 @@ func readSuperCopy(d *Device, i int) (*ondisk.Superblock, error) {
 		return nil, fmt.Errorf("%w (device is %d bytes)", errSuperBeyondEnd, d.Size)
 	}
 	buf := make([]byte, ondisk.SuperblockSize)
-	if err := d.readAt(buf, uint64(off), "superblock"); err != nil {
+	if err := d.readAt(buf, Physical(off), "superblock"); err != nil {
 		return nil, err
 	}
 	sb, err := ondisk.ParseSuperblock(buf)

@@ -9,9 +9,9 @@ import (
 
 // DeviceError reports a failure at a physical byte offset of one device.
 type DeviceError struct {
-	Device string // path or name of the device
-	Offset int64  // byte offset on that device
-	What   string // what was being read, e.g. "superblock"
+	Device string   // path or name of the device
+	Offset Physical // byte offset on that device
+	What   string   // what was being read, e.g. "superblock"
 	Err    error
 }
 

@@ -84,7 +84,7 @@ func (r *raidRow) stripeIndex(k int) int {
 	return int((r.fs + uint64(k)) % uint64(len(r.c.Stripes)))
 }
 
-func (r *raidRow) physical(k int) uint64 {
+func (r *raidRow) physical(k int) Physical {
 	return addSat(r.c.Stripes[r.stripeIndex(k)].Offset, r.fs*ondisk.StripeLen+r.so)
 }
 
@@ -232,9 +232,9 @@ func (r *raidRow) rebuild(out []byte, target int, lost []bool) (string, error) {
 
 // addSat adds without wrapping: an overflowing physical offset from a
 // corrupt chunk saturates, and the device bounds check then refuses it.
-func addSat(a, b uint64) uint64 {
-	if a+b < a {
-		return ^uint64(0)
+func addSat(a Physical, b uint64) Physical {
+	if a+Physical(b) < a {
+		return ^Physical(0)
 	}
-	return a + b
+	return a + Physical(b)
 }

@@ -25,7 +25,7 @@ import (
 // mapStripe locates byte off of chunk c for mirror (which must be below
 // c.NumCopies; RAID5/6 are handled by raidPieces): the stripe index, the
 // physical offset and how many bytes are contiguous from there.
-func (c *Chunk) mapStripe(off uint64, mirror int) (idx int, phys, n uint64) {
+func (c *Chunk) mapStripe(off uint64, mirror int) (idx int, phys Physical, n uint64) {
 	sn, so := off/ondisk.StripeLen, off%ondisk.StripeLen
 	switch c.Profile() {
 	case ondisk.BlockGroupRAID0:
@@ -45,10 +45,11 @@ func (c *Chunk) mapStripe(off uint64, mirror int) (idx int, phys, n uint64) {
 
 // location says where a read was served from, for messages.
 type location struct {
-	devid, phys uint64
-	rebuilt     string // parity used when the data was rebuilt
-	missing     uint64 // devid whose absence forced another copy or a rebuild, 0 if none
-	treated     []uint64
+	devid   DevID
+	phys    Physical
+	rebuilt string // parity used when the data was rebuilt
+	missing DevID  // devid whose absence forced another copy or a rebuild, 0 if none
+	treated []DevID
 }
 
 func (l location) String() string {
@@ -65,10 +66,10 @@ func (l location) String() string {
 	return "rebuilt from " + l.rebuilt
 }
 
-func devidList(ids []uint64) string {
+func devidList(ids []DevID) string {
 	s := make([]string, len(ids))
 	for i, id := range ids {
-		s[i] = strconv.FormatUint(id, 10)
+		s[i] = strconv.FormatUint(uint64(id), 10)
 	}
 	if len(s) == 1 {
 		return "devid " + s[0]
@@ -77,13 +78,13 @@ func devidList(ids []uint64) string {
 }
 
 // lookupRange finds the chunk holding [logical, logical+n).
-func (v *Volume) lookupRange(logical uint64, n int) (int, error) {
+func (v *Volume) lookupRange(logical Logical, n int) (int, error) {
 	i := v.chunks.index(logical)
 	if i < 0 {
 		return -1, invalidf("no chunk maps this address")
 	}
 	c := &v.chunks.chunks[i]
-	if uint64(n) > c.End()-logical {
+	if uint64(n) > uint64(c.End()-logical) {
 		return -1, invalidf("%d bytes run past the end of the %s chunk [%d, %d)", n, c.ProfileName(), c.Logical, c.End())
 	}
 	return i, nil
@@ -92,12 +93,12 @@ func (v *Volume) lookupRange(logical uint64, n int) (int, error) {
 // mirrorPiece is the part of a read of a mirrored or striped chunk that
 // one stripe serves.
 type mirrorPiece struct {
-	idx  int    // stripe index in the chunk
-	phys uint64 // physical offset on that stripe's device
+	idx  int      // stripe index in the chunk
+	phys Physical // physical offset on that stripe's device
 	n    uint64
 	// missing is the devid of the copy asked for when its device is
 	// missing and another copy stands in, 0 otherwise.
-	missing uint64
+	missing DevID
 }
 
 // mirrorPieces calls fn for each piece of [off, off+n) of chunk c read
@@ -290,7 +291,7 @@ func (a *attempt) read(p []byte, c *Chunk, devs []*Device, off uint64) error {
 // where a device is missing), mirror 1 rebuilds every byte from P (or Q
 // when P is missing) and mirror 2 (RAID6) from Q without P. Error
 // messages number mirrors from 1, as btrfs does.
-func (v *Volume) ReadMirror(p []byte, logical uint64, mirror int) error {
+func (v *Volume) ReadMirror(p []byte, logical Logical, mirror int) error {
 	i, err := v.lookupRange(logical, len(p))
 	if err == nil {
 		c, devs := &v.chunks.chunks[i], v.stripes[i]
@@ -298,14 +299,14 @@ func (v *Volume) ReadMirror(p []byte, logical uint64, mirror int) error {
 			err = fmt.Errorf("mirror %d does not exist: the %s chunk at logical %d has %d copies", mirror, c.ProfileName(), c.Logical, c.NumCopies())
 		} else {
 			a := attempt{mirror: mirror}
-			err = a.read(p, c, devs, logical-c.Logical)
+			err = a.read(p, c, devs, uint64(logical-c.Logical))
 		}
 	}
 	var de *DeviceError
 	if err == nil || errors.As(err, &de) {
 		return err
 	}
-	return &ondisk.BlockError{Logical: logical, Err: err}
+	return &ondisk.BlockError{Logical: uint64(logical), Err: err}
 }
 
 // attemptError is one attempt's failure on one unit.
@@ -376,13 +377,13 @@ func (a *attempt) describe(c *Chunk, devs []*Device, off uint64) string {
 // other attempt the profile allows, each unit keeping the first attempt
 // it passes with. When a unit passes none, the error names it and what
 // every attempt did with it.
-func (v *Volume) readCopies(p []byte, logical, tree uint64, unit int, check func(b []byte, logical uint64) error) error {
+func (v *Volume) readCopies(p []byte, logical Logical, tree uint64, unit int, check func(b []byte, logical Logical) error) error {
 	i, err := v.lookupRange(logical, len(p))
 	if err != nil {
-		return &ondisk.BlockError{Logical: logical, Tree: tree, Err: err}
+		return &ondisk.BlockError{Logical: uint64(logical), Tree: tree, Err: err}
 	}
 	c, devs := &v.chunks.chunks[i], v.stripes[i]
-	off := logical - c.Logical
+	off := uint64(logical - c.Logical)
 	normal := attempt{}
 	readErr := normal.read(p, c, devs, off)
 	if readErr == nil && (check == nil || check(p, logical) == nil) {
@@ -427,7 +428,7 @@ type repair struct {
 // first.
 // check is passed along rather than kept in repair, so that the caller's
 // closure need not escape to the heap on the normal path.
-func (r *repair) group(p []byte, off uint64, readErr error, whole bool, check func([]byte, uint64) error) error {
+func (r *repair) group(p []byte, off uint64, readErr error, whole bool, check func([]byte, Logical) error) error {
 	c := r.c
 	nu := (len(p) + r.unit - 1) / r.unit
 	unitAt := func(b []byte, u int) []byte { return b[u*r.unit : min((u+1)*r.unit, len(b))] }
@@ -442,7 +443,7 @@ func (r *repair) group(p []byte, off uint64, readErr error, whole bool, check fu
 		for u := range nu {
 			err := readErr
 			if err == nil && check != nil {
-				err = check(unitAt(p, u), c.Logical+unitOff(u))
+				err = check(unitAt(p, u), c.Logical+Logical(unitOff(u)))
 			}
 			if err == nil {
 				done[u] = true
@@ -460,7 +461,7 @@ func (r *repair) group(p []byte, off uint64, readErr error, whole bool, check fu
 	// The first unit repaired by another attempt, for the warning.
 	fixed, fixedBy := -1, ""
 	var fixedFails attemptErrors
-	var fixedDevids []uint64
+	var fixedDevids []DevID
 	tmp := make([]byte, len(p))
 	for ai := start; ai < len(r.attempts) && left > 0; ai++ {
 		a := &r.attempts[ai]
@@ -476,7 +477,7 @@ func (r *repair) group(p []byte, off uint64, readErr error, whole bool, check fu
 			}
 			uerr := err
 			if uerr == nil && check != nil {
-				uerr = check(unitAt(tmp, u), c.Logical+unitOff(u))
+				uerr = check(unitAt(tmp, u), c.Logical+Logical(unitOff(u)))
 			}
 			if uerr != nil {
 				fails[u] = append(fails[u], &attemptError{what: a.describe(c, r.devs, unitOff(u)), err: uerr})
@@ -493,7 +494,7 @@ func (r *repair) group(p []byte, off uint64, readErr error, whole bool, check fu
 	}
 	for u := range nu {
 		if !done[u] {
-			return &ondisk.BlockError{Logical: c.Logical + unitOff(u), Tree: r.tree, Err: fails[u]}
+			return &ondisk.BlockError{Logical: uint64(c.Logical) + unitOff(u), Tree: r.tree, Err: fails[u]}
 		}
 	}
 	// Devices missing at Open were announced then; only damage is news.
@@ -509,7 +510,7 @@ func (r *repair) group(p []byte, off uint64, readErr error, whole bool, check fu
 			more = fmt.Sprintf(" (%d of the %d sectors read here were bad)", n, nu)
 		}
 		r.v.repairs.note(r.v.warn, n, fixedDevids,
-			fmt.Sprintf("logical %d: %v; used %s%s", c.Logical+unitOff(fixed), fixedFails, fixedBy, more))
+			fmt.Sprintf("logical %d: %v; used %s%s", c.Logical+Logical(unitOff(fixed)), fixedFails, fixedBy, more))
 	}
 	return nil
 }
@@ -517,9 +518,9 @@ func (r *repair) group(p []byte, off uint64, readErr error, whole bool, check fu
 // heldBad names the devices that held the bad bytes of the unit at chunk
 // offset off, given that attempt a read it correctly: the devices a
 // treated as bad (RAID5/6), or the normal read's device for a mirror.
-func (r *repair) heldBad(a *attempt, off uint64) []uint64 {
+func (r *repair) heldBad(a *attempt, off uint64) []DevID {
 	if len(a.bad) > 0 {
-		var ids []uint64
+		var ids []DevID
 		for _, b := range a.bad {
 			ids = append(ids, r.c.Stripes[b].DevID)
 		}
@@ -528,7 +529,7 @@ func (r *repair) heldBad(a *attempt, off uint64) []uint64 {
 	if r.c.parity() > 0 {
 		return nil
 	}
-	var ids []uint64
+	var ids []DevID
 	_ = mirrorPieces(r.c, r.devs, off, 1, 0, func(_ uint64, pc mirrorPiece) error {
 		ids = append(ids, r.c.Stripes[pc.idx].DevID)
 		return nil
@@ -546,17 +547,17 @@ type repairLog struct {
 	mu     sync.Mutex
 	warned int
 	units  int
-	byDev  map[uint64]int // units repaired around a device that held bad bytes
+	byDev  map[DevID]int // units repaired around a device that held bad bytes
 }
 
 // note records a repair of n units around the devices in devids and
 // warns with msg while under the limit.
-func (l *repairLog) note(warn func(string), n int, devids []uint64, msg string) {
+func (l *repairLog) note(warn func(string), n int, devids []DevID, msg string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.units += n
 	if l.byDev == nil {
-		l.byDev = map[uint64]int{}
+		l.byDev = map[DevID]int{}
 	}
 	for _, id := range devids {
 		l.byDev[id] += n
@@ -590,7 +591,7 @@ func (v *Volume) RepairSummary() string {
 
 // ReadLogical fills p from logical, falling back to other copies where a
 // read fails. It does not verify content; see ReadVerified.
-func (v *Volume) ReadLogical(p []byte, logical uint64) error {
+func (v *Volume) ReadLogical(p []byte, logical Logical) error {
 	return v.readCopies(p, logical, 0, 0, nil)
 }
 
@@ -600,7 +601,7 @@ func (v *Volume) ReadLogical(p []byte, logical uint64) error {
 // RAID5/6, rebuilt treating each stripe (RAID6: each pair) as the bad one,
 // until it passes. When a unit passes none, the error names the unit and
 // every attempt's failure.
-func (v *Volume) ReadVerified(p []byte, logical uint64, unit int, check func(b []byte, logical uint64) error) error {
+func (v *Volume) ReadVerified(p []byte, logical Logical, unit int, check func(b []byte, logical Logical) error) error {
 	return v.readCopies(p, logical, 0, unit, check)
 }
 
@@ -608,13 +609,13 @@ func (v *Volume) ReadVerified(p []byte, logical uint64, unit int, check func(b [
 // bytenr, fsid, level, generation and first key as want demands, then the
 // structural checks of ParseNode. A copy failing any check is skipped for
 // the next; if all fail, the *BlockError says what failed on each.
-func (v *Volume) ReadTreeBlock(logical uint64, want ondisk.BlockExpect) (*ondisk.Node, error) {
-	if logical == 0 || logical%uint64(v.sb.SectorSize) != 0 {
-		return nil, &ondisk.BlockError{Logical: logical, Tree: want.Owner, Err: corruptf("tree block address is not aligned to sectorsize %d", v.sb.SectorSize)}
+func (v *Volume) ReadTreeBlock(logical Logical, want ondisk.BlockExpect) (*ondisk.Node, error) {
+	if logical == 0 || uint64(logical)%uint64(v.sb.SectorSize) != 0 {
+		return nil, &ondisk.BlockError{Logical: uint64(logical), Tree: want.Owner, Err: corruptf("tree block address is not aligned to sectorsize %d", v.sb.SectorSize)}
 	}
 	buf := make([]byte, v.sb.NodeSize)
 	var node *ondisk.Node
-	err := v.readCopies(buf, logical, want.Owner, len(buf), func(b []byte, _ uint64) error {
+	err := v.readCopies(buf, logical, want.Owner, len(buf), func(b []byte, _ Logical) error {
 		var err error
 		node, err = v.checkTreeBlock(b, logical, want)
 		return err
@@ -625,7 +626,7 @@ func (v *Volume) ReadTreeBlock(logical uint64, want ondisk.BlockExpect) (*ondisk
 	return node, nil
 }
 
-func (v *Volume) checkTreeBlock(b []byte, logical uint64, want ondisk.BlockExpect) (*ondisk.Node, error) {
+func (v *Volume) checkTreeBlock(b []byte, logical Logical, want ondisk.BlockExpect) (*ondisk.Node, error) {
 	ct := v.sb.CsumType
 	if !ct.Verify(b[:ondisk.CsumSize], b[ondisk.CsumSize:]) {
 		var sum [ondisk.CsumSize]byte
@@ -637,7 +638,7 @@ func (v *Volume) checkTreeBlock(b []byte, logical uint64, want ondisk.BlockExpec
 		return nil, err
 	}
 	switch {
-	case h.Bytenr != logical:
+	case h.Bytenr != uint64(logical):
 		return nil, invalidf("bytenr mismatch (header says %d)", h.Bytenr)
 	case h.FSID != v.metaFSID:
 		return nil, invalidf("fsid mismatch (header has %s, filesystem is %s)", h.FSID, v.metaFSID)
@@ -664,16 +665,16 @@ func (v *Volume) checkTreeBlock(b []byte, logical uint64, want ondisk.BlockExpec
 // MapPhysical returns where byte logical of copy mirror is stored. For
 // RAID5/6 only mirror 0 (the data stripe) has a location; the other
 // copies are rebuilt from parity.
-func (v *Volume) MapPhysical(logical uint64, mirror int) (devid, physical uint64, err error) {
+func (v *Volume) MapPhysical(logical Logical, mirror int) (devid DevID, physical Physical, err error) {
 	i, err := v.lookupRange(logical, 1)
 	if err != nil {
-		return 0, 0, &ondisk.BlockError{Logical: logical, Err: err}
+		return 0, 0, &ondisk.BlockError{Logical: uint64(logical), Err: err}
 	}
 	c := &v.chunks.chunks[i]
-	off := logical - c.Logical
+	off := uint64(logical - c.Logical)
 	if c.parity() > 0 {
 		if mirror != 0 {
-			return 0, 0, &ondisk.BlockError{Logical: logical, Err: fmt.Errorf("mirror %d of a %s chunk is rebuilt from parity and has no location", mirror, c.ProfileName())}
+			return 0, 0, &ondisk.BlockError{Logical: uint64(logical), Err: fmt.Errorf("mirror %d of a %s chunk is rebuilt from parity and has no location", mirror, c.ProfileName())}
 		}
 		d := uint64(len(c.Stripes) - c.parity())
 		sn, so := off/ondisk.StripeLen, off%ondisk.StripeLen
@@ -682,7 +683,7 @@ func (v *Volume) MapPhysical(logical uint64, mirror int) (devid, physical uint64
 		return c.Stripes[row.stripeIndex(target)].DevID, row.physical(target), nil
 	}
 	if mirror < 0 || mirror >= c.NumCopies() {
-		return 0, 0, &ondisk.BlockError{Logical: logical, Err: fmt.Errorf("mirror %d does not exist: the %s chunk has %d copies", mirror, c.ProfileName(), c.NumCopies())}
+		return 0, 0, &ondisk.BlockError{Logical: uint64(logical), Err: fmt.Errorf("mirror %d does not exist: the %s chunk has %d copies", mirror, c.ProfileName(), c.NumCopies())}
 	}
 	idx, phys, _ := c.mapStripe(off, mirror)
 	return c.Stripes[idx].DevID, phys, nil

@@ -42,7 +42,7 @@ func TestParseRealSysChunkArrays(t *testing.T) {
 			for i, c := range chunks {
 				dc := d.Chunks[i]
 				got := map[string]string{
-					"logical": u(c.Logical), "length": u(c.Length), "owner": u(c.Owner),
+					"logical": u(uint64(c.Logical)), "length": u(c.Length), "owner": u(c.Owner),
 					"stripe_len": u(c.StripeLen), "type": dumpTypeString(c.Type),
 					"io_align": u(uint64(c.IOAlign)), "io_width": u(uint64(c.IOWidth)),
 					"sector_size": u(uint64(c.SectorSize)), "num_stripes": u(uint64(c.NumStripes)),
@@ -55,7 +55,7 @@ func TestParseRealSysChunkArrays(t *testing.T) {
 				}
 				for j, s := range c.Stripes {
 					ds := d.Stripes[i][j]
-					if ds["devid"] != u(s.DevID) || ds["offset"] != u(s.Offset) || ds["dev_uuid"] != s.DevUUID.String() {
+					if ds["devid"] != u(uint64(s.DevID)) || ds["offset"] != u(uint64(s.Offset)) || ds["dev_uuid"] != s.DevUUID.String() {
 						t.Errorf("sys chunk %d stripe %d: parsed %+v, dump-super says %v", i, j, s, ds)
 					}
 				}

@@ -24,7 +24,7 @@ const (
 
 var tfsFSID = ondisk.UUID{0xf5, 0x1d}
 
-func tfsDevUUID(devid uint64) ondisk.UUID { return ondisk.UUID{0xd0, byte(devid)} }
+func tfsDevUUID[T ~uint64](devid T) ondisk.UUID { return ondisk.UUID{0xd0, byte(devid)} }
 
 type tfsMemDev struct{ b []byte }
 
@@ -75,9 +75,9 @@ func newTestFS(profile uint64, ndev int) *testFS {
 		c.NumStripes = 2
 	}
 	for i := range int(c.NumStripes) {
-		s := Stripe{DevID: uint64(i + 1), Offset: tfsPhysical}
+		s := Stripe{DevID: DevID(i + 1), Offset: tfsPhysical}
 		if profile == ondisk.BlockGroupDUP {
-			s = Stripe{DevID: 1, Offset: tfsPhysical + uint64(i)*tfsStripe}
+			s = Stripe{DevID: 1, Offset: tfsPhysical + Physical(i)*tfsStripe}
 		}
 		s.DevUUID = tfsDevUUID(s.DevID)
 		c.Stripes = append(c.Stripes, s)
@@ -169,7 +169,7 @@ func (f *testFS) chunkLeafItems() []tfsItem {
 		items = append(items, tfsItem{ondisk.Key{ObjectID: ondisk.DevItemsObjectID, Type: ondisk.DevItemKey, Offset: d.DevID}, encodeDevItem(d)})
 	}
 	for _, c := range append([]Chunk{f.chunk}, f.extra...) {
-		items = append(items, tfsItem{ondisk.Key{ObjectID: ondisk.FirstChunkTreeObjectID, Type: ondisk.ChunkItemKey, Offset: c.Logical}, encodeChunk(c)})
+		items = append(items, tfsItem{ondisk.Key{ObjectID: ondisk.FirstChunkTreeObjectID, Type: ondisk.ChunkItemKey, Offset: uint64(c.Logical)}, encodeChunk(c)})
 	}
 	return items
 }
@@ -247,7 +247,7 @@ func tfsRender(c *Chunk, content []byte, devs [][]byte) {
 	n := len(c.Stripes)
 	put := func(i int, devOff uint64, b []byte) {
 		s := c.Stripes[i]
-		copy(devs[s.DevID-1][s.Offset+devOff:], b)
+		copy(devs[s.DevID-1][uint64(s.Offset)+devOff:], b)
 	}
 	elem := func(sn int) []byte { return content[sn*ondisk.StripeLen : (sn+1)*ondisk.StripeLen] }
 	elems := len(content) / ondisk.StripeLen
@@ -312,7 +312,7 @@ func slowGFMul(a, b byte) byte {
 
 // tfsExpectPhysical is where byte off of the chunk lives for a mirror (the
 // data stripe for RAID5/6), by the B4 formulas.
-func tfsExpectPhysical(c *Chunk, off uint64, mirror int) (devid, phys uint64) {
+func tfsExpectPhysical(c *Chunk, off uint64, mirror int) (DevID, Physical) {
 	n := uint64(len(c.Stripes))
 	sn, so := off/ondisk.StripeLen, off%ondisk.StripeLen
 	var idx, rel uint64
@@ -328,7 +328,7 @@ func tfsExpectPhysical(c *Chunk, off uint64, mirror int) (devid, phys uint64) {
 	default:
 		idx, rel = uint64(mirror), off
 	}
-	return c.Stripes[idx].DevID, c.Stripes[idx].Offset + rel
+	return c.Stripes[idx].DevID, c.Stripes[idx].Offset + Physical(rel)
 }
 
 // Profiles exercised by the Volume tests.

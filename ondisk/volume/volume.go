@@ -39,7 +39,7 @@ func SuperCopy(i int) SuperChoice { return SuperChoice(i + 1) }
 
 // DeviceInfo describes one device of the filesystem, given or missing.
 type DeviceInfo struct {
-	DevID   uint64
+	DevID   DevID
 	UUID    ondisk.UUID
 	Name    string // name of the given device; empty when missing
 	Size    int64  // size of the given device; 0 when missing
@@ -92,9 +92,9 @@ func Open(devs []*Device, opts Options) (*Volume, error) {
 	if sb.Flags&ondisk.SuperFlagError != 0 {
 		warn("the filesystem recorded an error in its superblock (ERROR flag); reading anyway")
 	}
-	present := map[uint64]givenDevice{}
+	present := map[DevID]givenDevice{}
 	for _, g := range given {
-		id := g.sb.DevItem.DevID
+		id := DevID(g.sb.DevItem.DevID)
 		if id == 0 {
 			warn(fmt.Sprintf("%s is the target of an unfinished device replace (devid 0); ignoring it and reading the source device", g.dev.Name))
 			continue
@@ -119,7 +119,7 @@ func Open(devs []*Device, opts Options) (*Volume, error) {
 		boot, err = NewChunkMap(sys)
 	}
 	if err != nil {
-		return nil, &DeviceError{Device: given[best].dev.Name, Offset: int64(sb.Bytenr) + ondisk.SuperSysArrayOffset, What: "superblock sys_chunk_array", Err: err}
+		return nil, &DeviceError{Device: given[best].dev.Name, Offset: Physical(sb.Bytenr) + ondisk.SuperSysArrayOffset, What: "superblock sys_chunk_array", Err: err}
 	}
 	if err := v.setChunks(boot, present); err != nil {
 		return nil, err
@@ -212,13 +212,13 @@ func readSuperblocks(devs []*Device, choice SuperChoice, warn func(string)) ([]g
 
 // checkDevices matches the chunk tree's DEV_ITEMs against the given
 // devices and returns the DEV_ITEMs by devid.
-func (v *Volume) checkDevices(devItems []ondisk.DevItem, present map[uint64]givenDevice) (map[uint64]ondisk.DevItem, error) {
-	expected := map[uint64]ondisk.DevItem{}
+func (v *Volume) checkDevices(devItems []ondisk.DevItem, present map[DevID]givenDevice) (map[DevID]ondisk.DevItem, error) {
+	expected := map[DevID]ondisk.DevItem{}
 	for _, it := range devItems {
 		if it.FSID != v.metaFSID {
 			return nil, unsupportedf("devid %d belongs to filesystem %s, not %s: seed devices are not supported", it.DevID, it.FSID, v.metaFSID)
 		}
-		expected[it.DevID] = it
+		expected[DevID(it.DevID)] = it
 	}
 	if uint64(len(expected)) != v.sb.NumDevices {
 		v.warn(fmt.Sprintf("superblock says %d devices but the chunk tree has %d DEV_ITEMs; trusting the chunk tree", v.sb.NumDevices, len(expected)))
@@ -241,9 +241,9 @@ func (v *Volume) checkDevices(devItems []ondisk.DevItem, present map[uint64]give
 
 // checkChunkDevices validates c against the filesystem and checks that
 // every stripe names a device of the chunk tree by devid and uuid.
-func checkChunkDevices(c *Chunk, sb *ondisk.Superblock, expected map[uint64]ondisk.DevItem) error {
+func checkChunkDevices(c *Chunk, sb *ondisk.Superblock, expected map[DevID]ondisk.DevItem) error {
 	fail := func(err error) error {
-		return &ondisk.BlockError{Logical: c.Logical, Tree: ondisk.ChunkTreeObjectID, Err: err}
+		return &ondisk.BlockError{Logical: uint64(c.Logical), Tree: ondisk.ChunkTreeObjectID, Err: err}
 	}
 	if err := c.checkFS(sb); err != nil {
 		return fail(err)
@@ -263,7 +263,7 @@ func checkChunkDevices(c *Chunk, sb *ondisk.Superblock, expected map[uint64]ondi
 // setChunks installs m and resolves every stripe to a given device, or nil
 // when its devid was not given. A given device with the right devid but
 // another uuid is the wrong device, not a missing one.
-func (v *Volume) setChunks(m *ChunkMap, present map[uint64]givenDevice) error {
+func (v *Volume) setChunks(m *ChunkMap, present map[DevID]givenDevice) error {
 	stripes := make([][]*Device, len(m.chunks))
 	for i := range m.chunks {
 		c := &m.chunks[i]
@@ -274,7 +274,7 @@ func (v *Volume) setChunks(m *ChunkMap, present map[uint64]givenDevice) error {
 				continue
 			}
 			if g.sb.DevItem.UUID != s.DevUUID {
-				return &ondisk.BlockError{Logical: c.Logical, Tree: ondisk.ChunkTreeObjectID,
+				return &ondisk.BlockError{Logical: uint64(c.Logical), Tree: ondisk.ChunkTreeObjectID,
 					Err: fmt.Errorf("stripe %d names devid %d with uuid %s, but %s is devid %d with uuid %s", j, s.DevID, s.DevUUID, g.dev.Name, s.DevID, g.sb.DevItem.UUID)}
 			}
 			stripes[i][j] = g.dev
@@ -360,7 +360,7 @@ func (v *Volume) readChunkTree() ([]Chunk, []ondisk.DevItem, error) {
 			return &ondisk.BlockError{Logical: logical, Tree: ondisk.ChunkTreeObjectID, Err: corruptf("tree block is referenced twice (pointer loop)")}
 		}
 		visited[logical] = true
-		n, err := v.ReadTreeBlock(logical, want)
+		n, err := v.ReadTreeBlock(Logical(logical), want)
 		if err != nil {
 			return err
 		}
@@ -375,7 +375,7 @@ func (v *Volume) readChunkTree() ([]Chunk, []ondisk.DevItem, error) {
 			}
 			switch k.Type {
 			case ondisk.ChunkItemKey:
-				c, err := ParseChunk(k.Offset, n.ItemData(i))
+				c, err := ParseChunk(Logical(k.Offset), n.ItemData(i))
 				if err != nil {
 					return &ondisk.BlockError{Logical: logical, Tree: ondisk.ChunkTreeObjectID, Key: &k, Err: err}
 				}
@@ -434,7 +434,7 @@ func (v *Volume) MissingDevices() []DeviceInfo {
 
 // NumCopies is how many mirrors ReadMirror accepts for logical, or 0 when
 // no chunk maps it.
-func (v *Volume) NumCopies(logical uint64) int {
+func (v *Volume) NumCopies(logical Logical) int {
 	c, ok := v.chunks.Lookup(logical)
 	if !ok {
 		return 0

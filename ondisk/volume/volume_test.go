@@ -44,7 +44,7 @@ func TestVolumeProfiles(t *testing.T) {
 			if cs := v.Chunks(); len(cs) != 1 || cs[0].Logical != tfsLogical || cs[0].Length != c.Length {
 				t.Fatalf("chunks %+v", cs)
 			}
-			if d := v.Devices(); len(d) != p.ndev || !d[p.ndev-1].Present || d[0].UUID != tfsDevUUID(1) || d[0].Name != "dev1" || d[0].Item.TotalBytes != tfsDevSize {
+			if d := v.Devices(); len(d) != p.ndev || !d[p.ndev-1].Present || d[0].UUID != tfsDevUUID(uint64(1)) || d[0].Name != "dev1" || d[0].Item.TotalBytes != tfsDevSize {
 				t.Errorf("devices %+v", d)
 			}
 			if v.NodeSize() != tfsNodeSize || v.SectorSize() != 4096 || v.CsumType() != ondisk.CsumCRC32C || v.Super().Generation != tfsGen {
@@ -66,12 +66,12 @@ func TestVolumeProfiles(t *testing.T) {
 				got := make([]byte, sp[1])
 				for m := range copies {
 					clear(got)
-					if err := v.ReadMirror(got, tfsLogical+sp[0], m); err != nil || !bytes.Equal(got, want) {
+					if err := v.ReadMirror(got, tfsLogical+Logical(sp[0]), m); err != nil || !bytes.Equal(got, want) {
 						t.Fatalf("ReadMirror(%d+%d, mirror %d): %v, equal %v", sp[0], sp[1], m, err, bytes.Equal(got, want))
 					}
 				}
 				clear(got)
-				if err := v.ReadLogical(got, tfsLogical+sp[0]); err != nil || !bytes.Equal(got, want) {
+				if err := v.ReadLogical(got, tfsLogical+Logical(sp[0])); err != nil || !bytes.Equal(got, want) {
 					t.Fatalf("ReadLogical(%d+%d): %v", sp[0], sp[1], err)
 				}
 			}
@@ -81,7 +81,7 @@ func TestVolumeProfiles(t *testing.T) {
 						break
 					}
 					wd, wp := tfsExpectPhysical(c, off, m)
-					gd, gp, err := v.MapPhysical(tfsLogical+off, m)
+					gd, gp, err := v.MapPhysical(tfsLogical+Logical(off), m)
 					if err != nil || gd != wd || gp != wp {
 						t.Fatalf("MapPhysical(+%d, %d) = %d, %d, %v; want %d, %d", off, m, gd, gp, err, wd, wp)
 					}
@@ -98,7 +98,7 @@ func TestVolumeProfiles(t *testing.T) {
 
 // tfsReadable says, by the profile rules, whether a chunk survives
 // the loss of the devices in gone.
-func tfsReadable(c *Chunk, gone map[uint64]bool) bool {
+func tfsReadable(c *Chunk, gone map[DevID]bool) bool {
 	lost := 0
 	for _, s := range c.Stripes {
 		if gone[s.DevID] {
@@ -135,11 +135,11 @@ func TestVolumeMissingDevices(t *testing.T) {
 		f := newTestFS(p.profile, p.ndev)
 		all := f.build()
 		for mask := 1; mask < 1<<p.ndev-1; mask++ {
-			gone := map[uint64]bool{}
+			gone := map[DevID]bool{}
 			var devs []*Device
 			for i, d := range all {
 				if mask&(1<<i) != 0 {
-					gone[uint64(i+1)] = true
+					gone[DevID(i+1)] = true
 				} else {
 					devs = append(devs, d)
 				}
@@ -264,7 +264,7 @@ func TestGFTables(t *testing.T) {
 // test filesystem holds.
 func tfsRewrite(f *testFS, logical uint64, m int, b []byte) {
 	s := f.chunk.Stripes[m]
-	copy(f.devs[s.DevID-1][s.Offset+logical-tfsLogical:], b)
+	copy(f.devs[s.DevID-1][uint64(s.Offset)+logical-tfsLogical:], b)
 }
 
 func TestReadTreeBlockCopies(t *testing.T) {
@@ -306,7 +306,7 @@ func TestReadTreeBlockChecks(t *testing.T) {
 	leafKey := ondisk.Key{ObjectID: ondisk.DevItemsObjectID, Type: ondisk.DevItemKey, Offset: 1}
 	for _, tc := range []struct {
 		name    string
-		logical uint64
+		logical Logical
 		want    ondisk.BlockExpect
 		substr  string
 	}{
@@ -320,7 +320,7 @@ func TestReadTreeBlockChecks(t *testing.T) {
 		{"unaligned", tfsRoot + 512, ondisk.BlockExpect{}, "not aligned to sectorsize 4096"},
 		{"zero", 0, ondisk.BlockExpect{}, "not aligned"},
 		{"unmapped", 1 << 40, ondisk.BlockExpect{}, "no chunk maps this address"},
-		{"past chunk end", tfsLogical + f.chunk.Length - 4096, ondisk.BlockExpect{}, "16384 bytes run past the end of the single chunk"},
+		{"past chunk end", tfsLogical + Logical(f.chunk.Length) - 4096, ondisk.BlockExpect{}, "16384 bytes run past the end of the single chunk"},
 	} {
 		n, err := v.ReadTreeBlock(tc.logical, tc.want)
 		if tc.substr == "" {
@@ -330,7 +330,7 @@ func TestReadTreeBlockChecks(t *testing.T) {
 			continue
 		}
 		var be *ondisk.BlockError
-		if !errors.As(err, &be) || be.Logical != tc.logical || !strings.Contains(err.Error(), tc.substr) {
+		if !errors.As(err, &be) || be.Logical != uint64(tc.logical) || !strings.Contains(err.Error(), tc.substr) {
 			t.Errorf("%s: got %v, want %q", tc.name, err, tc.substr)
 		}
 	}
@@ -375,12 +375,12 @@ func TestReadErrors(t *testing.T) {
 	if err := v.ReadLogical(p, tfsLogical); err != nil || !bytes.Equal(p, f.content[:4096]) {
 		t.Errorf("ReadLogical: %v", err)
 	}
-	err = v.ReadVerified(p, tfsLogical, 0, func([]byte, uint64) error { return errors.New("nope") })
+	err = v.ReadVerified(p, tfsLogical, 0, func([]byte, Logical) error { return errors.New("nope") })
 	if err == nil || !strings.Contains(err.Error(), "past the device end 1049576 on mirror 1 (devid 1 physical 1048576), nope on mirror 2 (devid 2 physical 1048576)") {
 		t.Errorf("ReadVerified: %v", err)
 	}
 	calls := 0
-	if err := v.ReadVerified(p, tfsLogical+4096, 0, func([]byte, uint64) error { calls++; return nil }); err != nil || calls != 1 || !bytes.Equal(p, f.content[4096:8192]) {
+	if err := v.ReadVerified(p, tfsLogical+4096, 0, func([]byte, Logical) error { calls++; return nil }); err != nil || calls != 1 || !bytes.Equal(p, f.content[4096:8192]) {
 		t.Errorf("ReadVerified ok: %v after %d checks", err, calls)
 	}
 }
@@ -533,7 +533,7 @@ func FuzzOpen(f *testing.F) {
 		for _, c := range v.Chunks() {
 			p := make([]byte, min(c.Length, 3*ondisk.StripeLen))
 			for m := range v.NumCopies(c.Logical) {
-				_ = v.ReadMirror(p, c.End()-uint64(len(p)), m)
+				_ = v.ReadMirror(p, c.End()-Logical(len(p)), m)
 			}
 		}
 	})
@@ -576,10 +576,10 @@ func TestVolumeWrongDevices(t *testing.T) {
 			sums[i] = crc32cSum(f.content[i*4096 : (i+1)*4096])
 		}
 		for mask := 1; mask < 1<<p.ndev-1; mask++ {
-			gone := map[uint64]bool{}
+			gone := map[DevID]bool{}
 			for i := range p.ndev {
 				if mask&(1<<i) != 0 {
-					gone[uint64(i+1)] = true
+					gone[DevID(i+1)] = true
 				}
 			}
 			if !tfsReadable(c, gone) {
@@ -610,7 +610,7 @@ func TestVolumeWrongDevices(t *testing.T) {
 					t.Errorf("%s: root: %v", name, err)
 				}
 				got := make([]byte, c.Length)
-				err = v.ReadVerified(got, tfsLogical, 4096, func(b []byte, at uint64) error {
+				err = v.ReadVerified(got, tfsLogical, 4096, func(b []byte, at Logical) error {
 					if crc32cSum(b) != sums[(at-tfsLogical)/4096] {
 						return errors.New("sector checksum mismatch")
 					}
@@ -623,7 +623,7 @@ func TestVolumeWrongDevices(t *testing.T) {
 				// device); damage elsewhere goes unnoticed, as it should.
 				normal := false
 				for off := uint64(0); off < c.Length; off += 4096 {
-					devid, _, _ := v.MapPhysical(tfsLogical+off, 0)
+					devid, _, _ := v.MapPhysical(tfsLogical+Logical(off), 0)
 					normal = normal || gone[devid]
 				}
 				if normal && len(warns) == 0 {
@@ -632,7 +632,8 @@ func TestVolumeWrongDevices(t *testing.T) {
 				if sum := v.RepairSummary(); normal {
 					_, list, _ := strings.Cut(sum, "bad bytes on ")
 					for _, part := range strings.Split(list, ", ") {
-						var id, n uint64
+						var id DevID
+						var n uint64
 						if _, err := fmt.Sscanf(part, "devid %d (%d)", &id, &n); err != nil || !gone[id] {
 							t.Errorf("%s: summary %q blames devid %d", name, sum, id)
 						}
@@ -681,7 +682,7 @@ func TestRAID5RepairMessages(t *testing.T) {
 		}
 		return v
 	}
-	check := func(b []byte, logical uint64) error {
+	check := func(b []byte, logical Logical) error {
 		if !bytes.Equal(b, f.content[logical-tfsLogical:][:len(b)]) {
 			return errors.New("sector checksum mismatch")
 		}
