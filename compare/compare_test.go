@@ -294,11 +294,7 @@ func TestResultString(t *testing.T) {
 
 // openImage opens a single-device image file (plain or .zst).
 func openImage(t testing.TB, dev *volume.Device) *fstree.FS {
-	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs, err := fstree.Open(vol, fstree.Options{})
+	fs, err := fstree.New([]*volume.Device{dev}, fstree.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,11 +67,7 @@ func loadFuzzTargets() ([]fuzzTarget, error) {
 }
 
 func openFS(dev *volume.Device) (*fstree.FS, error) {
-	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
-	if err != nil {
-		return nil, err
-	}
-	return fstree.Open(vol, fstree.Options{})
+	return fstree.New([]*volume.Device{dev}, fstree.Options{})
 }
 
 // FuzzTreesCorruptBlock damages one block of the left tree (every copy,

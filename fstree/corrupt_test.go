@@ -17,11 +17,7 @@ import (
 // openDev opens the filesystem on one device.
 func openDev(t *testing.T, dev *volume.Device) *fstree.FS {
 	t.Helper()
-	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs, err := fstree.Open(vol, fstree.Options{})
+	fs, err := fstree.New([]*volume.Device{dev}, fstree.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

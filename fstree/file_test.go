@@ -133,11 +133,7 @@ func openFixture(t *testing.T, name string) (*fstree.FS, func(devid, physical ui
 		}
 		patched[sb.DevItem.DevID] = pd
 	}
-	vol, err := volume.Open(devs, volume.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs, err := fstree.Open(vol, fstree.Options{})
+	fs, err := fstree.New(devs, fstree.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

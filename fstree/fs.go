@@ -3,6 +3,7 @@ package fstree
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/coldsend/coldsend/btree"
 	"github.com/coldsend/coldsend/ondisk"
@@ -10,11 +11,17 @@ import (
 	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
-// Options tune Open.
+// Options tune OpenFiles and New.
 type Options struct {
-	// Warn receives non-fatal findings (a log tree left by an unclean
-	// unmount, a missing device the profile can do without). Nil discards.
-	Warn func(msg string)
+	// Warn receives findings that do not stop reading, as values: a
+	// missing device the profile can do without, a superblock copy in
+	// use other than the primary, blocks read from another copy, a log
+	// tree left by an unclean unmount. It may be called concurrently.
+	// Nil discards them.
+	Warn func(ondisk.Warning)
+	// Super selects the superblock copy to trust on every device; the
+	// zero value takes the primary (see volume.SuperChoice).
+	Super volume.SuperChoice
 	// CacheBytes bounds the tree-block cache; zero means the default.
 	CacheBytes int
 	// NoDataChecksums skips data checksum verification.
@@ -22,20 +29,60 @@ type Options struct {
 }
 
 // FS is an opened filesystem: the volume, a block cache and the root tree.
+// It is safe for concurrent use; the Files and cursors it hands out are
+// not.
 type FS struct {
-	vol   *volume.Volume
-	cache *btree.Cache
-	root  *btree.Tree
-	opts  Options
+	vol     *volume.Volume
+	cache   *btree.Cache
+	root    *btree.Tree
+	opts    Options
+	closers []io.Closer // the files OpenFiles opened
 
 	csumTree  *btree.Tree // nil when the filesystem has none
 	LogTreeOf []uint64    // subvolumes with uncommitted log trees
 }
 
-// Open reads the root tree of vol and checks for a leftover log tree.
-func Open(vol *volume.Volume, opts Options) (*FS, error) {
+// OpenFiles opens the filesystem on the image files or block devices at
+// paths (one per device of a multi-device filesystem, in any order),
+// read-only. The FS owns the files: Close closes them.
+func OpenFiles(paths []string, opts Options) (*FS, error) {
+	var devs []*volume.Device
+	var closers []io.Closer
+	closeAll := func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}
+	for _, p := range paths {
+		d, c, err := volume.OpenDeviceFile(p)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		devs, closers = append(devs, d), append(closers, c)
+	}
+	fs, err := New(devs, opts)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	fs.closers = closers
+	return fs, nil
+}
+
+// New opens the filesystem on devs, readers of the devices' bytes (image
+// files, block devices, memory), for instance:
+//
+//	fs, err := fstree.New([]*volume.Device{{Name: "img", R: memfile.New(b), Size: int64(len(b))}}, fstree.Options{})
+//
+// Close does not close the readers.
+func New(devs []*volume.Device, opts Options) (*FS, error) {
 	if opts.Warn == nil {
-		opts.Warn = func(string) {}
+		opts.Warn = func(ondisk.Warning) {}
+	}
+	vol, err := volume.Open(devs, volume.Options{Warn: opts.Warn, Super: opts.Super})
+	if err != nil {
+		return nil, err
 	}
 	sb := vol.Super()
 	fs := &FS{vol: vol, cache: btree.NewCache(vol, opts.CacheBytes), opts: opts}
@@ -54,6 +101,17 @@ func Open(vol *volume.Volume, opts Options) (*FS, error) {
 	return fs, nil
 }
 
+// Close closes the files OpenFiles opened; for an FS from New it does
+// nothing. The FS must not be used after.
+func (fs *FS) Close() error {
+	var errs []error
+	for _, c := range fs.closers {
+		errs = append(errs, c.Close())
+	}
+	fs.closers = nil
+	return errors.Join(errs...)
+}
+
 // checkLogTree names the subvolumes with fsynced but uncommitted changes.
 // The log is never replayed: the committed trees are what send reads.
 func (fs *FS) checkLogTree() {
@@ -66,9 +124,11 @@ func (fs *FS) checkLogTree() {
 	what := fmt.Sprintf("the filesystem was not cleanly unmounted: a log tree at logical %d holds fsynced changes that were never committed", sb.LogRoot)
 	switch {
 	case err != nil:
-		fs.opts.Warn(fmt.Sprintf("%s (unreadable: %v); reading the last committed state, generation %d", what, err, sb.Generation))
+		fs.opts.Warn(ondisk.Warning{Kind: ondisk.WarnLogTree, Logical: sb.LogRoot, Tree: ondisk.TreeLogObjectID,
+			Msg: fmt.Sprintf("%s (unreadable: %v); reading the last committed state, generation %d", what, err, sb.Generation)})
 	default:
-		fs.opts.Warn(fmt.Sprintf("%s for %s; reading the last committed state, generation %d, without them", what, subvolList(fs.LogTreeOf), sb.Generation))
+		fs.opts.Warn(ondisk.Warning{Kind: ondisk.WarnLogTree, Logical: sb.LogRoot, Tree: ondisk.TreeLogObjectID,
+			Msg: fmt.Sprintf("%s for %s; reading the last committed state, generation %d, without them", what, subvolList(fs.LogTreeOf), sb.Generation)})
 	}
 }
 

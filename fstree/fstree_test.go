@@ -17,12 +17,8 @@ func openImage(t *testing.T, path string) (*FS, []string) {
 		t.Fatal(err)
 	}
 	var warnings []string
-	warn := func(m string) { warnings = append(warnings, m) }
-	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{Warn: warn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs, err := Open(vol, Options{Warn: warn})
+	warn := func(w ondisk.Warning) { warnings = append(warnings, w.Msg) }
+	fs, err := New([]*volume.Device{dev}, Options{Warn: warn})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,12 +29,7 @@ func loadFuzzImage() error {
 			return
 		}
 		fuzzImage.dev = dev
-		vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
-		if err != nil {
-			fuzzImage.err = err
-			return
-		}
-		fs, err := Open(vol, Options{})
+		fs, err := New([]*volume.Device{dev}, Options{})
 		if err != nil {
 			fuzzImage.err = err
 			return
@@ -73,11 +68,7 @@ func FuzzCorruptTreeBlock(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		vol, err := volume.Open([]*volume.Device{bad}, volume.Options{})
-		if err != nil {
-			return
-		}
-		fs, err := Open(vol, Options{})
+		fs, err := New([]*volume.Device{bad}, Options{})
 		if err != nil {
 			return
 		}

@@ -113,7 +113,7 @@ func CompatRONames(flags uint64) []string { return featureNames(flags, compatRON
 // unknown incompat bits, the known features listed in refusedIncompat and
 // filesystems without mixed back references. Unknown compat_ro and compat
 // bits only matter to writers, so they come back as warnings.
-func CheckFeatures(sb *Superblock) (warnings []string, err error) {
+func CheckFeatures(sb *Superblock) (warnings []Warning, err error) {
 	for _, f := range refusedIncompat {
 		if sb.IncompatFlags&f.bit != 0 {
 			return nil, unsupportedf("%s", f.msg)
@@ -130,10 +130,10 @@ func CheckFeatures(sb *Superblock) (warnings []string, err error) {
 		known |= f.bit
 	}
 	if unknown := sb.CompatROFlags &^ known; unknown != 0 {
-		warnings = append(warnings, fmt.Sprintf("unknown compat_ro feature bits %#x (%v); reading anyway", unknown, CompatRONames(unknown)))
+		warnings = append(warnings, Warning{Kind: WarnFeature, Msg: fmt.Sprintf("unknown compat_ro feature bits %#x (%v); reading anyway", unknown, CompatRONames(unknown))})
 	}
 	if sb.CompatFlags != 0 {
-		warnings = append(warnings, fmt.Sprintf("unknown compat feature bits %#x; reading anyway", sb.CompatFlags))
+		warnings = append(warnings, Warning{Kind: WarnFeature, Msg: fmt.Sprintf("unknown compat feature bits %#x; reading anyway", sb.CompatFlags)})
 	}
 	return warnings, nil
 }

@@ -60,7 +60,11 @@ func TestCheckFeatures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := strings.Join(warns, "\n"); tc.warnSub == "" && got != "" || !strings.Contains(got, tc.warnSub) {
+			var msgs []string
+			for _, w := range warns {
+				msgs = append(msgs, w.Msg)
+			}
+			if got := strings.Join(msgs, "\n"); tc.warnSub == "" && got != "" || !strings.Contains(got, tc.warnSub) {
 				t.Errorf("warnings %q, want %q", got, tc.warnSub)
 			}
 		})

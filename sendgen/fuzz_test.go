@@ -56,11 +56,7 @@ func loadFuzzImage() error {
 }
 
 func openFS(dev *volume.Device) (*fstree.FS, error) {
-	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
-	if err != nil {
-		return nil, err
-	}
-	return fstree.Open(vol, fstree.Options{})
+	return fstree.New([]*volume.Device{dev}, fstree.Options{})
 }
 
 // fuzzSends are the sends one fuzz input picks from: full sends of the

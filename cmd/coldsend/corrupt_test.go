@@ -40,11 +40,7 @@ func damagedImage(t *testing.T, dir string, damage func(dev *volume.Device, fs *
 		t.Fatal(err)
 	}
 	dev := &volume.Device{Name: img, R: f, Size: st.Size()}
-	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs, err := fstree.Open(vol, fstree.Options{})
+	fs, err := fstree.New([]*volume.Device{dev}, fstree.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,11 +112,7 @@ func pointEntry(path, target string, both bool) func(*volume.Device, *fstree.FS)
 				return bad, err
 			}
 			// The DIR_ITEM is read from the damaged image, not the intact one.
-			vol, err := volume.Open([]*volume.Device{bad}, volume.Options{})
-			if err != nil {
-				return nil, err
-			}
-			bfs, err := fstree.Open(vol, fstree.Options{})
+			bfs, err := fstree.New([]*volume.Device{bad}, fstree.Options{})
 			if err != nil {
 				return nil, err
 			}

@@ -1,11 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/coldsend/coldsend/fstree"
+	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
@@ -33,26 +34,49 @@ func (f *fsFlags) superChoice() (volume.SuperChoice, error) {
 	return volume.SuperCopy(f.super), nil
 }
 
-// openedFS is a filesystem and the files behind it.
+// maxRepairWarnings bounds the repairs printed one by one: a wiped device
+// makes one per stripe read, and the summary at the end says more than
+// thousands of lines.
+const maxRepairWarnings = 10
+
+// warnPrinter prints warnings on stderr, the first maxRepairWarnings
+// repairs one by one (all of them when verbose).
+type warnPrinter struct {
+	w       io.Writer
+	verbose bool
+	mu      sync.Mutex
+	repairs int
+}
+
+func (p *warnPrinter) warn(w ondisk.Warning) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w.Kind == ondisk.WarnRepair {
+		p.repairs++
+		switch {
+		case p.verbose || p.repairs < maxRepairWarnings:
+		case p.repairs == maxRepairWarnings:
+			w.Msg += "; further repairs are counted, not reported one by one"
+		default:
+			return
+		}
+	}
+	fmt.Fprintf(p.w, "coldsend: warning: %s\n", w.Msg)
+}
+
+// openedFS is a filesystem opened for a command.
 type openedFS struct {
 	*fstree.FS
-	closers []io.Closer
-	stderr  io.Writer
+	stderr io.Writer
 }
 
 // Close closes the devices, after summing up the reads that had to be
 // repaired from other copies or parity, if any.
 func (o *openedFS) Close() error {
-	if o.FS != nil {
-		if sum := o.Volume().RepairSummary(); sum != "" {
-			fmt.Fprintf(o.stderr, "coldsend: warning: %s\n", sum)
-		}
+	if sum := o.Volume().RepairSummary(); sum != "" {
+		fmt.Fprintf(o.stderr, "coldsend: warning: %s\n", sum)
 	}
-	var errs []error
-	for _, c := range o.closers {
-		errs = append(errs, c.Close())
-	}
-	return errors.Join(errs...)
+	return o.FS.Close()
 }
 
 // openFS opens image plus any --device paths, read-only, and the
@@ -62,30 +86,12 @@ func (f *fsFlags) open(image string, stderr io.Writer) (*openedFS, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := &openedFS{stderr: stderr}
-	var devs []*volume.Device
-	for _, p := range append([]string{image}, f.devices...) {
-		d, c, err := volume.OpenDeviceFile(p)
-		if err != nil {
-			o.Close()
-			return nil, err
-		}
-		o.closers = append(o.closers, c)
-		devs = append(devs, d)
-	}
-	warn := func(msg string) { fmt.Fprintf(stderr, "coldsend: warning: %s\n", msg) }
-	vol, err := volume.Open(devs, volume.Options{Warn: warn, Super: super})
+	p := &warnPrinter{w: stderr}
+	fs, err := fstree.OpenFiles(append([]string{image}, f.devices...), fstree.Options{Warn: p.warn, Super: super, NoDataChecksums: f.noCsum})
 	if err != nil {
-		o.Close()
 		return nil, err
 	}
-	fs, err := fstree.Open(vol, fstree.Options{Warn: warn, NoDataChecksums: f.noCsum})
-	if err != nil {
-		o.Close()
-		return nil, err
-	}
-	o.FS = fs
-	return o, nil
+	return &openedFS{FS: fs, stderr: stderr}, nil
 }
 
 // withPath opens image, resolves path (SUBVOL[/PATH]) on it and calls fn

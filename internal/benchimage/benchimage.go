@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/coldsend/coldsend/fstree"
-	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // Format versions how this package builds an image (the mkfs and mount
@@ -296,18 +295,9 @@ func NeedMount(b *testing.B) {
 
 // Open opens img with coldsend, as the CLI does.
 func Open(tb testing.TB, img string) (*fstree.FS, func()) {
-	dev, closer, err := volume.OpenDeviceFile(img)
+	fs, err := fstree.OpenFiles([]string{img}, fstree.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
-	if err == nil {
-		var fs *fstree.FS
-		if fs, err = fstree.Open(vol, fstree.Options{}); err == nil {
-			return fs, func() { closer.Close() }
-		}
-	}
-	closer.Close()
-	tb.Fatal(err)
-	return nil, nil
+	return fs, func() { fs.Close() }
 }

@@ -208,12 +208,8 @@ func (s *Scenario) Open(d Damage) (*fstree.FS, []string, error) {
 		devs = append(devs, dev)
 	}
 	var warns []string
-	warn := func(m string) { warns = append(warns, m) }
-	vol, err := volume.Open(devs, volume.Options{Warn: warn})
-	if err != nil {
-		return nil, warns, err
-	}
-	fs, err := fstree.Open(vol, fstree.Options{Warn: warn})
+	warn := func(w ondisk.Warning) { warns = append(warns, w.Msg) }
+	fs, err := fstree.New(devs, fstree.Options{Warn: warn})
 	return fs, warns, err
 }
 

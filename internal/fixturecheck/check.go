@@ -35,16 +35,12 @@ func Open(dir string, sc *manifest.Scenario, warnings *[]string) (*fstree.FS, er
 		}
 		devs = append(devs, dev)
 	}
-	warn := func(msg string) {
+	warn := func(w ondisk.Warning) {
 		if warnings != nil {
-			*warnings = append(*warnings, msg)
+			*warnings = append(*warnings, w.Msg)
 		}
 	}
-	vol, err := volume.Open(devs, volume.Options{Warn: warn})
-	if err != nil {
-		return nil, err
-	}
-	return fstree.Open(vol, fstree.Options{Warn: warn})
+	return fstree.New(devs, fstree.Options{Warn: warn})
 }
 
 // CheckScenario loads the scenario in dir and compares everything the

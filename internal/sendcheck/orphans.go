@@ -33,11 +33,7 @@ func Orphans(dir string) (checked int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	vol, err := volume.Open([]*volume.Device{dev}, volume.Options{})
-	if err != nil {
-		return 0, err
-	}
-	fs, err := fstree.Open(vol, fstree.Options{})
+	fs, err := fstree.New([]*volume.Device{dev}, fstree.Options{})
 	if err != nil {
 		return 0, err
 	}

@@ -58,10 +58,8 @@ func (d *Device) readAt(p []byte, off Physical, what string) error {
 // device is not btrfs (mirrors may be leftovers of an earlier filesystem),
 // so mirrors are only a fallback for a primary that is damaged; the error
 // then says which copy ReadSuperblockCopy could be asked to trust.
-func ReadSuperblock(d *Device, warn func(msg string)) (*ondisk.Superblock, error) {
-	if warn == nil {
-		warn = func(string) {}
-	}
+func ReadSuperblock(d *Device, warn func(ondisk.Warning)) (*ondisk.Superblock, error) {
+	warnf := superWarner(d, warn)
 	var best *ondisk.Superblock
 	var primaryErr error
 	for i := range ondisk.SuperblockOffsets {
@@ -78,11 +76,11 @@ func ReadSuperblock(d *Device, warn func(msg string)) (*ondisk.Superblock, error
 			// A blank mirror slot is normal (for instance a sparse image
 			// never written there); only damage is worth a warning.
 			if !errors.Is(err, ondisk.ErrNotBtrfs) && primaryErr == nil {
-				warn(fmt.Sprintf("%s: superblock copy at byte offset %d is invalid: %v", d.Name, ondisk.SuperblockOffsets[i], err))
+				warnf("%s: superblock copy at byte offset %d is invalid: %v", d.Name, ondisk.SuperblockOffsets[i], err)
 			}
 			continue
 		case best != nil && best.FSID != sb.FSID:
-			warn(fmt.Sprintf("%s: superblock copy at byte offset %d belongs to another filesystem (fsid %s); ignored", d.Name, ondisk.SuperblockOffsets[i], sb.FSID))
+			warnf("%s: superblock copy at byte offset %d belongs to another filesystem (fsid %s); ignored", d.Name, ondisk.SuperblockOffsets[i], sb.FSID)
 			continue
 		}
 		if errors.Is(err, errSuperBeyondEnd) {
@@ -101,11 +99,11 @@ func ReadSuperblock(d *Device, warn func(msg string)) (*ondisk.Superblock, error
 		return nil, &DeviceError{Device: d.Name, Offset: Physical(ondisk.SuperblockOffsets[0]), What: "no valid btrfs superblock", Err: primaryErr}
 	}
 	if primaryErr != nil {
-		warn(fmt.Sprintf("%s: primary superblock at byte offset %d is invalid (%v); using the copy at byte offset %d (generation %d)",
-			d.Name, ondisk.SuperblockOffsets[0], primaryErr, best.Bytenr, best.Generation))
+		warnf("%s: primary superblock at byte offset %d is invalid (%v); using the copy at byte offset %d (generation %d)",
+			d.Name, ondisk.SuperblockOffsets[0], primaryErr, best.Bytenr, best.Generation)
 	} else if best.Bytenr != uint64(ondisk.SuperblockOffsets[0]) {
-		warn(fmt.Sprintf("%s: superblock copy at byte offset %d has generation %d, newer than the primary; using it",
-			d.Name, best.Bytenr, best.Generation))
+		warnf("%s: superblock copy at byte offset %d has generation %d, newer than the primary; using it",
+			d.Name, best.Bytenr, best.Generation)
 	}
 	return best, nil
 }
@@ -115,7 +113,7 @@ func ReadSuperblock(d *Device, warn func(msg string)) (*ondisk.Superblock, error
 // --super` and `btrfs restore -u` read one: that copy must be valid, and
 // warn (if not nil) is told when another copy of the same filesystem is
 // newer, since the trees of an older copy may since have been overwritten.
-func ReadSuperblockCopy(d *Device, i int, warn func(msg string)) (*ondisk.Superblock, error) {
+func ReadSuperblockCopy(d *Device, i int, warn func(ondisk.Warning)) (*ondisk.Superblock, error) {
 	if i < 0 || i >= len(ondisk.SuperblockOffsets) {
 		return nil, fmt.Errorf("superblock copy %d does not exist: copies are 0 (primary), 1 and 2", i)
 	}
@@ -124,10 +122,11 @@ func ReadSuperblockCopy(d *Device, i int, warn func(msg string)) (*ondisk.Superb
 		return nil, &DeviceError{Device: d.Name, Offset: Physical(ondisk.SuperblockOffsets[i]), What: fmt.Sprintf("superblock copy %d", i), Err: err}
 	}
 	if warn != nil {
+		warnf := superWarner(d, warn)
 		for j := range ondisk.SuperblockOffsets {
 			if other, err := readSuperCopy(d, j); j != i && err == nil && other.FSID == sb.FSID && other.Generation > sb.Generation {
-				warn(fmt.Sprintf("%s: using superblock copy %d (generation %d) as asked, though copy %d at byte offset %d is newer (generation %d)",
-					d.Name, i, sb.Generation, j, other.Bytenr, other.Generation))
+				warnf("%s: using superblock copy %d (generation %d) as asked, though copy %d at byte offset %d is newer (generation %d)",
+					d.Name, i, sb.Generation, j, other.Bytenr, other.Generation)
 			}
 		}
 	}
@@ -162,4 +161,14 @@ func superIndex(off uint64) int {
 		}
 	}
 	return -1
+}
+
+// superWarner returns a printf-style reporter of superblock warnings about
+// d, or one that discards them when warn is nil.
+func superWarner(d *Device, warn func(ondisk.Warning)) func(format string, args ...any) {
+	return func(format string, args ...any) {
+		if warn != nil {
+			warn(ondisk.Warning{Kind: ondisk.WarnSuperblock, Device: d.Name, Msg: fmt.Sprintf(format, args...)})
+		}
+	}
 }

@@ -509,8 +509,10 @@ func (r *repair) group(p []byte, off uint64, readErr error, whole bool, check fu
 		if n > 1 {
 			more = fmt.Sprintf(" (%d of the %d sectors read here were bad)", n, nu)
 		}
-		r.v.repairs.note(r.v.warn, n, fixedDevids,
-			fmt.Sprintf("logical %d: %v; used %s%s", c.Logical+Logical(unitOff(fixed)), fixedFails, fixedBy, more))
+		at := c.Logical + Logical(unitOff(fixed))
+		r.v.repairs.note(n, fixedDevids)
+		r.v.warn(ondisk.Warning{Kind: ondisk.WarnRepair, Logical: uint64(at), Tree: r.tree,
+			Msg: fmt.Sprintf("logical %d: %v; used %s%s", at, fixedFails, fixedBy, more)})
 	}
 	return nil
 }
@@ -537,37 +539,26 @@ func (r *repair) heldBad(a *attempt, off uint64) []DevID {
 	return ids
 }
 
-// maxRepairWarnings bounds the repairs reported one by one: a wiped
-// device makes one per stripe read, and a summary says more than
-// thousands of lines.
-const maxRepairWarnings = 10
-
-// repairLog counts what reads had to repair, for warnings and a summary.
+// repairLog counts what reads had to repair, for a summary.
 type repairLog struct {
-	mu     sync.Mutex
-	warned int
-	units  int
-	byDev  map[DevID]int // units repaired around a device that held bad bytes
+	mu    sync.Mutex
+	reads int           // repaired reads (one WarnRepair warning each)
+	units int           // units repaired
+	byDev map[DevID]int // units repaired around a device that held bad bytes
 }
 
-// note records a repair of n units around the devices in devids and
-// warns with msg while under the limit.
-func (l *repairLog) note(warn func(string), n int, devids []DevID, msg string) {
+// note records one read whose n units were repaired around the devices in
+// devids.
+func (l *repairLog) note(n int, devids []DevID) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.reads++
 	l.units += n
 	if l.byDev == nil {
 		l.byDev = map[DevID]int{}
 	}
 	for _, id := range devids {
 		l.byDev[id] += n
-	}
-	l.warned++
-	switch {
-	case l.warned < maxRepairWarnings:
-		warn(msg)
-	case l.warned == maxRepairWarnings:
-		warn(msg + "; further repairs are counted, not reported one by one")
 	}
 }
 
@@ -586,7 +577,7 @@ func (v *Volume) RepairSummary() string {
 		devs = append(devs, fmt.Sprintf("devid %d (%d)", id, l.byDev[id]))
 	}
 	return fmt.Sprintf("%d reads were repaired from other copies or parity (%d sectors or blocks); bad bytes on %s",
-		l.warned, l.units, strings.Join(devs, ", "))
+		l.reads, l.units, strings.Join(devs, ", "))
 }
 
 // ReadLogical fills p from logical, falling back to other copies where a

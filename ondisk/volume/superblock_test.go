@@ -141,7 +141,7 @@ func TestReadSuperblock(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var warns []string
 			dev := &Device{Name: "img", R: &sparseDev{tc.size, tc.regions}, Size: tc.size}
-			sb, err := ReadSuperblock(dev, func(m string) { warns = append(warns, m) })
+			sb, err := ReadSuperblock(dev, func(w ondisk.Warning) { warns = append(warns, w.Msg) })
 			if tc.wantGen == 0 {
 				var de *DeviceError
 				if !errors.As(err, &de) || de.Device != "img" || de.Offset != 65536 || !errors.Is(err, tc.errKind) || !strings.Contains(err.Error(), tc.errSub) {
@@ -191,7 +191,7 @@ func TestReadSuperblockCopy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var warns []string
 			dev := &Device{Name: "img", R: &sparseDev{tc.size, tc.regions}, Size: tc.size}
-			sb, err := ReadSuperblockCopy(dev, tc.copy, func(m string) { warns = append(warns, m) })
+			sb, err := ReadSuperblockCopy(dev, tc.copy, func(w ondisk.Warning) { warns = append(warns, w.Msg) })
 			if tc.wantGen == 0 {
 				if err == nil || !strings.Contains(err.Error(), tc.errSub) {
 					t.Fatalf("got %v, want an error containing %q", err, tc.errSub)

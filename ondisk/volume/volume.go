@@ -18,7 +18,7 @@ type Options struct {
 	// unknown compat_ro features, tree blocks read from a later copy
 	// because an earlier one was bad. Reads may call it concurrently.
 	// nil discards them.
-	Warn func(msg string)
+	Warn func(ondisk.Warning)
 	// Super says which superblock copy to trust on every device; the
 	// zero value is SuperAuto.
 	Super SuperChoice
@@ -53,7 +53,7 @@ type DeviceInfo struct {
 type Volume struct {
 	sb       *ondisk.Superblock
 	metaFSID ondisk.UUID
-	warn     func(string)
+	warn     func(ondisk.Warning)
 	devices  []DeviceInfo // by devid
 	chunks   *ChunkMap
 	stripes  [][]*Device // [chunk][stripe], nil where the device is missing
@@ -75,7 +75,7 @@ type givenDevice struct {
 func Open(devs []*Device, opts Options) (*Volume, error) {
 	warn := opts.Warn
 	if warn == nil {
-		warn = func(string) {}
+		warn = func(ondisk.Warning) {}
 	}
 	given, best, err := readSuperblocks(devs, opts.Super, warn)
 	if err != nil {
@@ -90,13 +90,14 @@ func Open(devs []*Device, opts Options) (*Volume, error) {
 		warn(w)
 	}
 	if sb.Flags&ondisk.SuperFlagError != 0 {
-		warn("the filesystem recorded an error in its superblock (ERROR flag); reading anyway")
+		warn(ondisk.Warning{Kind: ondisk.WarnFilesystem, Msg: "the filesystem recorded an error in its superblock (ERROR flag); reading anyway"})
 	}
 	present := map[DevID]givenDevice{}
 	for _, g := range given {
 		id := DevID(g.sb.DevItem.DevID)
 		if id == 0 {
-			warn(fmt.Sprintf("%s is the target of an unfinished device replace (devid 0); ignoring it and reading the source device", g.dev.Name))
+			warn(ondisk.Warning{Kind: ondisk.WarnDevice, Device: g.dev.Name,
+				Msg: fmt.Sprintf("%s is the target of an unfinished device replace (devid 0); ignoring it and reading the source device", g.dev.Name)})
 			continue
 		}
 		if other, dup := present[id]; dup {
@@ -169,14 +170,14 @@ func Open(devs []*Device, opts Options) (*Volume, error) {
 		return nil, err
 	}
 	for _, d := range v.MissingDevices() {
-		warn(fmt.Sprintf("device devid %d (uuid %s) is missing; reading degraded", d.DevID, d.UUID))
+		warn(ondisk.Warning{Kind: ondisk.WarnDevice, Msg: fmt.Sprintf("device devid %d (uuid %s) is missing; reading degraded", d.DevID, d.UUID)})
 	}
 	return v, nil
 }
 
 // readSuperblocks reads the superblock of every device, insists they all
 // belong to one filesystem and returns the index of the newest.
-func readSuperblocks(devs []*Device, choice SuperChoice, warn func(string)) ([]givenDevice, int, error) {
+func readSuperblocks(devs []*Device, choice SuperChoice, warn func(ondisk.Warning)) ([]givenDevice, int, error) {
 	if len(devs) == 0 {
 		return nil, 0, errors.New("no devices given")
 	}
@@ -203,8 +204,8 @@ func readSuperblocks(devs []*Device, choice SuperChoice, warn func(string)) ([]g
 	}
 	for _, g := range given {
 		if g.sb.Generation < given[best].sb.Generation {
-			warn(fmt.Sprintf("%s: superblock generation %d is older than generation %d of %s; the device missed commits and its copies may be stale",
-				g.dev.Name, g.sb.Generation, given[best].sb.Generation, given[best].dev.Name))
+			warn(ondisk.Warning{Kind: ondisk.WarnDevice, Device: g.dev.Name, Msg: fmt.Sprintf("%s: superblock generation %d is older than generation %d of %s; the device missed commits and its copies may be stale",
+				g.dev.Name, g.sb.Generation, given[best].sb.Generation, given[best].dev.Name)})
 		}
 	}
 	return given, best, nil
@@ -221,7 +222,7 @@ func (v *Volume) checkDevices(devItems []ondisk.DevItem, present map[DevID]given
 		expected[DevID(it.DevID)] = it
 	}
 	if uint64(len(expected)) != v.sb.NumDevices {
-		v.warn(fmt.Sprintf("superblock says %d devices but the chunk tree has %d DEV_ITEMs; trusting the chunk tree", v.sb.NumDevices, len(expected)))
+		v.warn(ondisk.Warning{Kind: ondisk.WarnFilesystem, Msg: fmt.Sprintf("superblock says %d devices but the chunk tree has %d DEV_ITEMs; trusting the chunk tree", v.sb.NumDevices, len(expected))})
 	}
 	for _, id := range slices.Sorted(maps.Keys(present)) {
 		g := present[id]
@@ -233,7 +234,7 @@ func (v *Volume) checkDevices(devItems []ondisk.DevItem, present map[DevID]given
 			return nil, fmt.Errorf("device %s has uuid %s, but devid %d of this filesystem has uuid %s", g.dev.Name, g.sb.DevItem.UUID, id, it.UUID)
 		}
 		if uint64(g.dev.Size) < it.TotalBytes {
-			v.warn(fmt.Sprintf("%s is %d bytes, smaller than the %d bytes devid %d had; reads past its end will fail", g.dev.Name, g.dev.Size, it.TotalBytes, id))
+			v.warn(ondisk.Warning{Kind: ondisk.WarnDevice, Device: g.dev.Name, Msg: fmt.Sprintf("%s is %d bytes, smaller than the %d bytes devid %d had; reads past its end will fail", g.dev.Name, g.dev.Size, it.TotalBytes, id)})
 		}
 	}
 	return expected, nil

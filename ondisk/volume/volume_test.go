@@ -18,7 +18,7 @@ func openTestFS(t *testing.T, devs []*Device) (*Volume, []string) {
 	t.Helper()
 	var warns []string
 	var mu sync.Mutex
-	v, err := Open(devs, Options{Warn: func(m string) { mu.Lock(); warns = append(warns, m); mu.Unlock() }})
+	v, err := Open(devs, Options{Warn: func(w ondisk.Warning) { mu.Lock(); warns = append(warns, w.Msg); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestVolumeMissingDevices(t *testing.T) {
 			}
 			name := fmt.Sprintf("%s/without%v", p.name, gone)
 			var warns []string
-			v, err := Open(devs, Options{Warn: func(m string) { warns = append(warns, m) }})
+			v, err := Open(devs, Options{Warn: func(w ondisk.Warning) { warns = append(warns, w.Msg) }})
 			if !tfsReadable(&f.chunk, gone) {
 				if err == nil || !errors.Is(err, ErrMissingDevice) || !strings.Contains(err.Error(), "pass ") {
 					t.Errorf("%s: Open = %v, want a missing-device error", name, err)
@@ -273,7 +273,7 @@ func TestReadTreeBlockCopies(t *testing.T) {
 	v, _ := openTestFS(t, devs)
 	want := ondisk.BlockExpect{Level: 0, Generation: tfsGen, Owner: ondisk.RootTreeObjectID}
 	var warns []string
-	v.warn = func(m string) { warns = append(warns, m) }
+	v.warn = func(w ondisk.Warning) { warns = append(warns, w.Msg) }
 
 	// Mirror 1 damaged: the block still reads, with a warning.
 	f.devs[0][tfsPhysical+tfsRoot-tfsLogical+500] ^= 0xff
@@ -601,7 +601,7 @@ func TestVolumeWrongDevices(t *testing.T) {
 					}
 				}
 				var warns []string
-				v, err := Open(devs, Options{Warn: func(m string) { warns = append(warns, m) }})
+				v, err := Open(devs, Options{Warn: func(w ondisk.Warning) { warns = append(warns, w.Msg) }})
 				if err != nil {
 					t.Errorf("%s: Open: %v", name, err)
 					continue
@@ -690,7 +690,7 @@ func TestRAID5RepairMessages(t *testing.T) {
 	}
 	v := wipe(1)
 	var warns []string
-	v.warn = func(m string) { warns = append(warns, m) }
+	v.warn = func(w ondisk.Warning) { warns = append(warns, w.Msg) }
 	p := make([]byte, n)
 	if err := v.ReadVerified(p, tfsLogical+at, 4096, check); err != nil || !bytes.Equal(p, f.content[at:at+n]) {
 		t.Fatal(err)
