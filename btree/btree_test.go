@@ -203,17 +203,16 @@ func TestSeek(t *testing.T) {
 	}
 }
 
-func TestWalkObject(t *testing.T) {
+func TestObjectItems(t *testing.T) {
 	items := makeItems(400)
 	m, root := buildTree(items, 6, 4)
 	tr := New(m, root)
 	var got []ondisk.Key
-	err := tr.WalkObject(300, 21, func(k ondisk.Key, _ []byte) (bool, error) {
-		got = append(got, k)
-		return true, nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	for it, err := range tr.ObjectItems(300, 21) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, it.Key)
 	}
 	var want []ondisk.Key
 	for _, it := range items {
@@ -222,7 +221,47 @@ func TestWalkObject(t *testing.T) {
 		}
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) || len(want) == 0 {
-		t.Fatalf("WalkObject got %v want %v", got, want)
+		t.Fatalf("ObjectItems got %v want %v", got, want)
+	}
+}
+
+// TestItemsStopsAndFails: a consumer that stops early gets no more items,
+// and a block that cannot be read ends the iteration with its error.
+func TestItemsStopsAndFails(t *testing.T) {
+	items := makeItems(400)
+	m, root := buildTree(items, 6, 4)
+	tr := New(m, root)
+	n := 0
+	for _, err := range tr.Items(ondisk.Key{}, ondisk.MaxKey) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n++; n == 10 {
+			break
+		}
+	}
+	if n != 10 {
+		t.Fatalf("stopped after %d items", n)
+	}
+	// Drop the last leaf: the walk reads the items before it, then fails.
+	var last uint64
+	var lastKey ondisk.Key
+	for addr, b := range m.blocks {
+		if n, err := ondisk.ParseNode(b); err == nil && n.Level == 0 && lastKey.Less(n.Key(0)) {
+			last, lastKey = addr, n.Key(0)
+		}
+	}
+	delete(m.blocks, last)
+	var got, errs int
+	for _, err := range New(m, root).Items(ondisk.Key{}, ondisk.MaxKey) {
+		if err != nil {
+			errs++
+			continue
+		}
+		got++
+	}
+	if errs != 1 || got == 0 || got >= len(items) {
+		t.Fatalf("%d items then %d errors", got, errs)
 	}
 }
 

@@ -3,6 +3,7 @@ package btree
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"sync/atomic"
 
 	"github.com/coldsend/coldsend/ondisk"
@@ -114,30 +115,33 @@ func (t *Tree) First() (*Cursor, error) { return t.Seek(ondisk.Key{}) }
 // Last returns a cursor on the tree's last item.
 func (t *Tree) Last() (*Cursor, error) { return t.SeekLE(ondisk.MaxKey) }
 
-// Walk calls fn for every item with from <= key <= to, in key order, until
-// fn returns false or an error.
-func (t *Tree) Walk(from, to ondisk.Key, fn func(k ondisk.Key, data []byte) (bool, error)) error {
-	c, err := t.Seek(from)
-	if err != nil {
-		return err
-	}
-	for c.Valid() {
-		k := c.Key()
-		if k.Compare(to) > 0 {
-			return nil
-		}
-		if more, err := fn(k, c.Data()); err != nil || !more {
-			return err
-		}
-		if err := c.Next(); err != nil {
-			return err
-		}
-	}
-	return nil
+// Item is one leaf item an iteration meets. Data aliases the tree block,
+// which is never modified: it stays valid after the iteration moves on.
+type Item struct {
+	Key  ondisk.Key
+	Data []byte
 }
 
-// WalkObject calls fn for every item of one object ID and type, in key
+// Items iterates over the items with from <= key <= to, in key order. A
+// read error is yielded once, last.
+func (t *Tree) Items(from, to ondisk.Key) iter.Seq2[Item, error] {
+	return func(yield func(Item, error) bool) {
+		c, err := t.Seek(from)
+		for err == nil && c.Valid() {
+			k := c.Key()
+			if k.Compare(to) > 0 || !yield(Item{k, c.Data()}, nil) {
+				return
+			}
+			err = c.Next()
+		}
+		if err != nil {
+			yield(Item{}, err)
+		}
+	}
+}
+
+// ObjectItems iterates over the items of one object ID and type in key
 // order, e.g. every INODE_REF of an inode or every EXTENT_DATA of a file.
-func (t *Tree) WalkObject(objectID uint64, typ ondisk.ItemType, fn func(k ondisk.Key, data []byte) (bool, error)) error {
-	return t.Walk(ondisk.Key{ObjectID: objectID, Type: typ}, ondisk.Key{ObjectID: objectID, Type: typ, Offset: ^uint64(0)}, fn)
+func (t *Tree) ObjectItems(objectID uint64, typ ondisk.ItemType) iter.Seq2[Item, error] {
+	return t.Items(ondisk.Key{ObjectID: objectID, Type: typ}, ondisk.Key{ObjectID: objectID, Type: typ, Offset: ^uint64(0)})
 }

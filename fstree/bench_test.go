@@ -37,12 +37,11 @@ func topLevel(tb testing.TB, fs *fstree.FS) *fstree.Subvol {
 // walkInodes reads every directory below dir and the inode of every entry,
 // and returns how many inodes it read.
 func walkInodes(s *fstree.Subvol, dir uint64) (int, error) {
-	ents, err := s.ReadDir(dir)
-	if err != nil {
-		return 0, err
-	}
 	n := 0
-	for _, e := range ents {
+	for e, err := range s.Entries(dir) {
+		if err != nil {
+			return n, err
+		}
 		if _, err := s.Inode(e.Location.ObjectID); err != nil {
 			return n, err
 		}
@@ -192,22 +191,23 @@ func checkData(tb testing.TB, img, alg string, st *benchimage.Stamp) float64 {
 	s := topLevel(tb, fs)
 	var fileBytes, diskBytes uint64
 	for i, f := range dataFiles(tb, s, st) {
-		err := s.Tree.WalkObject(f.Ino, ondisk.ExtentDataKey, func(k ondisk.Key, data []byte) (bool, error) {
-			fe, err := item.ParseFileExtent(data)
+		for it, err := range s.Tree.ObjectItems(f.Ino, ondisk.ExtentDataKey) {
+			fe := item.FileExtent{}
+			if err == nil {
+				fe, err = item.ParseFileExtent(it.Data)
+			}
 			switch {
 			case err != nil:
-				return false, err
 			case fe.Type != item.FileExtentReg || fe.DiskBytenr == 0:
-				return false, fmt.Errorf("extent at offset %d is not a regular extent", k.Offset)
+				err = fmt.Errorf("extent at offset %d is not a regular extent", it.Key.Offset)
 			case fe.Compression != want:
-				return false, fmt.Errorf("extent at offset %d has compression %d, want %d", k.Offset, fe.Compression, want)
+				err = fmt.Errorf("extent at offset %d is %s, want %s", it.Key.Offset, fe.Compression, want)
+			}
+			if err != nil {
+				tb.Fatalf("%s: %s: %v", img, st.Files[i].Name, err)
 			}
 			fileBytes += fe.NumBytes
 			diskBytes += fe.DiskNumBytes
-			return true, nil
-		})
-		if err != nil {
-			tb.Fatalf("%s: %s: %v", img, st.Files[i].Name, err)
 		}
 		h := sha256.New()
 		if _, err := f.WriteTo(h); err != nil {

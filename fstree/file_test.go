@@ -14,6 +14,7 @@ import (
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/internal/benchimage"
 	"github.com/coldsend/coldsend/internal/imagefile"
+	"github.com/coldsend/coldsend/internal/seq"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/ondisk/volume"
@@ -28,11 +29,10 @@ func readAtAll(f *fstree.File) ([]byte, error) {
 
 // regularFiles calls fn for every regular file of subvolume s.
 func regularFiles(s *fstree.Subvol, dir uint64, path string, fn func(path string, ino uint64)) error {
-	ents, err := s.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
+	for e, err := range s.Entries(dir) {
+		if err != nil {
+			return err
+		}
 		p := path + "/" + string(e.Name)
 		switch {
 		case e.IsSubvolume():
@@ -144,28 +144,30 @@ func openFixture(t *testing.T, name string) (*fstree.FS, func(devid, physical ui
 // extent of ino.
 func damageExtents(t *testing.T, s *fstree.Subvol, ino uint64, patch func(devid, physical uint64)) {
 	vol := s.FS().Volume()
-	err := s.Tree.WalkObject(ino, ondisk.ExtentDataKey, func(_ ondisk.Key, data []byte) (bool, error) {
-		fe, err := item.ParseFileExtent(data)
-		if err != nil || fe.Type != item.FileExtentReg || fe.DiskBytenr == 0 {
-			return true, err
+	for it, err := range s.Tree.ObjectItems(ino, ondisk.ExtentDataKey) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		fe, err := item.ParseFileExtent(it.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fe.Type != item.FileExtentReg || fe.DiskBytenr == 0 {
+			continue
 		}
 		for m := range vol.NumCopies(volume.Logical(fe.DiskBytenr)) {
 			devid, phys, err := vol.MapPhysical(volume.Logical(fe.DiskBytenr), m)
 			if err != nil {
-				return false, err
+				t.Fatal(err)
 			}
 			patch(uint64(devid), uint64(phys))
 		}
-		return true, nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 
 // forEachFile calls fn for every regular file of every subvolume of fs.
 func forEachFile(t *testing.T, fs *fstree.FS, fn func(s *fstree.Subvol, path string, ino uint64)) {
-	svs, err := fs.Subvolumes()
+	svs, err := seq.Collect(fs.Subvolumes())
 	if err != nil {
 		t.Fatal(err)
 	}

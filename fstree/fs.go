@@ -117,10 +117,13 @@ func (fs *FS) Close() error {
 func (fs *FS) checkLogTree() {
 	sb := fs.vol.Super()
 	log := btree.New(fs.cache, btree.Root{ID: ondisk.TreeLogObjectID, Bytenr: sb.LogRoot, Level: sb.LogRootLevel, Generation: sb.Generation + 1})
-	err := log.WalkObject(ondisk.TreeLogObjectID, ondisk.RootItemKey, func(k ondisk.Key, _ []byte) (bool, error) {
-		fs.LogTreeOf = append(fs.LogTreeOf, k.Offset)
-		return true, nil
-	})
+	var err error
+	for it, ierr := range log.ObjectItems(ondisk.TreeLogObjectID, ondisk.RootItemKey) {
+		if err = ierr; err != nil {
+			break
+		}
+		fs.LogTreeOf = append(fs.LogTreeOf, it.Key.Offset)
+	}
 	what := fmt.Sprintf("the filesystem was not cleanly unmounted: a log tree at logical %d holds fsynced changes that were never committed", sb.LogRoot)
 	switch {
 	case err != nil:

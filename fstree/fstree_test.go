@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/coldsend/coldsend/internal/imagefile"
+	"github.com/coldsend/coldsend/internal/seq"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/ondisk/volume"
 )
@@ -66,7 +67,7 @@ func isNoSuchFile(err error) bool { return strings.Contains(err.Error(), "no suc
 
 func TestSubvolumesByUUID(t *testing.T) {
 	fs, _ := openImage(t, "testdata/unclean-log.img.zst")
-	svs, err := fs.Subvolumes()
+	svs, err := seq.Collect(fs.Subvolumes())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/coldsend/coldsend/btree"
 	"github.com/coldsend/coldsend/internal/corrupt"
 	"github.com/coldsend/coldsend/internal/imagefile"
+	"github.com/coldsend/coldsend/internal/seq"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/ondisk/volume"
@@ -79,7 +80,7 @@ func FuzzCorruptTreeBlock(f *testing.F) {
 // readEverything touches every part of the filesystem fstree can read,
 // ignoring errors; bounded so a corrupt tree cannot make it run forever.
 func readEverything(fs *FS) {
-	svs, err := fs.Subvolumes()
+	svs, err := seq.Collect(fs.Subvolumes())
 	if err != nil {
 		return
 	}
@@ -93,15 +94,14 @@ func readEverything(fs *FS) {
 		_, _ = fs.SubvolumesByUUID(sv.Item.UUID, false)
 		var walk func(dir uint64, depth int)
 		walk = func(dir uint64, depth int) {
-			ents, err := s.ReadDir(dir)
-			if err != nil || depth > 64 {
+			if depth > 64 {
 				return
 			}
-			for i := range ents {
-				if budget--; budget < 0 {
+			for de, err := range s.Entries(dir) {
+				if budget--; err != nil || budget < 0 {
 					return
 				}
-				e := &ents[i]
+				e := &de
 				if e.IsSubvolume() {
 					_, _ = s.NestedSubvol(dir, e)
 					continue

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"iter"
 
 	"github.com/coldsend/coldsend/btree"
 	"github.com/coldsend/coldsend/ondisk"
@@ -58,23 +59,32 @@ type DirEntry struct {
 // IsSubvolume reports whether the entry is the root of a nested subvolume.
 func (d *DirEntry) IsSubvolume() bool { return d.Location.Type == ondisk.RootItemKey }
 
-// ReadDir lists directory dir in index (creation) order.
-func (s *Subvol) ReadDir(dir uint64) ([]DirEntry, error) {
-	var out []DirEntry
-	err := s.walkItems(dir, ondisk.DirIndexKey, func(k ondisk.Key, data []byte, fail func(error) error) error {
-		items, err := item.ParseDirItems(data)
-		if err != nil {
-			return fail(err)
+// Entries iterates over the entries of directory dir in index (creation)
+// order. An error ends the iteration.
+func (s *Subvol) Entries(dir uint64) iter.Seq2[DirEntry, error] {
+	return func(yield func(DirEntry, error) bool) {
+		err := s.walkItems(dir, ondisk.DirIndexKey, func(k ondisk.Key, data []byte, fail func(error) error) error {
+			items, err := item.ParseDirItems(data)
+			if err != nil {
+				return fail(err)
+			}
+			if len(items) != 1 {
+				return fail(fmt.Errorf("%w: DIR_INDEX holds %d entries, want 1", ondisk.ErrCorrupt, len(items)))
+			}
+			d := items[0]
+			if !yield(DirEntry{Name: d.Name, Location: d.Location, Type: d.Type, Index: k.Offset}, nil) {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && err != errStop {
+			yield(DirEntry{}, err)
 		}
-		if len(items) != 1 {
-			return fail(fmt.Errorf("%w: DIR_INDEX holds %d entries, want 1", ondisk.ErrCorrupt, len(items)))
-		}
-		d := items[0]
-		out = append(out, DirEntry{Name: d.Name, Location: d.Location, Type: d.Type, Index: k.Offset})
-		return nil
-	})
-	return out, err
+	}
 }
+
+// errStop ends a walkItems early when an iteration's consumer stops.
+var errStop = errors.New("stop")
 
 // Lookup finds name in directory dir through its DIR_ITEM hash.
 func (s *Subvol) Lookup(dir uint64, name []byte) (*DirEntry, error) {

@@ -3,6 +3,7 @@ package fstree
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,9 +32,26 @@ func isSubvolumeID(id uint64) bool {
 	return id == ondisk.FSTreeObjectID || (id >= ondisk.FirstFreeObjectID && id <= ondisk.LastFreeObjectID)
 }
 
-// Subvolumes lists every live subvolume, ordered by ID. Subvolumes being
-// deleted (no references, or an orphan item) are left out.
-func (fs *FS) Subvolumes() ([]*Subvolume, error) {
+// Subvolumes iterates over every live subvolume, ordered by ID.
+// Subvolumes being deleted (no references, or an orphan item) are left
+// out. An error (reading the root tree) ends the iteration.
+func (fs *FS) Subvolumes() iter.Seq2[*Subvolume, error] {
+	return func(yield func(*Subvolume, error) bool) {
+		list, err := fs.subvolumeList()
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for _, sv := range list {
+			if !yield(sv, nil) {
+				return
+			}
+		}
+	}
+}
+
+// subvolumeList reads every live subvolume: paths need all of them.
+func (fs *FS) subvolumeList() ([]*Subvolume, error) {
 	byID := map[uint64]*Subvolume{}
 	var ids []uint64
 	c, err := fs.root.First()

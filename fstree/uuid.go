@@ -33,7 +33,7 @@ func (fs *FS) SubvolumesByUUID(u ondisk.UUID, received bool) ([]uint64, error) {
 			return ids, nil
 		}
 	}
-	svs, err := fs.Subvolumes()
+	svs, err := fs.subvolumeList()
 	if err != nil {
 		return nil, err
 	}

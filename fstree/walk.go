@@ -3,6 +3,7 @@ package fstree
 import (
 	"bytes"
 	"fmt"
+	"iter"
 	"strconv"
 
 	"github.com/coldsend/coldsend/ondisk"
@@ -68,22 +69,22 @@ func (e *WalkEntry) IsDir() bool {
 	return e.Inode == nil || e.Inode.Mode&item.ModeTypeMask == item.ModeDir
 }
 
-// Walk visits every entry below the directory start, in the order of
-// ls -R: a directory's entries in DIR_INDEX order, then its subdirectories
-// one by one. Nested subvolumes are entered. fn sees every entry; an error
-// from it stops the walk. A directory entry that is not the directory's
-// one link (see LinkError) is still given to fn, then reported to onLink
-// and not descended into: onLink returning nil goes on with the rest of
-// the tree, an error stops the walk with it. Errors reading the tree stop
-// the walk.
-func Walk(start Location, fn func(e *WalkEntry) error, onLink func(*LinkError) error) error {
-	w := &walker{fn: fn, onLink: onLink}
-	return w.dir(start, nil)
+// Walk iterates over every entry below the directory start, in the order
+// of ls -R: a directory's entries in DIR_INDEX order, then its
+// subdirectories one by one, nested subvolumes entered. Each entry comes
+// with a nil error. A directory entry that is not the directory's one link
+// comes as usual, followed by its *LinkError, and is not descended into:
+// a consumer that goes on walks the rest of the tree. Any other error
+// (reading the tree) comes last: the walk ends with it.
+func Walk(start Location) iter.Seq2[*WalkEntry, error] {
+	return func(yield func(*WalkEntry, error) bool) {
+		w := &walker{yield: yield}
+		w.dir(start, nil)
+	}
 }
 
 type walker struct {
-	fn     func(*WalkEntry) error
-	onLink func(*LinkError) error
+	yield func(*WalkEntry, error) bool
 	// stack holds the directories from the start down to the one being
 	// listed, with their paths: the loop check, bounded by the depth.
 	stack []walkFrame
@@ -94,41 +95,38 @@ type walkFrame struct {
 	path []byte
 }
 
-func (w *walker) dir(loc Location, path []byte) error {
+// dir walks directory loc and below; false means the walk is over.
+func (w *walker) dir(loc Location, path []byte) bool {
 	w.stack = append(w.stack, walkFrame{loc, path})
 	defer func() { w.stack = w.stack[:len(w.stack)-1] }()
-	ents, err := loc.Subvol.ReadDir(loc.Ino)
-	if err != nil {
-		return err
-	}
-	var subs []*WalkEntry
-	for i := range ents {
-		e := &WalkEntry{DirEntry: ents[i], Path: ents[i].Name}
+	var subs []*WalkEntry // only the subdirectories wait: memory follows the depth
+	for de, err := range loc.Subvol.Entries(loc.Ino) {
+		if err != nil {
+			w.yield(nil, err)
+			return false
+		}
+		e := &WalkEntry{DirEntry: de, Path: de.Name}
 		if path != nil {
 			e.Path = append(append(append([]byte(nil), path...), '/'), e.Name...)
 		}
 		descend, linkErr, err := w.resolve(loc, e)
 		if err != nil {
-			return fmt.Errorf("%s: %w", e.Path, err)
+			w.yield(nil, fmt.Errorf("%s: %w", e.Path, err))
+			return false
 		}
-		if err := w.fn(e); err != nil {
-			return err
-		}
-		if linkErr != nil {
-			if err := w.onLink(linkErr); err != nil {
-				return err
-			}
+		if !w.yield(e, nil) || linkErr != nil && !w.yield(nil, linkErr) {
+			return false
 		}
 		if descend {
 			subs = append(subs, e)
 		}
 	}
 	for _, e := range subs {
-		if err := w.dir(e.Loc, e.Path); err != nil {
-			return err
+		if !w.dir(e.Loc, e.Path) {
+			return false
 		}
 	}
-	return nil
+	return true
 }
 
 // resolve fills e.Loc and e.Inode and says whether to descend into it.

@@ -11,6 +11,7 @@ import (
 	"github.com/coldsend/coldsend/internal/corrupt"
 	"github.com/coldsend/coldsend/internal/fixturestreams"
 	"github.com/coldsend/coldsend/internal/imagefile"
+	"github.com/coldsend/coldsend/internal/seq"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/sendgen"
 )
@@ -42,7 +43,7 @@ func TestSendDirectoryCycle(t *testing.T) {
 	if fs, err = openFS(bad); err != nil {
 		t.Fatal(err)
 	}
-	svs, err := fs.Subvolumes()
+	svs, err := seq.Collect(fs.Subvolumes())
 	if err != nil {
 		t.Fatal(err)
 	}

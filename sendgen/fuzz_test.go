@@ -13,6 +13,7 @@ import (
 	"github.com/coldsend/coldsend/internal/corrupt"
 	"github.com/coldsend/coldsend/internal/fixturestreams"
 	"github.com/coldsend/coldsend/internal/imagefile"
+	"github.com/coldsend/coldsend/internal/seq"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/ondisk/volume"
@@ -172,22 +173,22 @@ func loadLinkTargets() error {
 				return
 			}
 			linkTargets.dirs[id] = append(linkTargets.dirs[id], ondisk.SubvolumeRootDirInodeID)
-			err = fstree.Walk(fstree.Location{Subvol: sv, Ino: ondisk.SubvolumeRootDirInodeID}, func(e *fstree.WalkEntry) error {
+			for e, err := range fstree.Walk(fstree.Location{Subvol: sv, Ino: ondisk.SubvolumeRootDirInodeID}) {
+				if err != nil {
+					linkTargets.err = err
+					return
+				}
 				linkTargets.count[id]++
 				dir, _, _ := cutLast(string(e.Path))
 				dirLoc, err := fs.Resolve("id:" + strconv.FormatUint(id, 10) + "/" + dir)
 				if err != nil {
-					return err
+					linkTargets.err = err
+					return
 				}
 				linkTargets.entries = append(linkTargets.entries, linkEntry{subvol: id, dir: dirLoc.Ino, index: e.Index, name: e.Name, path: string(e.Path)})
 				if e.IsDir() {
 					linkTargets.dirs[id] = append(linkTargets.dirs[id], e.Loc.Ino)
 				}
-				return nil
-			}, func(e *fstree.LinkError) error { return e })
-			if err != nil {
-				linkTargets.err = err
-				return
 			}
 		}
 	})
@@ -329,18 +330,22 @@ func checkDirLink(t *testing.T, e linkEntry, loc ondisk.Key, mode uint8) {
 				return
 			}
 			met := 0
-			err = fstree.Walk(fstree.Location{Subvol: sv, Ino: ondisk.SubvolumeRootDirInodeID}, func(*fstree.WalkEntry) error {
-				if met++; met > linkTargets.count[id] {
-					return errors.New("more entries than the intact tree holds")
+			for _, err := range fstree.Walk(fstree.Location{Subvol: sv, Ino: ondisk.SubvolumeRootDirInodeID}) {
+				var le *fstree.LinkError
+				switch {
+				case errors.As(err, &le):
+				case err != nil && !errors.Is(err, ondisk.ErrCorrupt) && !fstree.IsNotFound(err):
+					t.Errorf("%s: walk of subvolume %d: %v", what, id, err)
+				case err == nil:
+					if met++; met > linkTargets.count[id] {
+						t.Errorf("%s: walk of subvolume %d meets more entries than the intact tree holds", what, id)
+						return
+					}
 				}
-				return nil
-			}, func(*fstree.LinkError) error { return nil })
-			if err != nil && !errors.Is(err, ondisk.ErrCorrupt) && !fstree.IsNotFound(err) {
-				t.Errorf("%s: walk of subvolume %d: %v", what, id, err)
 			}
 		}
 		_, _ = fs.Resolve("id:" + strconv.FormatUint(e.subvol, 10) + "/" + e.path + "/x/y")
-		_, _ = fs.Subvolumes()
+		_, _ = seq.Collect(fs.Subvolumes())
 	}()
 	select {
 	case <-done:

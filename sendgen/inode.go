@@ -271,21 +271,21 @@ func (s *sender) didCreateDir(dir uint64) (bool, error) {
 	if s.inodes.dirCreatedCache.lookup(dir, 0) != nil {
 		return true, nil
 	}
-	found := false
-	err := s.root.Tree.WalkObject(dir, ondisk.DirIndexKey, func(k ondisk.Key, data []byte) (bool, error) {
-		items, err := item.ParseDirItems(data)
+	for it, err := range s.root.Tree.ObjectItems(dir, ondisk.DirIndexKey) {
 		if err != nil {
-			return false, fmt.Errorf("send root, key %v: %w", k, err)
+			return false, err
+		}
+		items, err := item.ParseDirItems(it.Data)
+		if err != nil {
+			return false, fmt.Errorf("send root, key %v: %w", it.Key, err)
 		}
 		loc := items[0].Location
 		if loc.Type != ondisk.RootItemKey && loc.ObjectID < s.sendProgress {
-			found = true
 			s.cacheDirCreated(dir)
-			return false, nil
+			return true, nil
 		}
-		return true, nil
-	})
-	return found, err
+	}
+	return false, nil
 }
 
 // sendCreateInodeIfNeeded mirrors send_create_inode_if_needed: directories

@@ -174,16 +174,17 @@ func (s *sender) processAllRefs(res compare.Result) error {
 		root, cb = s.inodes.parentRoot, s.recordDeletedRefIfNeeded
 	}
 	ino := s.cmpKey.ObjectID
-	err := root.Tree.Walk(ondisk.Key{ObjectID: ino, Type: ondisk.InodeRefKey}, ondisk.Key{ObjectID: ino, Type: ondisk.InodeExtrefKey, Offset: ^uint64(0)},
-		func(k ondisk.Key, data []byte) (bool, error) {
-			return true, iterateInodeRef(k, data, cb)
-		})
-	if err != nil {
-		return err
+	for it, err := range root.Tree.Items(ondisk.Key{ObjectID: ino, Type: ondisk.InodeRefKey}, ondisk.Key{ObjectID: ino, Type: ondisk.InodeExtrefKey, Offset: ^uint64(0)}) {
+		if err == nil {
+			err = iterateInodeRef(it.Key, it.Data, cb)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	// The pending move does not matter: the inode is re-created and gets
 	// renamed into place with its parent directory.
-	_, err = s.processRecordedRefs()
+	_, err := s.processRecordedRefs()
 	return err
 }
 
@@ -658,29 +659,24 @@ func (s *sender) canRmdir(dir, dirGen uint64) (bool, error) {
 		if odi != nil {
 			start = odi.lastDirIndexOffset
 		}
-		busy := false
-		err := root.Tree.Walk(ondisk.Key{ObjectID: dir, Type: ondisk.DirIndexKey, Offset: start}, ondisk.Key{ObjectID: dir, Type: ondisk.DirIndexKey, Offset: ^uint64(0)},
-			func(k ondisk.Key, data []byte) (bool, error) {
-				items, err := item.ParseDirItems(data)
-				if err != nil {
-					return false, fmt.Errorf("parent root, key %v: %w", k, err)
-				}
-				loc := items[0].Location
-				dirHighSeqIno = max(dirHighSeqIno, loc.ObjectID)
-				lastDirIndexOffset = k.Offset
-				if dm := st.getWaitingDirMove(loc.ObjectID); dm != nil {
-					dm.rmdirIno, dm.rmdirGen = dir, dirGen
-					busy = true
-					return false, nil
-				}
-				if loc.ObjectID > s.cur.ino {
-					busy = true
-					return false, nil
-				}
-				return true, nil
-			})
-		if err != nil || busy {
-			return false, err
+		for it, err := range root.Tree.Items(ondisk.Key{ObjectID: dir, Type: ondisk.DirIndexKey, Offset: start}, ondisk.Key{ObjectID: dir, Type: ondisk.DirIndexKey, Offset: ^uint64(0)}) {
+			if err != nil {
+				return false, err
+			}
+			items, err := item.ParseDirItems(it.Data)
+			if err != nil {
+				return false, fmt.Errorf("parent root, key %v: %w", it.Key, err)
+			}
+			loc := items[0].Location
+			dirHighSeqIno = max(dirHighSeqIno, loc.ObjectID)
+			lastDirIndexOffset = it.Key.Offset
+			if dm := st.getWaitingDirMove(loc.ObjectID); dm != nil {
+				dm.rmdirIno, dm.rmdirGen = dir, dirGen
+				return false, nil
+			}
+			if loc.ObjectID > s.cur.ino {
+				return false, nil
+			}
 		}
 		st.freeOrphanDirInfo(odi)
 		return true, nil
@@ -996,36 +992,35 @@ func checkInoInPath(root *fstree.Subvol, ino1, ino1Gen, ino2, ino2Gen uint64) (b
 // isAncestor mirrors is_ancestor: whether (ino1, ino1Gen) is an ancestor
 // of ino2 in root through any of ino2's names.
 func isAncestor(root *fstree.Subvol, ino1, ino1Gen, ino2 uint64) (bool, error) {
-	found := false
-	err := root.Tree.Walk(ondisk.Key{ObjectID: ino2, Type: ondisk.InodeRefKey}, ondisk.Key{ObjectID: ino2, Type: ondisk.InodeExtrefKey, Offset: ^uint64(0)},
-		func(k ondisk.Key, data []byte) (bool, error) {
-			var parents []uint64
-			if k.Type == ondisk.InodeExtrefKey {
-				refs, err := item.ParseInodeExtrefs(data)
-				if err != nil {
-					return false, fmt.Errorf("key %v: %w", k, err)
-				}
-				for _, r := range refs {
-					parents = append(parents, r.Parent)
-				}
-			} else {
-				// Every name of an INODE_REF item has the same parent.
-				parents = []uint64{k.Offset}
+	for it, err := range root.Tree.Items(ondisk.Key{ObjectID: ino2, Type: ondisk.InodeRefKey}, ondisk.Key{ObjectID: ino2, Type: ondisk.InodeExtrefKey, Offset: ^uint64(0)}) {
+		if err != nil {
+			return false, err
+		}
+		var parents []uint64
+		if it.Key.Type == ondisk.InodeExtrefKey {
+			refs, err := item.ParseInodeExtrefs(it.Data)
+			if err != nil {
+				return false, fmt.Errorf("key %v: %w", it.Key, err)
 			}
-			for _, parent := range parents {
-				parentGen, err := getInodeGen(root, parent)
-				if err != nil {
-					return false, err
-				}
-				ok, err := checkInoInPath(root, ino1, ino1Gen, parent, parentGen)
-				if err != nil || ok {
-					found = ok
-					return false, err
-				}
+			for _, r := range refs {
+				parents = append(parents, r.Parent)
 			}
-			return true, nil
-		})
-	return found, err
+		} else {
+			// Every name of an INODE_REF item has the same parent.
+			parents = []uint64{it.Key.Offset}
+		}
+		for _, parent := range parents {
+			parentGen, err := getInodeGen(root, parent)
+			if err != nil {
+				return false, err
+			}
+			ok, err := checkInoInPath(root, ino1, ino1Gen, parent, parentGen)
+			if err != nil || ok {
+				return ok, err
+			}
+		}
+	}
+	return false, nil
 }
 
 // waitForParentMove mirrors wait_for_parent_move: the current directory's

@@ -199,26 +199,20 @@ func rootUUID(ri *item.Root) ondisk.UUID {
 
 // subvolName returns the name in the send root's first ROOT_BACKREF.
 func (s *sender) subvolName() (string, error) {
-	var name string
-	found := false
-	err := s.fs.RootTree().WalkObject(s.root.ID, ondisk.RootBackrefKey, func(k ondisk.Key, data []byte) (bool, error) {
-		ref, err := item.ParseRootRef(data)
+	for it, err := range s.fs.RootTree().ObjectItems(s.root.ID, ondisk.RootBackrefKey) {
 		if err != nil {
-			return false, fmt.Errorf("root tree, key %v: %w", k, err)
+			return "", err
 		}
-		name, found = string(ref.Name), true
-		return false, nil
-	})
-	if err != nil {
-		return "", err
+		ref, err := item.ParseRootRef(it.Data)
+		if err != nil {
+			return "", fmt.Errorf("root tree, key %v: %w", it.Key, err)
+		}
+		return string(ref.Name), nil
 	}
-	switch {
-	case !found && s.root.ID == ondisk.FSTreeObjectID:
+	if s.root.ID == ondisk.FSTreeObjectID {
 		return "", fmt.Errorf("the top level (subvolume %d) has no name and cannot be sent", s.root.ID)
-	case !found:
-		return "", corruptf("subvolume %d has no ROOT_BACKREF, so no name to send it under", s.root.ID)
 	}
-	return name, nil
+	return "", corruptf("subvolume %d has no ROOT_BACKREF, so no name to send it under", s.root.ID)
 }
 
 // fullSendTree mirrors full_send_tree: every item of the send root from

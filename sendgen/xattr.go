@@ -195,9 +195,15 @@ func (s *sender) processChangedXattr(k ondisk.Key, left, right []byte) error {
 // processAllNewXattrs mirrors process_all_new_xattrs: every xattr of the
 // current inode in the send root, as new.
 func (s *sender) processAllNewXattrs() error {
-	return s.root.Tree.WalkObject(s.cmpKey.ObjectID, ondisk.XattrItemKey, func(k ondisk.Key, data []byte) (bool, error) {
-		return true, s.processNewXattr(k, data)
-	})
+	for it, err := range s.root.Tree.ObjectItems(s.cmpKey.ObjectID, ondisk.XattrItemKey) {
+		if err == nil {
+			err = s.processNewXattr(it.Key, it.Data)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // lookupXattr mirrors btrfs_lookup_xattr: the value of xattr name of ino.
@@ -261,18 +267,18 @@ func readVerityDescriptor(root *fstree.Subvol, ino uint64) ([]byte, error) {
 	}
 	desc := make([]byte, hdrItem.Size)
 	copied := uint64(0)
-	err = root.Tree.Walk(ondisk.Key{ObjectID: ino, Type: ondisk.VerityDescItemKey, Offset: 1}, ondisk.Key{ObjectID: ino, Type: ondisk.VerityDescItemKey, Offset: ^uint64(0)},
-		func(k ondisk.Key, data []byte) (bool, error) {
-			off := k.Offset - 1
-			if off != copied {
-				return false, corruptf("inode %d: verity descriptor item at offset %d, want %d", ino, k.Offset, copied+1)
-			}
-			n := copy(desc[off:], data)
-			copied += uint64(n)
-			return copied < hdrItem.Size, nil
-		})
-	if err != nil {
-		return nil, err
+	for it, err := range root.Tree.Items(ondisk.Key{ObjectID: ino, Type: ondisk.VerityDescItemKey, Offset: 1}, ondisk.Key{ObjectID: ino, Type: ondisk.VerityDescItemKey, Offset: ^uint64(0)}) {
+		if err != nil {
+			return nil, err
+		}
+		off := it.Key.Offset - 1
+		if off != copied {
+			return nil, corruptf("inode %d: verity descriptor item at offset %d, want %d", ino, it.Key.Offset, copied+1)
+		}
+		copied += uint64(copy(desc[off:], it.Data))
+		if copied >= hdrItem.Size {
+			break
+		}
 	}
 	if copied < hdrItem.Size {
 		return nil, corruptf("inode %d: verity descriptor has %d of %d bytes", ino, copied, hdrItem.Size)

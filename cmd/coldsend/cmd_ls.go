@@ -45,13 +45,19 @@ func lsCommand(stdout, stderr io.Writer) *command {
 			// itself: report each such entry, list the rest, and fail at
 			// the end as ls does after an unreadable directory.
 			var bad int
-			err = fstree.Walk(loc, l.walkEntry, func(e *fstree.LinkError) error {
-				bad++
-				fmt.Fprintf(stderr, "coldsend ls: %v\n", e)
-				return nil
-			})
-			if err != nil {
-				return err
+			for e, err := range fstree.Walk(loc) {
+				var le *fstree.LinkError
+				switch {
+				case errors.As(err, &le):
+					bad++
+					fmt.Fprintf(stderr, "coldsend ls: %v\n", le)
+				case err != nil:
+					return err
+				default:
+					if err := l.walkEntry(e); err != nil {
+						return err
+					}
+				}
 			}
 			if l.w.err != nil {
 				return l.w.err
@@ -75,12 +81,11 @@ type lister struct {
 
 // dir lists the entries of one directory.
 func (l *lister) dir(loc fstree.Location) error {
-	ents, err := loc.Subvol.ReadDir(loc.Ino)
-	if err != nil {
-		return err
-	}
-	for i := range ents {
-		e := &ents[i]
+	for de, err := range loc.Subvol.Entries(loc.Ino) {
+		if err != nil {
+			return err
+		}
+		e := &de
 		es, eino := loc.Subvol, e.Location.ObjectID
 		if e.IsSubvolume() {
 			if es, err = loc.Subvol.NestedSubvol(loc.Ino, e); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 
+	"github.com/coldsend/coldsend/internal/seq"
 	"github.com/coldsend/coldsend/ondisk"
 )
 
@@ -19,7 +20,7 @@ func subvolumeListCommand(stdout, stderr io.Writer) *command {
 			return err
 		}
 		defer fs.Close()
-		svs, err := fs.Subvolumes()
+		svs, err := seq.Collect(fs.Subvolumes())
 		if err != nil {
 			return err
 		}

@@ -98,12 +98,11 @@ func pointEntry(path, target string, both bool) func(*volume.Device, *fstree.FS)
 		if err != nil {
 			return nil, err
 		}
-		ents, err := dir.Subvol.ReadDir(dir.Ino)
-		if err != nil {
-			return nil, err
-		}
 		point := func(item []byte) { binary.LittleEndian.PutUint64(item[0:], to.Ino) } // btrfs_dir_item.location.objectid
-		for _, e := range ents {
+		for e, err := range dir.Subvol.Entries(dir.Ino) {
+			if err != nil {
+				return nil, err
+			}
 			if string(e.Name) != name {
 				continue
 			}

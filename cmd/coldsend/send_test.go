@@ -147,17 +147,20 @@ func TestSendUnreadableData(t *testing.T) {
 	img, sv := unpackVol1(t)
 	// The first regular extent of the subvolume, and a path of its inode.
 	var ino, logical uint64
-	err := sv.Tree.Walk(ondisk.Key{}, ondisk.Key{ObjectID: ^uint64(0), Type: 255, Offset: ^uint64(0)}, func(k ondisk.Key, data []byte) (bool, error) {
-		if k.Type != ondisk.ExtentDataKey {
-			return true, nil
+	var err error
+	for it, ierr := range sv.Tree.Items(ondisk.Key{}, ondisk.MaxKey) {
+		if err = ierr; err != nil {
+			break
 		}
-		fe, err := item.ParseFileExtent(data)
-		if err != nil || fe.Type != item.FileExtentReg || fe.DiskBytenr == 0 {
-			return true, nil
+		if it.Key.Type != ondisk.ExtentDataKey {
+			continue
 		}
-		ino, logical = k.ObjectID, fe.DiskBytenr
-		return false, nil
-	})
+		fe, perr := item.ParseFileExtent(it.Data)
+		if perr == nil && fe.Type == item.FileExtentReg && fe.DiskBytenr != 0 {
+			ino, logical = it.Key.ObjectID, fe.DiskBytenr
+			break
+		}
+	}
 	if err != nil || ino == 0 {
 		t.Fatalf("no regular extent found: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/internal/manifest"
+	"github.com/coldsend/coldsend/internal/seq"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/ondisk/volume"
@@ -122,7 +123,7 @@ func (c *comparer) super(sc *manifest.Scenario) {
 }
 
 func (c *comparer) subvolumes(sc *manifest.Scenario) {
-	list, err := c.fs.Subvolumes()
+	list, err := seq.Collect(c.fs.Subvolumes())
 	if err != nil {
 		c.addf("listing subvolumes: %v", err)
 		return
@@ -214,12 +215,11 @@ func walk(s *fstree.Subvol, dir uint64, prefix []byte, fn func(path []byte, e *f
 			return err
 		}
 	}
-	ents, err := s.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for i := range ents {
-		e := &ents[i]
+	for de, err := range s.Entries(dir) {
+		if err != nil {
+			return err
+		}
+		e := &de
 		path := slices.Concat(prefix, []byte{'/'}, e.Name)
 		if len(prefix) == 0 {
 			path = slices.Clone(e.Name)

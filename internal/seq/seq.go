@@ -1,0 +1,17 @@
+// Package seq holds helpers for the iter.Seq2[T, error] iterators the
+// library returns.
+package seq
+
+import "iter"
+
+// Collect gathers what s yields until its first error.
+func Collect[T any](s iter.Seq2[T, error]) ([]T, error) {
+	var out []T
+	for v, err := range s {
+		if err != nil {
+			return out, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
