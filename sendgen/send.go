@@ -40,11 +40,14 @@ type Options struct {
 // send_subvol). Unlike the kernel, Send does not require sv, the parent
 // or the clone sources to be read-only: an unmounted image cannot change
 // while it is read.
+//
+// An error writing to w comes back as an *OutputError, which says nothing
+// of the image; any other error names the inode being sent.
 func Send(w io.Writer, sv *fstree.Subvol, opts Options) error {
 	if opts.Proto == 0 {
 		opts.Proto = 1
 	}
-	sw, err := stream.NewWriter(w, opts.Proto)
+	sw, err := stream.NewWriter(outputWriter{w}, opts.Proto)
 	if err != nil {
 		return err
 	}
@@ -53,6 +56,10 @@ func Send(w io.Writer, sv *fstree.Subvol, opts Options) error {
 	}
 	s := newSender(sw, sv, opts)
 	if err := s.sendSubvol(); err != nil {
+		var oe *OutputError
+		if errors.As(err, &oe) {
+			return oe
+		}
 		if fstree.IsNotFound(err) && !errors.Is(err, ondisk.ErrCorrupt) {
 			// An item send needs and the trees do not hold.
 			err = fmt.Errorf("%w: %w", ondisk.ErrCorrupt, err)
@@ -60,6 +67,25 @@ func Send(w io.Writer, sv *fstree.Subvol, opts Options) error {
 		return s.inodeContext(err)
 	}
 	return nil
+}
+
+// OutputError is a failure to write the stream (a full disk, a closed
+// pipe): nothing to do with the image being read.
+type OutputError struct{ Err error }
+
+func (e *OutputError) Error() string { return "writing the stream: " + e.Err.Error() }
+
+func (e *OutputError) Unwrap() error { return e.Err }
+
+// outputWriter marks the errors of the stream's destination.
+type outputWriter struct{ w io.Writer }
+
+func (o outputWriter) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	if err != nil {
+		err = &OutputError{err}
+	}
+	return n, err
 }
 
 // inodeContext names the inode being sent in err: its path in the send
@@ -198,8 +224,13 @@ func rootUUID(ri *item.Root) ondisk.UUID {
 }
 
 // subvolName returns the name in the send root's first ROOT_BACKREF.
-func (s *sender) subvolName() (string, error) {
-	for it, err := range s.fs.RootTree().ObjectItems(s.root.ID, ondisk.RootBackrefKey) {
+func (s *sender) subvolName() (string, error) { return SubvolName(s.root) }
+
+// SubvolName is the name a send of sv puts in its SUBVOL or SNAPSHOT
+// command: the one in sv's first ROOT_BACKREF. The top level has none and
+// cannot be sent.
+func SubvolName(sv *fstree.Subvol) (string, error) {
+	for it, err := range sv.FS().RootTree().ObjectItems(sv.ID, ondisk.RootBackrefKey) {
 		if err != nil {
 			return "", err
 		}
@@ -209,10 +240,10 @@ func (s *sender) subvolName() (string, error) {
 		}
 		return string(ref.Name), nil
 	}
-	if s.root.ID == ondisk.FSTreeObjectID {
-		return "", fmt.Errorf("the top level (subvolume %d) has no name and cannot be sent", s.root.ID)
+	if sv.ID == ondisk.FSTreeObjectID {
+		return "", fmt.Errorf("the top level (subvolume %d) has no name and cannot be sent", sv.ID)
 	}
-	return "", corruptf("subvolume %d has no ROOT_BACKREF, so no name to send it under", s.root.ID)
+	return "", corruptf("subvolume %d has no ROOT_BACKREF, so no name to send it under", sv.ID)
 }
 
 // fullSendTree mirrors full_send_tree: every item of the send root from

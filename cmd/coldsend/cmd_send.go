@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/sendgen"
@@ -69,26 +68,13 @@ func sendCommand(stdout, stderr io.Writer) *command {
 			}
 		}
 		names := args[1:]
-		var subvols []*sendSubvol
+		var subvols []*fstree.Subvol
 		for _, name := range names {
 			sv, err := resolve(name, "")
 			if err != nil {
 				return err
 			}
-			subvols = append(subvols, &sendSubvol{name: name, sv: sv})
-		}
-		// btrfs send -c without -p picks each subvolume's parent among
-		// the clone sources, and makes every subvolume sent a clone
-		// source of the next ones.
-		pickParent := opts.Parent == nil && len(opts.Clones) > 0
-		if pickParent {
-			srcs := slices.Clip(opts.Clones)
-			for _, s := range subvols {
-				if s.parent, err = sendgen.FindParent(s.sv, srcs); err != nil {
-					return fmt.Errorf("%s: %w", s.name, err)
-				}
-				srcs = append(srcs, s.sv)
-			}
+			subvols = append(subvols, sv)
 		}
 		out, closeOut, err := openOutput(*file, stdout)
 		if err != nil {
@@ -96,33 +82,40 @@ func sendCommand(stdout, stderr io.Writer) *command {
 		}
 		counted := &countingWriter{w: out}
 		bw := bufio.NewWriterSize(counted, 1<<20)
-		for i, s := range subvols {
-			o := opts
-			if pickParent {
-				o.Parent = s.parent
-				o.Clones = append(slices.Clip(opts.Clones), subvolsSV(subvols[:i])...)
-			}
-			if *endCmd {
-				o.OmitHeader = i > 0
-				o.OmitEnd = i < len(subvols)-1
-			}
+		err = sendgen.SendMany(bw, subvols, sendgen.ManyOptions{Options: opts, Chain: *endCmd, Before: func(i int) {
 			if !*quiet {
-				fmt.Fprintf(stderr, "At subvol %s\n", s.name)
+				fmt.Fprintf(stderr, "At subvol %s\n", names[i])
 			}
-			if err := sendgen.Send(bw, s.sv, o); err != nil {
-				bw.Flush()
-				closeOut()
-				if counted.n == 0 {
-					return fmt.Errorf("%s: %w", s.name, err)
-				}
-				return fmt.Errorf("%s: %w; output incomplete: %d bytes written, no END", s.name, err, counted.n)
-			}
+		}})
+		if err == nil {
+			err = bw.Flush()
+		} else {
+			bw.Flush()
 		}
-		if err := bw.Flush(); err != nil {
-			closeOut()
+		if cerr := closeOut(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			return nil
+		}
+		where := "standard output"
+		if *file != "" {
+			where = *file
+		}
+		var me *sendgen.ManyError
+		var oe *sendgen.OutputError
+		switch {
+		case errors.As(err, &oe):
+			err = fmt.Errorf("writing the stream to %s: %w", where, oe.Err)
+		case errors.As(err, &me):
+			err = fmt.Errorf("%s: %w", names[me.Index], me.Err)
+		default:
+			err = fmt.Errorf("writing the stream to %s: %w", where, err)
+		}
+		if counted.n == 0 {
 			return err
 		}
-		return closeOut()
+		return fmt.Errorf("%w; output incomplete: %d bytes written, no END", err, counted.n)
 	}
 	return c
 }
@@ -154,22 +147,6 @@ func protoGiven(c *command) bool {
 	given := false
 	c.flags.Visit(func(f *flag.Flag) { given = given || f.Name == "proto" })
 	return given
-}
-
-// sendSubvol is a subvolume named on the command line, and the parent
-// picked for it when only clone sources are given.
-type sendSubvol struct {
-	name   string
-	sv     *fstree.Subvol
-	parent *fstree.Subvol
-}
-
-func subvolsSV(l []*sendSubvol) []*fstree.Subvol {
-	out := make([]*fstree.Subvol, len(l))
-	for i, s := range l {
-		out[i] = s.sv
-	}
-	return out
 }
 
 // openOutput opens the stream's destination: FILE, or standard output,

@@ -85,7 +85,9 @@ func TestSendErrors(t *testing.T) {
 		{[]string{"send", "-p", "s1", "-p", "s2", img, "s2"}, "more than one parent"},
 		{[]string{"send", "-p", "nosuch", img, "s2"}, "parent: nosuch"},
 		{[]string{"send", "-c", "nosuch", img, "s2"}, "clone source: nosuch"},
-		{[]string{"send", "-c", "s1", img, "/"}, "parent determination failed"},
+		{[]string{"send", "-c", "s1", img, "/"}, "the top level (subvolume 5) has no name and cannot be sent"},
+		{[]string{"send", img, "/"}, "/: the top level (subvolume 5) has no name and cannot be sent"},
+		{[]string{"send", img, "s1", "id:5"}, "id:5: the top level (subvolume 5) has no name and cannot be sent"},
 		{[]string{"send", "--proto", "3", img, "s2"}, "--proto 3 is not supported"},
 		{[]string{"send", "--proto", "7", img, "s2"}, "unknown protocol version"},
 		{[]string{"send", "--proto", "1", "--compressed-data", img, "s2"}, "requires protocol version >= 2"},
@@ -93,7 +95,8 @@ func TestSendErrors(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			st, out, errOut := runCLI(tc.args...)
-			if st != 1 || out != "" || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "coldsend send:") != 1 {
+			// Refused before any output: no "At subvol" line, no bytes.
+			if st != 1 || out != "" || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 || strings.Count(errOut, "coldsend send:") != 1 {
 				t.Errorf("status %d stdout %d bytes stderr %q, want one error line with %q", st, len(out), errOut, tc.want)
 			}
 		})
@@ -326,5 +329,19 @@ func damageEveryCopy(t *testing.T, img string, sv *fstree.Subvol, logical uint64
 		if _, err := f.WriteAt(data, int64(phys)+off); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestSendOutputError: a stream that cannot be written is blamed on the
+// output, not on the file being sent when the write failed.
+func TestSendOutputError(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full here")
+	}
+	img := concatImage(t)
+	st, _, errOut := runCLI("send", "-q", "-f", "/dev/full", img, "s1")
+	if st != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "coldsend send: writing the stream to /dev/full: ") ||
+		!strings.Contains(errOut, "no space left on device") || strings.Contains(errOut, "inode") {
+		t.Errorf("status %d, stderr %q", st, errOut)
 	}
 }

@@ -49,8 +49,9 @@ func Scenario(dir string) (*fstree.FS, []fixturestreams.Stream, error) {
 	return fs, streams, nil
 }
 
-// Stream regenerates one kernel stream and returns nil when the bytes are
-// identical, otherwise an error describing the first differing command.
+// Stream regenerates one kernel stream through sendgen.SendMany, as the
+// CLI sends, and returns nil when the bytes are identical, otherwise an
+// error describing the first differing command.
 func Stream(fs *fstree.FS, s fixturestreams.Stream) error {
 	want, err := s.Read()
 	if err != nil {
@@ -73,14 +74,9 @@ func Stream(fs *fstree.FS, s fixturestreams.Stream) error {
 		}
 		opts.Clones = append(opts.Clones, sv)
 	}
-	if opts.Parent == nil && len(opts.Clones) > 0 {
-		// btrfs send -c without -p picks the parent itself.
-		if opts.Parent, err = sendgen.FindParent(sv, opts.Clones); err != nil {
-			return fmt.Errorf("%s: %w", s.Name(), err)
-		}
-	}
+	// SendMany, as the CLI: btrfs send -c without -p picks the parent.
 	var got bytes.Buffer
-	if err := sendgen.Send(&got, sv, opts); err != nil {
+	if err := sendgen.SendMany(&got, []*fstree.Subvol{sv}, sendgen.ManyOptions{Options: opts}); err != nil {
 		return fmt.Errorf("%s: coldsend send: %w", s.Name(), err)
 	}
 	if d := streamdiff.First(got.Bytes(), want); d != "" {
