@@ -405,7 +405,7 @@ func (s *sender) encodedCompression(c item.Compression) (uint32, error) {
 	case item.CompressLZO:
 		ss := s.data.sectorSize
 		if ss < 4<<10 || ss > 64<<10 {
-			return 0, fmt.Errorf("lzo with sector size %d cannot be encoded", ss)
+			return 0, ondisk.Errorf(ondisk.ErrUnsupported, "lzo with sector size %d has no encoded-write compression value", ss)
 		}
 		bits := uint32(0)
 		for ; ss > 1; ss >>= 1 {

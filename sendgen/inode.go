@@ -239,7 +239,7 @@ func readSymlink(root *fstree.Subvol, ino uint64) ([]byte, error) {
 	data, err := root.Tree.Lookup(k)
 	if err != nil {
 		if fstree.IsNotFound(err) {
-			return nil, corruptf("found empty symlink inode %d at root %d", ino, root.ID)
+			return nil, corruptf("symlink inode %d of subvolume %d is empty", ino, root.ID)
 		}
 		return nil, err
 	}
@@ -248,13 +248,13 @@ func readSymlink(root *fstree.Subvol, ino uint64) ([]byte, error) {
 		return nil, fmt.Errorf("subvolume %d, key %v: %w", root.ID, k, err)
 	}
 	if fe.Type != item.FileExtentInline {
-		return nil, corruptf("send: found symlink extent that is not inline, ino %d root %d extent type %d", ino, root.ID, fe.Type)
+		return nil, corruptf("symlink inode %d of subvolume %d has a %s extent, not an inline one", ino, root.ID, fe.Type)
 	}
 	if fe.Compression != item.CompressNone {
-		return nil, corruptf("send: found symlink extent with compression, ino %d root %d compression type %d", ino, root.ID, fe.Compression)
+		return nil, corruptf("symlink inode %d of subvolume %d has a %s-compressed extent", ino, root.ID, fe.Compression)
 	}
 	if uint64(len(fe.InlineData)) < fe.RAMBytes {
-		return nil, corruptf("symlink inode %d at root %d: inline extent of %d bytes, ram_bytes %d", ino, root.ID, len(fe.InlineData), fe.RAMBytes)
+		return nil, corruptf("symlink inode %d of subvolume %d: inline extent of %d bytes, ram_bytes %d", ino, root.ID, len(fe.InlineData), fe.RAMBytes)
 	}
 	return clonePath(fe.InlineData[:fe.RAMBytes]), nil
 }

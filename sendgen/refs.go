@@ -332,7 +332,7 @@ func (s *sender) processRecordedRefs() (pendingMove bool, err error) {
 	defer st.freeRecordedRefs()
 
 	if s.cur.ino <= ondisk.FirstFreeObjectID {
-		return false, corruptf("send: unexpected inode %d in process_recorded_refs()", s.cur.ino)
+		return false, corruptf("refs recorded for inode %d, which is not one the send processes (the root directory or a deleted inode)", s.cur.ino)
 	}
 
 	var check checkDirs
@@ -623,7 +623,7 @@ func (s *sender) canRmdir(dir, dirGen uint64) (bool, error) {
 		return false, nil
 	}
 	if root == nil {
-		return false, fmt.Errorf("can_rmdir of directory %d without a parent root", dir)
+		return false, corruptf("directory %d was deleted in a full send, which has no parent to delete it from", dir)
 	}
 	odi := st.getOrphanDirInfo(dir, dirGen)
 	if odi != nil && s.cur.ino < odi.dirHighSeqIno {
@@ -640,7 +640,7 @@ func (s *sender) canRmdir(dir, dirGen uint64) (bool, error) {
 				return false, err
 			}
 			if !c.Valid() {
-				return false, corruptf("can_rmdir: parent root %d has no item at or before directory %d's index", root.ID, dir)
+				return false, corruptf("parent subvolume %d has no item at or before the index of directory %d", root.ID, dir)
 			}
 			k := c.Key()
 			if k.ObjectID != dir || k.Type != ondisk.DirIndexKey {

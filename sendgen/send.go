@@ -352,6 +352,6 @@ func (s *sender) inconsistentSnapshotError(res compare.Result, what string) erro
 	if s.inodes.parentRoot != nil {
 		parent = s.inodes.parentRoot.ID
 	}
-	return corruptf("send: inconsistent snapshot, found %s %s for inode %d without updated inode item, send root is %d, parent root is %d",
+	return corruptf("inconsistent snapshot: found %s %s for inode %d without an updated inode item, send root %d, parent root %d",
 		result, what, s.cmpKey.ObjectID, s.root.ID, parent)
 }
