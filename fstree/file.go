@@ -53,6 +53,28 @@ func (s *Subvol) OpenFile(ino uint64) (*File, error) {
 	}, nil
 }
 
+// maxSymlink bounds a symlink target: PATH_MAX, which btrfs enforces.
+const maxSymlink = 4096
+
+// ReadLink returns the target of symlink ino, as stored.
+func (s *Subvol) ReadLink(ino uint64) ([]byte, error) {
+	f, err := s.OpenFile(ino)
+	if err != nil {
+		return nil, err
+	}
+	if f.Inode.Mode&item.ModeTypeMask != item.ModeSymlink {
+		return nil, fmt.Errorf("subvolume %d: inode %d is not a symlink", s.ID, ino)
+	}
+	if f.Size() > maxSymlink {
+		return nil, corruptf("subvolume %d: symlink inode %d has a target of %d bytes, over PATH_MAX", s.ID, ino, f.Size())
+	}
+	b := make([]byte, f.Size())
+	if _, err := f.ReadAt(b, 0); err != nil && err != io.EOF {
+		return nil, err
+	}
+	return b, nil
+}
+
 // Size is the file's i_size.
 func (f *File) Size() int64 { return int64(f.Inode.Size) }
 

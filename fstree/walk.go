@@ -232,3 +232,29 @@ func describeLink(s *Subvol, dir, index uint64, name []byte) string {
 	}
 	return where
 }
+
+// dirRefIndex is the index in the first INODE_REF of directory ino.
+func dirRefIndex(s *Subvol, ino uint64) (uint64, error) {
+	c, err := s.Tree.Seek(ondisk.Key{ObjectID: ino, Type: ondisk.InodeRefKey})
+	if err != nil || !c.Valid() || c.Key().ObjectID != ino || c.Key().Type != ondisk.InodeRefKey {
+		return 0, err
+	}
+	refs, err := item.ParseInodeRefs(c.Data())
+	if err != nil || len(refs) == 0 {
+		return 0, itemError(c, s.ID, err)
+	}
+	return refs[0].Index, nil
+}
+
+// rootRefIndex is the sequence in the first ROOT_BACKREF of sub.
+func rootRefIndex(sub *Subvol) (uint64, error) {
+	c, err := sub.fs.root.Seek(ondisk.Key{ObjectID: sub.ID, Type: ondisk.RootBackrefKey})
+	if err != nil || !c.Valid() || c.Key().ObjectID != sub.ID || c.Key().Type != ondisk.RootBackrefKey {
+		return 0, err
+	}
+	rr, err := item.ParseRootRef(c.Data())
+	if err != nil {
+		return 0, itemError(c, ondisk.RootTreeObjectID, err)
+	}
+	return rr.Sequence, nil
+}

@@ -22,7 +22,7 @@ func catCommand(stdout, stderr io.Writer) *command {
 			switch f.Inode.Mode & item.ModeTypeMask {
 			case item.ModeRegular:
 			case item.ModeSymlink:
-				t, err := readAll(loc.Subvol, loc.Ino)
+				t, err := loc.Subvol.ReadLink(loc.Ino)
 				if err != nil {
 					return err
 				}

@@ -138,7 +138,7 @@ func (l *lister) entry(s *fstree.Subvol, ino uint64, ii *item.Inode, name []byte
 	mtime := time.Unix(ii.Mtime.Sec, int64(ii.Mtime.Nsec)).UTC().Format("2006-01-02 15:04:05")
 	target := ""
 	if ii.Mode&item.ModeTypeMask == item.ModeSymlink {
-		t, err := readAll(s, ino)
+		t, err := s.ReadLink(ino)
 		if err != nil {
 			return fmt.Errorf("%s: %w", escapeName(name), err)
 		}
@@ -146,21 +146,6 @@ func (l *lister) entry(s *fstree.Subvol, ino uint64, ii *item.Inode, name []byte
 	}
 	l.w.printf("%s %3d %5d %5d %9s %s %s%s\n", modeString(ii.Mode), ii.Nlink, ii.UID, ii.GID, size, mtime, escapeName(name), target)
 	return nil
-}
-
-func readAll(s *fstree.Subvol, ino uint64) ([]byte, error) {
-	f, err := s.OpenFile(ino)
-	if err != nil {
-		return nil, err
-	}
-	if f.Size() > 1<<16 {
-		return nil, fmt.Errorf("inode %d: %d bytes is too large for a symlink target", ino, f.Size())
-	}
-	b := make([]byte, f.Size())
-	if _, err := f.ReadAt(b, 0); err != nil && err != io.EOF {
-		return nil, err
-	}
-	return b, nil
 }
 
 // modeString renders st_mode like ls -l.

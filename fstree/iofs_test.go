@@ -1,0 +1,175 @@
+package fstree_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/coldsend/coldsend/fstree"
+	"github.com/coldsend/coldsend/internal/fixturecheck"
+	"github.com/coldsend/coldsend/internal/manifest"
+	"github.com/coldsend/coldsend/ondisk"
+)
+
+// iofsPath turns a manifest path (btrfs bytes, '/'-separated) into the
+// io/fs name of the same file.
+func iofsPath(p []byte) string {
+	parts := bytes.Split(p, []byte("/"))
+	names := make([]string, len(parts))
+	for i, part := range parts {
+		names[i] = fstree.IOFSName(part)
+	}
+	return strings.Join(names, "/")
+}
+
+// TestFSOnEveryFixture runs testing/fstest.TestFS on the top level of
+// every committed fixture, expecting every entry the kernel's mount showed
+// (the manifest), then checks, in every subvolume, each regular file's
+// contents read through io/fs against the kernel's sha256 and each
+// symlink's target.
+func TestFSOnEveryFixture(t *testing.T) {
+	dirs, err := filepath.Glob("../fixtures/images/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tested, subvols, files int
+	for _, dir := range dirs {
+		sc, err := manifest.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fsys, err := fixturecheck.Open(dir, sc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, msv := range sc.Subvolumes {
+			sv, err := fsys.OpenSubvol(msv.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sub := fsys.Sub(sv)
+			var expected []string
+			for _, e := range msv.Entries {
+				if len(e.Path) > 0 {
+					expected = append(expected, iofsPath(e.Path))
+				}
+			}
+			// The top level reaches every subvolume below it, so fstest's
+			// byte-at-a-time readers run once per file, not once per snapshot.
+			if msv.ID == ondisk.FSTreeObjectID {
+				if err := fstest.TestFS(sub, expected...); err != nil {
+					t.Errorf("%s subvolume %d (%s): %v", sc.Name, msv.ID, msv.Path, err)
+					continue
+				}
+				tested++
+			}
+			subvols++
+			for _, e := range msv.Entries {
+				name := iofsPath(e.Path)
+				switch e.Type {
+				case "file":
+					b, err := fs.ReadFile(sub, name)
+					sum := sha256.Sum256(b)
+					if err != nil || hex.EncodeToString(sum[:]) != e.SHA256 {
+						t.Errorf("%s %s: %q: %v, sha256 %x, kernel read %s", sc.Name, msv.Path, name, err, sum, e.SHA256)
+					}
+					files++
+				case "symlink":
+					target, err := fs.ReadLink(sub, name)
+					if err != nil || target != string(e.Target) {
+						t.Errorf("%s %s: %q: ReadLink %q, %v; want %q", sc.Name, msv.Path, name, target, err, e.Target)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("fstest.TestFS passed on %d top levels; %d subvolumes, %d files read through io/fs as the kernel read them", tested, subvols, files)
+}
+
+// TestIOFSNames: the io/fs name of every btrfs name maps back to it, and
+// only names io/fs cannot carry are escaped.
+func TestIOFSNames(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want string
+	}{
+		{"plain", "plain"},
+		{"ä-utf8", "ä-utf8"},
+		{"back\\slash", "back\uf75cslash"},
+		{"bad\xffbyte", "bad\uf7ffbyte"},
+		{"\uf700-pua", "\uf7ef\uf79c\uf780-pua"},
+		{"new\nline", "new\nline"},
+	} {
+		got := fstree.IOFSName([]byte(tc.raw))
+		if got != tc.want || string(fstree.RawName(got)) != tc.raw || !fs.ValidPath(got) || strings.Contains(got, "\\") {
+			t.Errorf("%q: io/fs name %q (want %q), back %q", tc.raw, got, tc.want, fstree.RawName(got))
+		}
+	}
+}
+
+// TestIOFSWalkAndServe walks a subvolume with fs.WalkDir and serves one
+// of its files with http.FileServer.
+func TestIOFSWalkAndServe(t *testing.T) {
+	dir := "../fixtures/images/basic"
+	sc, err := manifest.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := fixturecheck.Open(dir, sc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv, err := fsys.ResolveSubvol("vol.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := fsys.Sub(sv)
+	var walked int
+	err = fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		walked++
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		st := info.Sys().(*fstree.Stat)
+		if st.Ino == 0 || st.Otime.IsZero() && !st.Placeholder {
+			t.Errorf("%s: Sys %+v", p, st)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int
+	for _, msv := range sc.Subvolumes {
+		if msv.Path == "vol.3" {
+			want = len(msv.Entries)
+		}
+	}
+	if walked != want {
+		t.Errorf("WalkDir met %d entries, the manifest has %d", walked, want)
+	}
+	srv := httptest.NewServer(http.FileServer(http.FS(sub)))
+	defer srv.Close()
+	res, err := http.Get(srv.URL + "/inline-2000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	direct, err := fs.ReadFile(sub, "inline-2000")
+	if err != nil || res.StatusCode != 200 || !bytes.Equal(body, direct) || len(body) != 2000 {
+		t.Errorf("http: %d, %d bytes, equal %v, %v", res.StatusCode, len(body), bytes.Equal(body, direct), err)
+	}
+}
