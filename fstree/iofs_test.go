@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -67,6 +68,7 @@ func TestFSOnEveryFixture(t *testing.T) {
 			subvols++
 			for _, e := range msv.Entries {
 				name := iofsPath(e.Path)
+				checkStat(t, sub, name, e)
 				switch e.Type {
 				case "file":
 					b, err := fs.ReadFile(sub, name)
@@ -85,6 +87,56 @@ func TestFSOnEveryFixture(t *testing.T) {
 		}
 	}
 	t.Logf("fstest.TestFS passed on %d subvolumes; %d files read through io/fs as the kernel read them", subvols, files)
+}
+
+// checkStat compares what Stat's Sys says of name with what the kernel's
+// mount showed: the inode number, st_mode, owner, link count, device
+// number, times and extended attributes.
+func checkStat(t *testing.T, sub fs.FS, name string, e manifest.Entry) {
+	t.Helper()
+	if name == "" {
+		name = "."
+	}
+	info, err := fs.Stat(sub, name)
+	if err != nil {
+		t.Errorf("%q: %v", name, err)
+		return
+	}
+	st, ok := info.Sys().(*fstree.Stat)
+	if !ok {
+		t.Errorf("%q: Sys is %T", name, info.Sys())
+		return
+	}
+	if e.Type == "subvol" { // the manifest records only where a subvolume is
+		if st.Ino != e.Ino {
+			t.Errorf("%q: Sys ino %d; the kernel showed %d", name, st.Ino, e.Ino)
+		}
+		return
+	}
+	major, minor := e.Rdev>>8&0xfff|e.Rdev>>32&^0xfff, e.Rdev&0xff|e.Rdev>>12&^0xff
+	if st.Ino != e.Ino || st.Mode != e.Mode || st.UID != e.UID || st.GID != e.GID || st.Nlink != e.Nlink ||
+		st.Major() != major || st.Minor() != minor || st.Mtime.UnixNano() != e.Mtime || st.Ctime.UnixNano() != e.Ctime ||
+		e.Otime != 0 && st.Otime.UnixNano() != e.Otime || e.Atime != 0 && st.Atime.UnixNano() != e.Atime {
+		t.Errorf("%q: Sys %+v; the kernel showed %+v", name, *st, e)
+	}
+	if info.Mode().Perm() != fs.FileMode(e.Mode&0o777) || e.Type == "file" && info.Size() != e.Size {
+		t.Errorf("%q: FileInfo mode %v size %d; the kernel showed mode %o size %d", name, info.Mode(), info.Size(), e.Mode, e.Size)
+	}
+	xattrs, err := st.Xattrs()
+	if err != nil {
+		t.Errorf("%q: Xattrs: %v", name, err)
+	}
+	got := map[string]string{}
+	for _, x := range xattrs {
+		got[string(x.Name)] = string(x.Value)
+	}
+	want := map[string]string{}
+	for _, x := range e.Xattrs {
+		want[string(x.Name)] = string(x.Value)
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("%q: xattrs %q; the kernel showed %q", name, got, want)
+	}
 }
 
 // TestIOFSNames: the io/fs name of every btrfs name maps back to it, and
