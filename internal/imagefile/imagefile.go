@@ -125,3 +125,23 @@ func isZero(b []byte) bool {
 	}
 	return true
 }
+
+// RunWithImages is a TestMain body for packages whose examples open image
+// files: it unpacks the images of fixture directory srcDir into a
+// temporary directory, hands their paths to use, runs the tests and
+// removes the directory, returning the exit code.
+func RunWithImages(m interface{ Run() int }, srcDir string, use func(paths []string)) int {
+	dir, err := os.MkdirTemp("", "coldsend-images-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	paths, err := Unpack(srcDir, dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	use(paths)
+	return m.Run()
+}
