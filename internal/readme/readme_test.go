@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -43,12 +42,14 @@ func sectionBlocks(t *testing.T, title string) []block {
 	return blocks
 }
 
-// goTool is the go command that runs these tests.
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
+// goTool is the go command on PATH, which go test puts there.
+func goTool(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command: %v", err)
 	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
+	return p
 }
 
 // packageDir makes a directory for a README program inside the module, in
@@ -93,7 +94,7 @@ func TestLibrarySection(t *testing.T) {
 		t.Fatal(err)
 	}
 	prog := filepath.Join(t.TempDir(), "readme-program")
-	run(t, exec.Command(goTool(), "build", "-o", prog, dir))
+	run(t, exec.Command(goTool(t), "build", "-o", prog, dir))
 
 	images, err := imagefile.Unpack("../../fixtures/images/tiny", t.TempDir())
 	if err != nil {

@@ -35,7 +35,7 @@ func TestRootdirRecipe(t *testing.T) {
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	run(t, exec.Command(goTool(), "build", "-o", filepath.Join(bin, "coldsend"), "github.com/coldsend/coldsend/cmd/coldsend"))
+	run(t, exec.Command(goTool(t), "build", "-o", filepath.Join(bin, "coldsend"), "github.com/coldsend/coldsend/cmd/coldsend"))
 	if err := os.Chmod(work, 0o777); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestRootdirRecipe(t *testing.T) {
 	if err := os.Symlink(work, filepath.Join(dir, "testdata")); err != nil {
 		t.Fatal(err)
 	}
-	out, _ := run(t, exec.Command(goTool(), "test", "-count=1", "-v", dir))
+	out, _ := run(t, exec.Command(goTool(t), "test", "-count=1", "-v", dir))
 	if !strings.Contains(string(out), "--- PASS: TestFixtureImage") {
 		t.Errorf("the README's test file did not pass:\n%s", out)
 	}
