@@ -68,6 +68,24 @@ func orphanCase() oracleCase {
 	}}
 }
 
+// kernelCasesCase rebuilds sendgen's kernelcases (delayed directory moves,
+// refreshed ref paths, leaves of other owners, the clone reference cap,
+// empty ACLs) with this kernel and compares coldsend's sends.
+func kernelCasesCase() oracleCase {
+	return oracleCase{name: "kernelcases", run: func(ctx context.Context, t *testing.T) error {
+		dir := t.TempDir()
+		cmd := exec.CommandContext(ctx, "bash", "../sendgen/testdata/kernelcases/make.sh", dir)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("make.sh: %v\n%s", err, out)
+		}
+		checked, err := sendcheck.KernelSends(dir, "kernelcases.img.zst")
+		if err == nil {
+			t.Logf("%d kernel sends equal to coldsend's: %v", len(checked), checked)
+		}
+		return err
+	}}
+}
+
 func TestOracle(t *testing.T) {
 	mode := os.Getenv("COLDSEND_ORACLE")
 	if mode == "" {
@@ -165,13 +183,13 @@ func selectCases(mode string) ([]oracleCase, error) {
 			seeds[i] = base + uint64(i)
 		}
 		fmt.Printf("oracle seeds: %v\n", seeds)
-		return append(random(seeds), orphanCase()), nil
+		return append(random(seeds), orphanCase(), kernelCasesCase()), nil
 	case "ci":
 		cases := random(ciSeeds)
 		for _, s := range scenario.Named() {
 			cases = append(cases, oracleCase{name: "named-" + s.Name, spec: s})
 		}
-		return append(cases, orphanCase()), nil
+		return append(cases, orphanCase(), kernelCasesCase()), nil
 	}
 	return nil, fmt.Errorf("COLDSEND_ORACLE=%q: want fresh or ci", mode)
 }

@@ -102,6 +102,9 @@ func TestSendManyChains(t *testing.T) {
 	err = sendgen.SendMany(&none, []*fstree.Subvol{subvols[0], top}, sendgen.ManyOptions{})
 	var me *sendgen.ManyError
 	if !errors.As(err, &me) || me.Index != 1 || none.Len() != 0 {
-		t.Errorf("sending the top level: %v after %d bytes", err, none.Len())
+		t.Fatalf("sending the top level: %v after %d bytes", err, none.Len())
+	}
+	if !strings.HasPrefix(err.Error(), "subvolume 2 of the send: ") || errors.Unwrap(err) != me.Err || me.Err == nil {
+		t.Errorf("ManyError %q unwraps to %v", err, errors.Unwrap(err))
 	}
 }
