@@ -23,10 +23,17 @@ type Subvolume struct {
 	Name     []byte // its entry's name in that directory
 	Path     string // from the top level, '/'-separated, "" for id 5
 	Item     item.Root
+	// RootOffset is the offset of its ROOT_ITEM's key: the transaction a
+	// snapshot was taken in, 0 for a subvolume created empty.
+	RootOffset uint64
 }
 
 // ReadOnly reports whether the subvolume is read-only.
 func (s *Subvolume) ReadOnly() bool { return s.Item.Flags&item.RootSubvolRDONLY != 0 }
+
+// IsSnapshot reports whether the subvolume was made as a snapshot, the
+// test btrfs subvolume list -s applies.
+func (s *Subvolume) IsSnapshot() bool { return s.RootOffset != 0 }
 
 func isSubvolumeID(id uint64) bool {
 	return id == ondisk.FSTreeObjectID || (id >= ondisk.FirstFreeObjectID && id <= ondisk.LastFreeObjectID)
@@ -70,6 +77,7 @@ func (fs *FS) subvolumeList() ([]*Subvolume, error) {
 				ids = append(ids, k.ObjectID)
 			}
 			sv.Item = ri // the last ROOT_ITEM of an ID is the current one
+			sv.RootOffset = k.Offset
 		case k.Type == ondisk.RootBackrefKey && isSubvolumeID(k.ObjectID):
 			rr, err := item.ParseRootRef(c.Data())
 			if err != nil {
@@ -200,9 +208,18 @@ func (fs *FS) Resolve(path string) (Location, error) {
 	}
 	loc := Location{s, ondisk.SubvolumeRootDirInodeID}
 	walked := ""
+	// isDir is known for the subvolume roots Resolve starts from and
+	// crosses into; other inodes are read when a path goes through them.
+	isDir := true
+	notDir := func() error {
+		return fmt.Errorf("%s: %w (at %q)", path, ErrNotDir, walked)
+	}
 	for _, name := range strings.Split(rest, "/") {
 		if name == "" || name == "." {
 			continue
+		}
+		if !isDir {
+			return Location{}, notDir()
 		}
 		walked = joinPath(walked, name)
 		if name == ".." {
@@ -224,12 +241,26 @@ func (fs *FS) Resolve(path string) (Location, error) {
 				return Location{}, fmt.Errorf("%s: %q is the empty placeholder of a subvolume that was not snapshotted with its parent", path, walked)
 			}
 			loc = Location{sub, ondisk.SubvolumeRootDirInodeID}
+			isDir = true
 			continue
 		}
 		loc = Location{loc.Subvol, de.Location.ObjectID}
+		ii, err := loc.Subvol.Inode(loc.Ino)
+		if err != nil {
+			return Location{}, fmt.Errorf("%s: %w", walked, err)
+		}
+		isDir = ii.Mode&item.ModeTypeMask == item.ModeDir
+	}
+	// A trailing slash (or "/.") asks for a directory, as in POSIX paths.
+	if !isDir && (strings.HasSuffix(rest, "/") || strings.HasSuffix(rest, "/.")) {
+		return Location{}, notDir()
 	}
 	return loc, nil
 }
+
+// ErrNotDir is wrapped by Resolve's error when a path goes through, or
+// ends with a slash after, something that is not a directory.
+var ErrNotDir = errors.New("not a directory")
 
 // ResolveSubvol is Resolve for arguments that must name a subvolume root.
 func (fs *FS) ResolveSubvol(path string) (*Subvol, error) {

@@ -241,3 +241,17 @@ func FuzzCsumItem(f *testing.F) {
 		}
 	})
 }
+
+func FuzzQgroupItems(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, err := ParseQgroupInfo(b)
+		if checkErr(t, err) && len(b) != qgroupItemSize {
+			t.Fatalf("info accepted %d bytes", len(b))
+		}
+		_, err = ParseQgroupLimit(b)
+		if checkErr(t, err) && len(b) != qgroupItemSize {
+			t.Fatalf("limit accepted %d bytes", len(b))
+		}
+	})
+}

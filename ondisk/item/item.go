@@ -855,3 +855,50 @@ func (c Csum) Lookup(bytenr uint64) ([]byte, bool) {
 }
 
 func corruptf(format string, args ...any) error { return ondisk.Corruptf(format, args...) }
+
+// QgroupInfo is a QGROUP_INFO item (btrfs_qgroup_info_item): a qgroup's
+// usage as of Generation.
+type QgroupInfo struct {
+	Generation      uint64
+	Referenced      uint64
+	ReferencedCompr uint64
+	Exclusive       uint64
+	ExclusiveCompr  uint64
+}
+
+// qgroupItemSize is the size of both QGROUP_INFO and QGROUP_LIMIT.
+const qgroupItemSize = 40
+
+// ParseQgroupInfo decodes a QGROUP_INFO payload.
+func ParseQgroupInfo(b []byte) (QgroupInfo, error) {
+	if len(b) != qgroupItemSize {
+		return QgroupInfo{}, corruptf("qgroup info is %d bytes, want %d", len(b), qgroupItemSize)
+	}
+	u := func(i int) uint64 { return binary.LittleEndian.Uint64(b[8*i:]) }
+	return QgroupInfo{Generation: u(0), Referenced: u(1), ReferencedCompr: u(2), Exclusive: u(3), ExclusiveCompr: u(4)}, nil
+}
+
+// Qgroup limit flags (BTRFS_QGROUP_LIMIT_*).
+const (
+	QgroupLimitMaxReferenced uint64 = 1 << 0
+	QgroupLimitMaxExclusive  uint64 = 1 << 1
+)
+
+// QgroupLimit is a QGROUP_LIMIT item (btrfs_qgroup_limit_item); a limit
+// applies only when its flag is set.
+type QgroupLimit struct {
+	Flags         uint64
+	MaxReferenced uint64
+	MaxExclusive  uint64
+	RsvReferenced uint64
+	RsvExclusive  uint64
+}
+
+// ParseQgroupLimit decodes a QGROUP_LIMIT payload.
+func ParseQgroupLimit(b []byte) (QgroupLimit, error) {
+	if len(b) != qgroupItemSize {
+		return QgroupLimit{}, corruptf("qgroup limit is %d bytes, want %d", len(b), qgroupItemSize)
+	}
+	u := func(i int) uint64 { return binary.LittleEndian.Uint64(b[8*i:]) }
+	return QgroupLimit{Flags: u(0), MaxReferenced: u(1), MaxExclusive: u(2), RsvReferenced: u(3), RsvExclusive: u(4)}, nil
+}

@@ -1,29 +1,58 @@
-package main
+package cli
 
 import (
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/spf13/cobra"
 
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/ondisk/item"
 )
 
-func lsCommand(stdout, stderr io.Writer) *command {
-	c := newCommand("ls", "[-l] [-R] [--device PATH]... IMAGE SUBVOL[/PATH]",
-		"List a directory of a subvolume. SUBVOL is a path from the top level (e.g. snaps/2, or / for the top level) or id:N.")
-	var ff fsFlags
-	ff.register(c)
-	long := c.flags.Bool("l", false, "long listing: mode, links, owner, size, mtime")
-	recursive := c.flags.Bool("R", false, "list subdirectories recursively (paths relative to the argument); a directory linked a second time (corruption) is reported and not entered")
-	c.minArgs, c.maxArgs = 2, 2
-	c.run = func(args []string) error {
+// timeStyles are ls --time-style's choices, as Go layouts.
+var timeStyles = map[string]string{
+	"default":  "2006-01-02 15:04:05",
+	"full-iso": "2006-01-02 15:04:05.000000000 -0700",
+	"long-iso": "2006-01-02 15:04",
+}
+
+func lsCommand(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "ls [-l] [-R] [--utc] [--time-style STYLE] [--device PATH]... IMAGE SUBVOL[/PATH]",
+		Short: "List a directory of a subvolume",
+		Long: "List a directory of a subvolume, or name one file. SUBVOL is a path from the\n" +
+			"top level (snaps/2, or / for the top level) or id:N. Times are local (TZ),\n" +
+			"or UTC with --utc.",
+		Args:              args(2, 2),
+		ValidArgsFunction: completeImageThenPath,
+	}
+	ff := newFSFlags(c, false)
+	long := c.Flags().BoolP("long", "l", false, "long listing: mode, links, owner, size, mtime")
+	recursive := c.Flags().BoolP("recursive", "R", false, "list subdirectories recursively (paths relative to the argument); a directory linked a second time (corruption) is reported and not entered")
+	utc := c.Flags().Bool("utc", false, "show times in UTC instead of the local zone")
+	style := c.Flags().String("time-style", "default", "time `STYLE` of -l: default (2006-01-02 15:04:05), full-iso (nanoseconds and zone) or long-iso")
+	fullTime := c.Flags().Bool("full-time", false, "like -l --time-style=full-iso")
+	_ = c.RegisterFlagCompletionFunc("time-style", cobra.FixedCompletions([]string{"default", "full-iso", "long-iso"}, cobra.ShellCompDirectiveNoFileComp))
+	c.RunE = func(_ *cobra.Command, args []string) error {
+		if *fullTime {
+			*long, *style = true, "full-iso"
+		}
+		layout, ok := timeStyles[*style]
+		if !ok {
+			return &usageError{fmt.Sprintf("--time-style %q: want default, full-iso or long-iso", *style)}
+		}
+		zone := e.zone()
+		if *utc {
+			zone = time.UTC
+		}
+		stdout, stderr := e.stdout, e.stderr
 		return ff.withPath(args[0], args[1], stderr, func(loc fstree.Location) error {
-			l := &lister{w: &errWriter{w: stdout}, long: *long}
+			l := &lister{w: &errWriter{w: stdout}, long: *long, layout: layout, zone: zone}
 			ii, err := loc.Subvol.Inode(loc.Ino)
 			if err != nil {
 				return err
@@ -75,8 +104,10 @@ func lsCommand(stdout, stderr io.Writer) *command {
 }
 
 type lister struct {
-	w    *errWriter
-	long bool
+	w      *errWriter
+	long   bool
+	layout string // of -l times
+	zone   *time.Location
 }
 
 // dir lists the entries of one directory.
@@ -123,7 +154,7 @@ func (l *lister) placeholder(path []byte) string {
 	if !l.long {
 		return escapeName(path)
 	}
-	return fmt.Sprintf("%s %3d %5d %5d %9d %19s %s (empty: subvolume not in this snapshot)", "dr-xr-xr-x", 1, 0, 0, 0, "-", escapeName(path))
+	return fmt.Sprintf("%s %3d %5d %5d %9d %*s %s (empty: subvolume not in this snapshot)", "dr-xr-xr-x", 1, 0, 0, 0, len(l.layout), "-", escapeName(path))
 }
 
 func (l *lister) entry(s *fstree.Subvol, ino uint64, ii *item.Inode, name []byte) error {
@@ -135,7 +166,7 @@ func (l *lister) entry(s *fstree.Subvol, ino uint64, ii *item.Inode, name []byte
 	if t := ii.Mode & item.ModeTypeMask; t == item.ModeChar || t == item.ModeBlock {
 		size = fmt.Sprintf("%d, %d", rdevMajor(ii.Rdev), rdevMinor(ii.Rdev))
 	}
-	mtime := time.Unix(ii.Mtime.Sec, int64(ii.Mtime.Nsec)).UTC().Format("2006-01-02 15:04:05")
+	mtime := time.Unix(ii.Mtime.Sec, int64(ii.Mtime.Nsec)).In(l.zone).Format(l.layout)
 	target := ""
 	if ii.Mode&item.ModeTypeMask == item.ModeSymlink {
 		t, err := s.ReadLink(ino)

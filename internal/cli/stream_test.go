@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -35,7 +35,7 @@ func utc(t *testing.T) {
 
 func runCLIStdin(stdin []byte, args ...string) (status int, stdout, stderr string) {
 	var o, e bytes.Buffer
-	status = run(args, bytes.NewReader(stdin), &o, &e)
+	status = Run(args, bytes.NewReader(stdin), &o, &e)
 	return status, o.String(), e.String()
 }
 
@@ -114,20 +114,21 @@ func TestStreamBadInput(t *testing.T) {
 	os.WriteFile(p, []byte("definitely not a send stream"), 0o644)
 	good := readTestdata(t, "noe.stream")
 	for _, tc := range []struct {
-		stdin []byte
-		args  []string
-		want  string
+		stdin  []byte
+		args   []string
+		status int
+		want   string
 	}{
-		{nil, []string{"dump", p}, "stream offset 0, stream header: not a btrfs send stream"},
-		{nil, []string{"dump", filepath.Join(dir, "absent")}, "no such file"},
-		{nil, []string{"dump"}, "empty input"},
-		{good[:len(good)-5], []string{"dump"}, "stream truncated"},
-		{good[:100], []string{"validate"}, "stream truncated"},
-		{nil, []string{"dump", "-f", p, p}, "not both"},
+		{nil, []string{"dump", p}, 1, "stream offset 0, stream header: not a btrfs send stream"},
+		{nil, []string{"dump", filepath.Join(dir, "absent")}, 1, "no such file"},
+		{nil, []string{"dump"}, 1, "empty input"},
+		{good[:len(good)-5], []string{"dump"}, 1, "stream truncated"},
+		{good[:100], []string{"validate"}, 1, "stream truncated"},
+		{nil, []string{"dump", "-f", p, p}, 2, "not both"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			st, _, errOut := runCLIStdin(tc.stdin, tc.args...)
-			if st != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.want) {
+			if st != tc.status || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.want) {
 				t.Errorf("status %d stderr %q, want one line with %q", st, errOut, tc.want)
 			}
 		})

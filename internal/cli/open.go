@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -7,32 +7,7 @@ import (
 
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
-	"github.com/coldsend/coldsend/ondisk/volume"
 )
-
-// fsFlags are the options of every command that opens a filesystem.
-type fsFlags struct {
-	devices stringList
-	noCsum  bool
-	super   int
-}
-
-func (f *fsFlags) register(c *command) {
-	c.flags.Var(&f.devices, "device", "another device `PATH` of a multi-device filesystem (repeatable)")
-	c.flags.BoolVar(&f.noCsum, "no-data-csum", false, "do not verify data checksums")
-	c.flags.IntVar(&f.super, "super", -1, "trust superblock copy `N` on every device (0 primary, 1 at 64 MiB, 2 at 256 GiB), as btrfs check --super; default: the primary, or a newer valid mirror")
-}
-
-// superChoice turns --super into ondisk's choice.
-func (f *fsFlags) superChoice() (volume.SuperChoice, error) {
-	switch {
-	case f.super == -1:
-		return volume.SuperAuto, nil
-	case f.super < 0 || f.super > 2:
-		return 0, fmt.Errorf("--super %d: superblock copies are 0 (primary), 1 and 2", f.super)
-	}
-	return volume.SuperCopy(f.super), nil
-}
 
 // maxRepairWarnings bounds the repairs printed one by one: a wiped device
 // makes one per stripe read, and the summary at the end says more than
@@ -79,17 +54,22 @@ func (o *openedFS) Close() error {
 	return o.FS.Close()
 }
 
-// openFS opens image plus any --device paths, read-only, and the
-// filesystem on them; warnings go to stderr.
+// open opens image plus any --device paths, read-only, and the
+// filesystem on them; warnings go to stderr, and a warning first if the
+// filesystem is mounted read-write right now.
 func (f *fsFlags) open(image string, stderr io.Writer) (*openedFS, error) {
 	super, err := f.superChoice()
 	if err != nil {
 		return nil, err
 	}
-	p := &warnPrinter{w: stderr}
-	fs, err := fstree.OpenFiles(append([]string{image}, f.devices...), fstree.Options{Warn: p.warn, Super: super, NoDataChecksums: f.noCsum})
+	p := &warnPrinter{w: stderr, verbose: f.verbose}
+	paths := append([]string{image}, f.devices...)
+	fs, err := fstree.OpenFiles(paths, fstree.Options{Warn: p.warn, Super: super, NoDataChecksums: f.noCsum})
 	if err != nil {
 		return nil, err
+	}
+	for _, m := range mountedReadWrite(paths) {
+		fmt.Fprintf(stderr, "coldsend: warning: %s is mounted read-write at %s right now: what is read may be inconsistent (unmount it, or read a snapshot of it)\n", m.path, m.mountPoint)
 	}
 	return &openedFS{FS: fs, stderr: stderr}, nil
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -6,23 +6,28 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/coldsend/coldsend/ondisk"
 )
 
-func showCommand(stdout, stderr io.Writer) *command {
-	c := newCommand("show", "[--device PATH]... IMAGE", "Show the filesystem: identity, sizes, features, devices and chunk profiles.")
-	var ff fsFlags
-	ff.register(c)
-	c.minArgs, c.maxArgs = 1, 1
-	c.run = func(args []string) error {
-		fs, err := ff.open(args[0], stderr)
+func showCommand(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:               "show [--device PATH]... IMAGE",
+		Short:             "Show the filesystem: identity, sizes, features, devices and chunk profiles",
+		Args:              args(1, 1),
+		ValidArgsFunction: completeImage,
+	}
+	ff := newFSFlags(c, false)
+	c.RunE = func(_ *cobra.Command, args []string) error {
+		fs, err := ff.open(args[0], e.stderr)
 		if err != nil {
 			return err
 		}
 		defer fs.Close()
 		vol := fs.Volume()
 		sb := vol.Super()
-		w := &errWriter{w: stdout}
+		w := &errWriter{w: e.stdout}
 		w.printf("Label: %s  uuid: %s\n", quoteLabel(sb.Label), sb.FSID)
 		if sb.MetadataFSID() != sb.FSID {
 			w.printf("\tMetadata uuid: %s\n", sb.MetadataFSID())

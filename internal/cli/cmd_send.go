@@ -1,42 +1,50 @@
-package main
+package cli
 
 import (
 	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/spf13/cobra"
 
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/sendgen"
 )
 
-func sendCommand(stdout, stderr io.Writer) *command {
-	c := newCommand("send", "[-e] [-p PARENT] [-c CLONE]... [-f FILE] [--no-data] [--proto N] [--compressed-data] [--device PATH]... IMAGE SUBVOL [SUBVOL...]",
-		"Write the send stream of one or more subvolumes, byte for byte what the\n"+
-			"kernel's 'btrfs send' writes for them. SUBVOL is a path as 'subvolume list'\n"+
-			"shows it, or id:N. With -p the stream is incremental from PARENT; -c adds\n"+
-			"clone sources, and without -p picks the parent among them as btrfs send\n"+
-			"does. Subvolumes, parents and clone sources need not be read-only: an\n"+
-			"unmounted image cannot change while it is sent.")
-	var ff fsFlags
-	ff.register(c)
-	endCmd := c.flags.Bool("e", false, "several subvolumes as one stream: one header, one END (btrfs send -e)")
-	file := c.flags.String("f", "", "write the stream to `FILE` instead of standard output")
-	noData := c.flags.Bool("no-data", false, "send update_extent instead of file data (metadata only)")
-	proto := c.flags.Uint("proto", 1, "protocol `VERSION`: 1, 2, or 0 for the highest (2)")
-	quiet := c.flags.Bool("q", false, "do not print 'At subvol' lines")
-	var parent, clones stringList
-	c.flags.Var(&parent, "p", "incremental send from `PARENT`")
-	c.flags.Var(&clones, "c", "clone source `SUBVOL`, repeatable; without -p the parent is picked among them")
-	compressed := c.flags.Bool("compressed-data", false, "send compressed extents as they are stored (needs protocol 2, chosen when --proto is not given)")
-	c.minArgs = 2
-	c.run = func(args []string) error {
-		if len(parent) > 1 {
-			return errors.New("you cannot have more than one parent (-p)")
+func sendCommand(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "send [-e] [-p PARENT] [-c CLONE]... [-f FILE] [--no-data] [--proto N] [--compressed-data] [--device PATH]... IMAGE SUBVOL [SUBVOL...]",
+		Short: "Write the send stream of subvolumes, byte for byte as btrfs send",
+		Long: "Write the send stream of one or more subvolumes, byte for byte what the\n" +
+			"kernel's 'btrfs send' writes for them. SUBVOL is a path as 'subvolume list'\n" +
+			"shows it, or id:N. With -p the stream is incremental from PARENT; -c adds\n" +
+			"clone sources, and without -p picks the parent among them as btrfs send\n" +
+			"does. Subvolumes, parents and clone sources need not be read-only: an\n" +
+			"unmounted image cannot change while it is sent.",
+		Args:              args(2, -1),
+		ValidArgsFunction: completeImageThenSubvols,
+	}
+	ff := newFSFlags(c, true)
+	fl := c.Flags()
+	endCmd := fl.BoolP("chain", "e", false, "several subvolumes as one stream: one header, one END (btrfs send -e)")
+	file := fl.StringP("file", "f", "", "write the stream to `FILE` instead of standard output")
+	noData := fl.Bool("no-data", false, "send update_extent instead of file data (metadata only)")
+	proto := fl.Uint("proto", 1, "protocol `VERSION`: 1, 2, or 0 for the highest (2)")
+	quiet := fl.BoolP("quiet", "q", false, "do not print 'At subvol' lines")
+	parent := fl.StringArrayP("parent", "p", nil, "incremental send from `PARENT`")
+	clones := fl.StringArrayP("clone-src", "c", nil, "clone source `SUBVOL`, repeatable; without -p the parent is picked among them")
+	compressed := fl.Bool("compressed-data", false, "send compressed extents as they are stored (needs protocol 2, chosen when --proto is not given)")
+	_ = c.RegisterFlagCompletionFunc("parent", completeSubvolFlag)
+	_ = c.RegisterFlagCompletionFunc("clone-src", completeSubvolFlag)
+	_ = c.RegisterFlagCompletionFunc("proto", cobra.FixedCompletions([]string{"0", "1", "2"}, cobra.ShellCompDirectiveNoFileComp))
+	c.RunE = func(_ *cobra.Command, args []string) error {
+		stderr := e.stderr
+		if len(*parent) > 1 {
+			return &usageError{"you cannot have more than one parent (-p)"}
 		}
-		version, err := sendProto(*proto, protoGiven(c), *compressed)
+		version, err := sendProto(*proto, c.Flags().Changed("proto"), *compressed)
 		if err != nil {
 			return err
 		}
@@ -55,15 +63,15 @@ func sendCommand(stdout, stderr io.Writer) *command {
 		}
 		var opts sendgen.Options
 		opts.Proto, opts.NoData, opts.CompressedData = version, *noData, *compressed
-		for _, name := range clones {
+		for _, name := range *clones {
 			sv, err := resolve(name, "clone source")
 			if err != nil {
 				return err
 			}
 			opts.Clones = append(opts.Clones, sv)
 		}
-		if len(parent) > 0 {
-			if opts.Parent, err = resolve(parent[0], "parent"); err != nil {
+		if len(*parent) > 0 {
+			if opts.Parent, err = resolve((*parent)[0], "parent"); err != nil {
 				return err
 			}
 		}
@@ -76,7 +84,7 @@ func sendCommand(stdout, stderr io.Writer) *command {
 			}
 			subvols = append(subvols, sv)
 		}
-		out, closeOut, err := openOutput(*file, stdout)
+		out, closeOut, err := openOutput(*file, e)
 		if err != nil {
 			return err
 		}
@@ -129,29 +137,22 @@ func sendProto(proto uint, given, compressed bool) (uint32, error) {
 	case proto == 0:
 		proto = 2
 	case proto == 3:
-		return 0, errors.New("--proto 3 is not supported: no kernel that emits protocol 3 is available to check coldsend's streams against")
+		return 0, &usageError{"--proto 3 is not supported: no kernel that emits protocol 3 is available to check coldsend's streams against"}
 	case proto > 3:
-		return 0, fmt.Errorf("--proto %d: unknown protocol version (1 and 2 are supported)", proto)
+		return 0, &usageError{fmt.Sprintf("--proto %d: unknown protocol version (1 and 2 are supported)", proto)}
 	}
 	if compressed && !given {
 		proto = 2
 	}
 	if compressed && proto < 2 {
-		return 0, fmt.Errorf("--compressed-data requires protocol version >= 2 (requested %d)", proto)
+		return 0, &usageError{fmt.Sprintf("--compressed-data requires protocol version >= 2 (requested %d)", proto)}
 	}
 	return uint32(proto), nil
 }
 
-// protoGiven reports whether --proto was on the command line.
-func protoGiven(c *command) bool {
-	given := false
-	c.flags.Visit(func(f *flag.Flag) { given = given || f.Name == "proto" })
-	return given
-}
-
 // openOutput opens the stream's destination: FILE, or standard output,
 // which must not be a terminal.
-func openOutput(file string, stdout io.Writer) (io.Writer, func() error, error) {
+func openOutput(file string, e *env) (io.Writer, func() error, error) {
 	if file != "" {
 		f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
@@ -159,12 +160,12 @@ func openOutput(file string, stdout io.Writer) (io.Writer, func() error, error) 
 		}
 		return f, f.Close, nil
 	}
-	if f, ok := stdout.(*os.File); ok {
+	if f, ok := e.rawStdout.(*os.File); ok {
 		if isTerminal(f.Fd()) {
 			return nil, nil, errors.New("not writing a send stream to a terminal: use -f FILE or a pipe")
 		}
 	}
-	return stdout, func() error { return nil }, nil
+	return e.stdout, func() error { return nil }, nil
 }
 
 // countingWriter counts the bytes that reached the output.

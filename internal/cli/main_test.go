@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -33,7 +33,7 @@ func unpackFixture(t *testing.T) (string, *manifest.Scenario) {
 
 func runCLI(args ...string) (status int, stdout, stderr string) {
 	var o, e bytes.Buffer
-	status = run(args, strings.NewReader(""), &o, &e)
+	status = Run(args, strings.NewReader(""), &o, &e)
 	return status, o.String(), e.String()
 }
 
@@ -149,7 +149,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"ls", img, "id:99999"}, 1, "does not exist"},
 		{[]string{"ls", img, "id:x"}, 1, "id:NUMBER"},
 		{[]string{"show"}, 2, "wrong number of arguments"},
-		{[]string{"show", "--bogus", img}, 2, "unknown option"},
+		{[]string{"show", "--bogus", img}, 2, "unknown flag: --bogus"},
 		{[]string{"frobnicate"}, 2, "unknown command"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -167,12 +167,35 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// TestHelp: every way of asking for help prints the command's usage on
+// stdout, exit status 0.
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"--help"}, {"show", "--help"}, {"subvolume", "list", "-h"}, {"ls", "--help"}, {"cat", "--help"}} {
-		st, out, _ := runCLI(args...)
-		if st != 0 || !strings.Contains(out, "Usage: coldsend") {
-			t.Errorf("%v: status %d, output %q", args, st, out)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--help"}, "coldsend [command]"},
+		{nil, "coldsend [command]"},
+		{[]string{"help", "send"}, "coldsend send [-e] [-p PARENT]"},
+		{[]string{"send", "--help"}, "coldsend send [-e] [-p PARENT]"},
+		{[]string{"subvolume", "--help"}, "coldsend subvolume [command]"},
+		{[]string{"subvolume", "list", "-h"}, "coldsend subvolume list"},
+		{[]string{"show", "--help"}, "coldsend show [--device PATH]... IMAGE\n"},
+		{[]string{"ls", "--help"}, "coldsend ls"},
+		{[]string{"cat", "--help"}, "coldsend cat"},
+		{[]string{"completion", "--help"}, "coldsend completion [command]"},
+	} {
+		st, out, errOut := runCLI(tc.args...)
+		if st != 0 || !strings.Contains(out, "Usage:") || !strings.Contains(out, tc.want) || errOut != "" {
+			t.Errorf("%v: status %d, stderr %q, output %q", tc.args, st, errOut, out)
 		}
+	}
+	st, out, _ := runCLI("--version")
+	if st != 0 || out != "coldsend "+Version+"\n" {
+		t.Errorf("--version: status %d, %q", st, out)
+	}
+	if _, out, _ := runCLI("--help"); !strings.Contains(out, "--version") {
+		t.Errorf("--version is not in the help")
 	}
 }
 

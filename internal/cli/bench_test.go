@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"io"
@@ -62,7 +62,7 @@ func BenchmarkDump(b *testing.B) {
 	for b.Loop() {
 		start := time.Now()
 		var errOut strings.Builder
-		if st := run([]string{"dump", path}, nil, io.Discard, &errOut); st != 0 {
+		if st := Run([]string{"dump", path}, nil, io.Discard, &errOut); st != 0 {
 			b.Fatalf("coldsend dump: %s", errOut.String())
 		}
 		ours += time.Since(start)

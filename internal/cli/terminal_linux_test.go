@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -46,15 +46,15 @@ func TestTerminals(t *testing.T) {
 	}
 	img := concatImage(t)
 	var errOut strings.Builder
-	if st := run([]string{"send", "-q", img, "s1"}, nil, tty, &errOut); st != 1 || !strings.Contains(errOut.String(), "terminal") {
+	if st := Run([]string{"send", "-q", img, "s1"}, nil, tty, &errOut); st != 1 || !strings.Contains(errOut.String(), "terminal") {
 		t.Errorf("send to a terminal: status %d, %q", st, errOut.String())
 	}
 	errOut.Reset()
-	if st := run([]string{"send", "-q", img, "s1"}, nil, devNull, &errOut); st != 0 {
+	if st := Run([]string{"send", "-q", img, "s1"}, nil, devNull, &errOut); st != 0 {
 		t.Errorf("send to /dev/null: status %d, %q", st, errOut.String())
 	}
 	errOut.Reset()
-	if st := run([]string{"dump"}, tty, devNull, &errOut); st != 1 || !strings.Contains(errOut.String(), "terminal") {
+	if st := Run([]string{"dump"}, tty, devNull, &errOut); st != 1 || !strings.Contains(errOut.String(), "terminal") {
 		t.Errorf("dump from a terminal: status %d, %q", st, errOut.String())
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"os"
@@ -40,7 +40,7 @@ func TestSuperFlag(t *testing.T) {
 		t.Errorf("--super 0: status %d, stderr %q", st, errOut)
 	}
 	st, _, errOut = runCLI("ls", "--super", "3", img, "/")
-	if st != 1 || !strings.Contains(errOut, "copies are 0 (primary), 1 and 2") {
+	if st != 2 || !strings.Contains(errOut, "copies are 0 (primary), 1 and 2") {
 		t.Errorf("--super 3: status %d, stderr %q", st, errOut)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -78,25 +78,28 @@ func TestSendFraming(t *testing.T) {
 func TestSendErrors(t *testing.T) {
 	img := concatImage(t)
 	for _, tc := range []struct {
-		args []string
-		want string
+		args   []string
+		status int // 1 failure, 2 usage
+		want   string
 	}{
-		{[]string{"send", img, "nosuch"}, "nosuch"},
-		{[]string{"send", "-p", "s1", "-p", "s2", img, "s2"}, "more than one parent"},
-		{[]string{"send", "-p", "nosuch", img, "s2"}, "parent: nosuch"},
-		{[]string{"send", "-c", "nosuch", img, "s2"}, "clone source: nosuch"},
-		{[]string{"send", "-c", "s1", img, "/"}, "the top level (subvolume 5) has no name and cannot be sent"},
-		{[]string{"send", img, "/"}, "/: the top level (subvolume 5) has no name and cannot be sent"},
-		{[]string{"send", img, "s1", "id:5"}, "id:5: the top level (subvolume 5) has no name and cannot be sent"},
-		{[]string{"send", "--proto", "3", img, "s2"}, "--proto 3 is not supported"},
-		{[]string{"send", "--proto", "7", img, "s2"}, "unknown protocol version"},
-		{[]string{"send", "--proto", "1", "--compressed-data", img, "s2"}, "requires protocol version >= 2"},
-		{[]string{"send", "-f", "/nonexistent/dir/x", img, "s1"}, "no such file"},
+		{[]string{"send", img, "nosuch"}, 1, "nosuch"},
+		{[]string{"send", "-p", "s1", "-p", "s2", img, "s2"}, 2, "more than one parent"},
+		{[]string{"send", "-p", "nosuch", img, "s2"}, 1, "parent: nosuch"},
+		{[]string{"send", "-c", "nosuch", img, "s2"}, 1, "clone source: nosuch"},
+		{[]string{"send", "-c", "s1", img, "/"}, 1, "the top level (subvolume 5) has no name and cannot be sent"},
+		{[]string{"send", img, "/"}, 1, "/: the top level (subvolume 5) has no name and cannot be sent"},
+		{[]string{"send", img, "s1", "id:5"}, 1, "id:5: the top level (subvolume 5) has no name and cannot be sent"},
+		{[]string{"send", "--proto", "3", img, "s2"}, 2, "--proto 3 is not supported"},
+		{[]string{"send", "--proto", "7", img, "s2"}, 2, "unknown protocol version"},
+		{[]string{"send", "--proto", "1", "--compressed-data", img, "s2"}, 2, "requires protocol version >= 2"},
+		{[]string{"send", "-f", "/nonexistent/dir/x", img, "s1"}, 1, "no such file"},
+		{[]string{"send", "--bogus", img, "s1"}, 2, "unknown flag: --bogus"},
+		{[]string{"send", img}, 2, "wrong number of arguments"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			st, out, errOut := runCLI(tc.args...)
 			// Refused before any output: no "At subvol" line, no bytes.
-			if st != 1 || out != "" || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 || strings.Count(errOut, "coldsend send:") != 1 {
+			if st != tc.status || out != "" || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 || strings.Count(errOut, "coldsend send:") != 1 {
 				t.Errorf("status %d stdout %d bytes stderr %q, want one error line with %q", st, len(out), errOut, tc.want)
 			}
 		})
