@@ -21,7 +21,7 @@ type env struct {
 	stdout *outWriter
 	// rawStdout is stdout as given, to tell a terminal.
 	rawStdout io.Writer
-	stderr io.Writer
+	stderr    io.Writer
 	// local is the zone times are shown in; nil means TZ (time.Local).
 	local *time.Location
 }
