@@ -7,7 +7,7 @@ DEMO_IMG := fixtures/images/demo
 DEMO_DIR := out/demo
 export CGO_ENABLED := 0
 
-.PHONY: all build demo test lint vet fmt-check staticcheck unit oracle oracle-ci bench fuzz fixtures cross clean
+.PHONY: all build demo test lint vet fmt-check staticcheck unit oracle oracle-ci bench fuzz fixtures cross man clean
 
 all: build
 
@@ -74,6 +74,10 @@ fuzz:
 # Regenerate the committed fixtures (root).
 fixtures:
 	bash fixtures/regen.sh
+
+# Man pages, one per command, into out/man (man -l out/man/coldsend-send.1).
+man:
+	$(GO) run ./internal/cmd/genman -o out/man
 
 cross:
 	@for t in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64; do \

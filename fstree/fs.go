@@ -183,7 +183,7 @@ func (fs *FS) Tree(id uint64) (*btree.Tree, error) {
 	r, _, err := fs.TreeRoot(id)
 	if err != nil {
 		if errors.Is(err, btree.ErrNotFound) {
-			return nil, fmt.Errorf("tree %s has no root item", ondisk.TreeName(id))
+			return nil, fmt.Errorf("tree %s has no root item: %w", ondisk.TreeName(id), err)
 		}
 		return nil, err
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coldsend/coldsend/internal/cli"
+
 	"github.com/coldsend/coldsend/internal/degraded"
 	"github.com/coldsend/coldsend/internal/fixturecheck"
 	"github.com/coldsend/coldsend/internal/scenario"
@@ -83,6 +85,48 @@ func kernelCasesCase() oracleCase {
 			t.Logf("%d kernel sends equal to coldsend's: %v", len(checked), checked)
 		}
 		return err
+	}}
+}
+
+// mountedCase mounts a fresh image through a loop device and runs
+// coldsend show on the image file: read-write, it must warn that the
+// image is mounted; read-only, it must not.
+func mountedCase() oracleCase {
+	return oracleCase{name: "mounted-warning", run: func(ctx context.Context, t *testing.T) error {
+		dir := t.TempDir()
+		img, mnt := filepath.Join(dir, "img"), filepath.Join(dir, "m")
+		sh := func(name string, args ...string) error {
+			if out, err := exec.CommandContext(ctx, name, args...).CombinedOutput(); err != nil {
+				return fmt.Errorf("%s %v: %v\n%s", name, args, err, out)
+			}
+			return nil
+		}
+		if err := os.Mkdir(mnt, 0o755); err != nil {
+			return err
+		}
+		if err := sh("truncate", "-s", "128M", img); err != nil {
+			return err
+		}
+		if err := sh("mkfs.btrfs", "-q", img); err != nil {
+			return err
+		}
+		for _, mode := range []string{"rw", "ro"} {
+			if err := sh("mount", "-o", "loop,"+mode, img, mnt); err != nil {
+				return err
+			}
+			var out, errOut strings.Builder
+			st := cli.Run([]string{"show", img}, nil, &out, &errOut)
+			umountErr := sh("umount", mnt)
+			warned := strings.Contains(errOut.String(), "is mounted read-write at "+mnt)
+			if st != 0 || warned != (mode == "rw") {
+				return fmt.Errorf("mounted %s: status %d, stderr %q", mode, st, errOut.String())
+			}
+			if umountErr != nil {
+				return umountErr
+			}
+		}
+		t.Logf("a read-write loop mount of the image is reported, a read-only one is not")
+		return nil
 	}}
 }
 
@@ -183,13 +227,13 @@ func selectCases(mode string) ([]oracleCase, error) {
 			seeds[i] = base + uint64(i)
 		}
 		fmt.Printf("oracle seeds: %v\n", seeds)
-		return append(random(seeds), orphanCase(), kernelCasesCase()), nil
+		return append(random(seeds), orphanCase(), kernelCasesCase(), mountedCase()), nil
 	case "ci":
 		cases := random(ciSeeds)
 		for _, s := range scenario.Named() {
 			cases = append(cases, oracleCase{name: "named-" + s.Name, spec: s})
 		}
-		return append(cases, orphanCase(), kernelCasesCase()), nil
+		return append(cases, orphanCase(), kernelCasesCase(), mountedCase()), nil
 	}
 	return nil, fmt.Errorf("COLDSEND_ORACLE=%q: want fresh or ci", mode)
 }

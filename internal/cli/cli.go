@@ -81,15 +81,17 @@ func run(e *env, args []string) (status int) {
 	root, started := newRoot(e)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteC()
-	if err == nil && e.stdout.err != nil {
-		err = fmt.Errorf("writing to standard output: %w", e.stdout.err)
-	}
-	if err == nil {
-		return 0
-	}
 	name := "coldsend"
 	if cmd != nil {
 		name = cmd.CommandPath()
+	}
+	if err == nil && e.stdout.err != nil {
+		// Help, a listing, a version: whatever it was did not arrive.
+		fmt.Fprintf(stderr, "%s: writing to standard output: %s\n", name, oneLine(e.stdout.err))
+		return 1
+	}
+	if err == nil {
+		return 0
 	}
 	if !*started || isUsage(err) {
 		fmt.Fprintf(stderr, "%s: %s (see '%s --help')\n", name, usageMessage(root, args, err), name)

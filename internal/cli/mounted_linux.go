@@ -106,7 +106,7 @@ func backingDevNums(path, sys string) []devNum {
 	if st.Mode&unix.S_IFMT == unix.S_IFBLK {
 		return []devNum{toDevNum(st.Rdev)}
 	}
-	loops, _ := filepath.Glob(filepath.Join(sys, "block/loop*/loop/backing_file"))
+	loops, _ := filepath.Glob(filepath.Join(sys, "block/*/loop/backing_file"))
 	var out []devNum
 	for _, l := range loops {
 		b, err := os.ReadFile(l)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/coldsend/coldsend/ondisk"
 )
@@ -96,6 +97,9 @@ func ReadSuperblock(d *Device, warn func(ondisk.Warning)) (*ondisk.Superblock, e
 		best = nil
 	}
 	if best == nil {
+		if c := compressedAs(d); c != nil {
+			primaryErr = fmt.Errorf("%w; the device starts like a %s file, so it is probably a compressed image: decompress it first ("+c.hint+")", primaryErr, c.name, d.Name)
+		}
 		return nil, &DeviceError{Device: d.Name, Offset: Physical(ondisk.SuperblockOffsets[0]), What: "no valid btrfs superblock", Err: primaryErr}
 	}
 	if primaryErr != nil {
@@ -171,4 +175,37 @@ func superWarner(d *Device, warn func(ondisk.Warning)) func(format string, args 
 			warn(ondisk.Warning{Kind: ondisk.WarnSuperblock, Device: d.Name, Msg: fmt.Sprintf(format, args...)})
 		}
 	}
+}
+
+// compression is a compressed-file format someone may hand over instead
+// of the image inside it.
+type compression struct {
+	magic, name string
+	hint        string // the command that decompresses it, %s the file
+}
+
+var compressions = []compression{
+	{"\x28\xb5\x2f\xfd", "zstd", "zstd -d %s"},
+	{"\x1f\x8b", "gzip", "gunzip %s"},
+	{"\xfd7zXZ\x00", "xz", "unxz %s"},
+	{"BZh", "bzip2", "bunzip2 %s"},
+	{"\x04\x22\x4d\x18", "lz4", "lz4 -d %s IMAGE"},
+}
+
+// compressedAs returns the compression format d's first bytes announce,
+// or nil. A btrfs device's first 64 KiB are unused, usually zero.
+func compressedAs(d *Device) *compression {
+	var head [6]byte
+	if d.Size < int64(len(head)) {
+		return nil
+	}
+	if n, _ := d.R.ReadAt(head[:], 0); n < len(head) {
+		return nil
+	}
+	for i := range compressions {
+		if strings.HasPrefix(string(head[:]), compressions[i].magic) {
+			return &compressions[i]
+		}
+	}
+	return nil
 }

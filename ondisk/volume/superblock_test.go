@@ -137,6 +137,8 @@ func TestReadSuperblock(t *testing.T) {
 		{name: "not btrfs", size: 1 << 20, errSub: "bad magic", errKind: ondisk.ErrNotBtrfs},
 		{name: "not btrfs, old mirror", size: big, regions: map[int64][]byte{mirror: superCopy(t, "crc32c", mirror, 7)}, errSub: "remains at byte offset 67108864, probably from an earlier filesystem; --super 1 trusts it", errKind: ondisk.ErrNotBtrfs},
 		{name: "truncated", size: 0x10000 + 100, errSub: "too short", errKind: ondisk.ErrNotBtrfs},
+		{name: "zstd file", size: 50000, regions: map[int64][]byte{0: []byte("\x28\xb5\x2f\xfd\x04\x58")}, errSub: "starts like a zstd file, so it is probably a compressed image: decompress it first (zstd -d img)", errKind: ondisk.ErrNotBtrfs},
+		{name: "gzip file", size: 1 << 20, regions: map[int64][]byte{0: []byte("\x1f\x8b\x08\x00\x00\x00")}, errSub: "gzip file", errKind: ondisk.ErrNotBtrfs},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var warns []string
