@@ -227,13 +227,13 @@ func selectCases(mode string) ([]oracleCase, error) {
 			seeds[i] = base + uint64(i)
 		}
 		fmt.Printf("oracle seeds: %v\n", seeds)
-		return append(random(seeds), orphanCase(), kernelCasesCase(), mountedCase()), nil
+		return append(random(seeds), orphanCase(), kernelCasesCase(), mountedCase(), subvolumeShowCase()), nil
 	case "ci":
 		cases := random(ciSeeds)
 		for _, s := range scenario.Named() {
 			cases = append(cases, oracleCase{name: "named-" + s.Name, spec: s})
 		}
-		return append(cases, orphanCase(), kernelCasesCase(), mountedCase()), nil
+		return append(cases, orphanCase(), kernelCasesCase(), mountedCase(), subvolumeShowCase()), nil
 	}
 	return nil, fmt.Errorf("COLDSEND_ORACLE=%q: want fresh or ci", mode)
 }
