@@ -1,0 +1,3 @@
+// Package seq holds helpers for the iter.Seq2[T, error] iterators the
+// library returns.
+package seq
