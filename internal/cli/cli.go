@@ -169,6 +169,7 @@ func newRoot(e *env) (*cobra.Command, *bool) {
 		lsCommand(e),
 		catCommand(e),
 		sendCommand(e),
+		receiveCommand(e),
 		dumpCommand(e),
 		validateCommand(e),
 	)

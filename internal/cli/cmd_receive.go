@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/coldsend/coldsend/receive"
+	"github.com/coldsend/coldsend/stream"
+	"github.com/coldsend/coldsend/stream/dump"
+)
+
+func receiveCommand(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "receive [-f STREAM] [-e] [--in-place] [--strict] DEST | --dump [-f STREAM]",
+		Short: "Apply send streams to a plain directory, as btrfs receive does",
+		Long: "Apply send streams (from -f STREAM or standard input; zstd, lz4 or gzip\n" +
+			"compressed; several concatenated) under the directory DEST, on any\n" +
+			"filesystem: each subvolume becomes DEST/NAME, a snapshot starts as a copy\n" +
+			"of its parent (reflinked where the filesystem can) found among what DEST\n" +
+			"received by uuid and ctransid. Paths the stream names cannot leave DEST.\n" +
+			"What DEST cannot take (chown or mknod without privileges, some xattrs, a\n" +
+			"creation time) is summed up at the end; --strict makes it an error. DEST\n" +
+			"records what it received in " + receive.RecordName + "; a subvolume\n" +
+			"counts as received only once its END arrived.",
+		Args: func(cmd *cobra.Command, a []string) error {
+			if d, _ := cmd.Flags().GetBool("dump"); d {
+				return args(0, 0)(cmd, a)
+			}
+			return args(1, 1)(cmd, a)
+		},
+		ValidArgsFunction: cobra.FixedCompletions(nil, cobra.ShellCompDirectiveFilterDirs),
+	}
+	fl := c.Flags()
+	file := fl.StringP("file", "f", "", "read the stream from `FILE` instead of standard input")
+	chain := fl.BoolP("chain", "e", false, "stop at the first END (btrfs receive -e)")
+	inPlace := fl.Bool("in-place", false, "make a snapshot by renaming its parent's directory instead of copying it")
+	strict := fl.Bool("strict", false, "fail on anything DEST cannot take, instead of summing it up")
+	quiet := fl.BoolP("quiet", "q", false, "do not print 'At subvol' lines")
+	dumpOnly := fl.Bool("dump", false, "print the stream's commands instead (coldsend dump)")
+	c.RunE = func(_ *cobra.Command, args []string) error {
+		src, done, err := openStream(nil, *file, e.stdin)
+		if err != nil {
+			return err
+		}
+		defer done()
+		if *dumpOnly {
+			bw := bufio.NewWriterSize(e.stdout, 256<<10)
+			_, err = dump.Copy(dump.NewText(bw, e.zone()), stream.NewReader(src), *chain)
+			if ferr := bw.Flush(); err == nil {
+				err = ferr
+			}
+			return err
+		}
+		opts := receive.Options{Chain: *chain, InPlace: *inPlace, Strict: *strict}
+		if !*quiet {
+			opts.Log = e.stderr
+		}
+		sum, err := receive.Receive(src, args[0], opts)
+		if sum != nil {
+			for _, l := range sum.Lines() {
+				fmt.Fprintf(e.stderr, "coldsend receive: note: %s\n", l)
+			}
+		}
+		return err
+	}
+	return c
+}

@@ -1,0 +1,163 @@
+package receive
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+)
+
+// copyTree makes to (an empty directory under dest) a copy of the
+// directory from: contents, hard-link groups, modes, owners (where
+// allowed), xattrs (where stored) and times. Regular files are reflinked
+// where the filesystem can; reflinked reports whether all were. The
+// source is read without changing its access times where the OS allows.
+func copyTree(dest *os.Root, from, to string) (reflinked bool, err error) {
+	c := &treeCopy{dest: dest, links: map[fileID]string{}, reflinked: true}
+	if err := c.dir(from, to); err != nil {
+		return false, err
+	}
+	return c.reflinked, nil
+}
+
+type treeCopy struct {
+	dest      *os.Root
+	links     map[fileID]string // first copy of each multiply-linked inode
+	reflinked bool
+	buf       []byte
+}
+
+// dir copies the entries of directory src into dst, then dst's own
+// metadata (after its entries, so that their creation does not change
+// its times).
+func (c *treeCopy) dir(src, dst string) error {
+	d, err := openNoatime(c.dest, src)
+	if err != nil {
+		return err
+	}
+	entries, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := c.entry(path.Join(src, e.Name()), path.Join(dst, e.Name())); err != nil {
+			return err
+		}
+	}
+	fi, err := c.dest.Lstat(src)
+	if err != nil {
+		return err
+	}
+	return c.meta(src, dst, fi)
+}
+
+// entry copies one entry of any type.
+func (c *treeCopy) entry(src, dst string) error {
+	fi, err := c.dest.Lstat(src)
+	if err != nil {
+		return err
+	}
+	if id, ok := idOf(fi); ok && linkCount(fi) > 1 && !fi.IsDir() {
+		if first, seen := c.links[id]; seen {
+			return c.dest.Link(first, dst)
+		}
+		c.links[id] = dst
+	}
+	switch m := fi.Mode(); {
+	case m.IsDir():
+		if err := c.dest.Mkdir(dst, 0o700); err != nil {
+			return err
+		}
+		return c.dir(src, dst)
+	case m.IsRegular():
+		if err := c.file(src, dst); err != nil {
+			return err
+		}
+	case m&fs.ModeSymlink != 0:
+		target, err := c.dest.Readlink(src)
+		if err != nil {
+			return err
+		}
+		if err := c.dest.Symlink(target, dst); err != nil {
+			return err
+		}
+	default:
+		if err := mkspecial(c.dest, dst, fi); err != nil {
+			return err
+		}
+	}
+	return c.meta(src, dst, fi)
+}
+
+// file copies a regular file's contents: a reflink, or the bytes with
+// runs of zeros left as holes.
+func (c *treeCopy) file(src, dst string) error {
+	in, err := openNoatime(c.dest, src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := c.dest.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	err = cloneFile(out, in)
+	if err != nil && isUnsupported(err) {
+		c.reflinked = false
+		err = c.copyBytes(out, in)
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (c *treeCopy) copyBytes(out, in *os.File) error {
+	if c.buf == nil {
+		c.buf = make([]byte, copyBuffer)
+	}
+	var off int64
+	for {
+		n, err := in.ReadAt(c.buf, off)
+		if n > 0 && !allZero(c.buf[:n]) {
+			if _, werr := out.WriteAt(c.buf[:n], off); werr != nil {
+				return werr
+			}
+		}
+		off += int64(n)
+		if errors.Is(err, io.EOF) {
+			return out.Truncate(off)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+var zeros = make([]byte, copyBuffer)
+
+func allZero(b []byte) bool { return bytes.Equal(b, zeros[:len(b)]) }
+
+// meta gives dst the metadata of src (fi): owner, xattrs, mode, times,
+// in the order that keeps each (a chown clears set-id bits; xattrs like
+// ACLs change the mode).
+func (c *treeCopy) meta(src, dst string, fi fs.FileInfo) error {
+	if uid, gid, ok := ownerOf(fi); ok {
+		if err := c.dest.Lchown(dst, uid, gid); err != nil && !isPermission(err) {
+			return err
+		}
+	}
+	if err := copyXattrs(c.dest, src, dst); err != nil && !isUnsupported(err) && !isPermission(err) {
+		return err
+	}
+	if fi.Mode()&fs.ModeSymlink == 0 {
+		if err := c.dest.Chmod(dst, fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+			return err
+		}
+	}
+	atime, mtime := timesOf(fi)
+	return utimes(c.dest, dst, atime, mtime)
+}

@@ -1,0 +1,75 @@
+package receive
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"syscall"
+)
+
+// errUnsupported marks an operation the OS or the destination filesystem
+// does not offer.
+var errUnsupported = errors.New("not supported here")
+
+func isUnsupported(err error) bool {
+	return errors.Is(err, errUnsupported) || errors.Is(err, errors.ErrUnsupported) ||
+		errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS) ||
+		osUnsupported(err)
+}
+
+func isPermission(err error) bool {
+	return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EPERM)
+}
+
+// inParent calls fn with the directory holding p, opened through root,
+// and p's last component, for the calls os.Root does not have.
+func inParent(root *os.Root, p string, fn func(dir *os.File, base string) error) error {
+	d, err := root.Open(path.Dir(p))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if fi, err := d.Stat(); err != nil {
+		return err
+	} else if !fi.IsDir() {
+		return fmt.Errorf("%s: not a directory", path.Dir(p))
+	}
+	return fn(d, path.Base(p))
+}
+
+// Fallocate mode bits of the stream (FALLOC_FL_*).
+const (
+	fallocKeepSize  = 0x1
+	fallocPunchHole = 0x2
+)
+
+// emulateFallocate gives a file what fallocate would where the call is
+// missing: a punched range reads as zeros, an allocation extends the size
+// unless KEEP_SIZE.
+func emulateFallocate(f *os.File, mode uint32, off, n int64) error {
+	if mode&^(fallocKeepSize|fallocPunchHole) != 0 {
+		return fmt.Errorf("fallocate mode %#x: %w", mode, errUnsupported)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	if mode&fallocPunchHole != 0 {
+		end := min(off+n, size)
+		for at := off; at < end; {
+			k := min(end-at, copyBuffer)
+			if _, err := f.WriteAt(zeros[:k], at); err != nil {
+				return err
+			}
+			at += k
+		}
+		return nil
+	}
+	if mode&fallocKeepSize == 0 && off+n > size {
+		return f.Truncate(off + n)
+	}
+	return nil
+}

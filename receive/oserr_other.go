@@ -1,0 +1,5 @@
+//go:build !windows
+
+package receive
+
+func osUnsupported(error) bool { return false }

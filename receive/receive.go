@@ -1,0 +1,399 @@
+package receive
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/coldsend/coldsend/stream"
+)
+
+// Options select how streams are applied.
+type Options struct {
+	// Chain stops at the first END, as btrfs receive -e does: what follows
+	// it is not read. Otherwise every stream of a concatenated input is
+	// received.
+	Chain bool
+	// InPlace makes a snapshot by renaming its parent's directory instead
+	// of copying it: a destination that keeps only the latest.
+	InPlace bool
+	// Strict makes whatever the destination cannot take an error instead
+	// of a line of the summary.
+	Strict bool
+	// Log, when set, gets "At subvol NAME" / "At snapshot NAME" lines, as
+	// btrfs receive prints them.
+	Log io.Writer
+}
+
+// Error is a failure to apply a command: where it is in the input and
+// what it was.
+type Error struct {
+	Offset int64 // of the command in the (decompressed) input
+	Index  int   // 1-based over the whole input
+	Cmd    stream.Cmd
+	Path   string // as the stream names it
+	Err    error
+}
+
+func (e *Error) Error() string {
+	where := fmt.Sprintf("stream offset %d, command %d (%s", e.Offset, e.Index, e.Cmd)
+	if e.Path != "" {
+		where += " " + e.Path
+	}
+	return where + "): " + e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrIncomplete marks a receive that stopped before the END of a
+// subvolume: its directory stays marked incomplete in the record.
+var ErrIncomplete = errors.New("the subvolume is incomplete")
+
+// Receive applies the streams read from src under the directory dest,
+// which must exist. It returns what it did, also when it fails.
+func Receive(src io.Reader, dest string, opts Options) (*Summary, error) {
+	root, err := os.OpenRoot(dest)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	rec, err := loadRecord(root)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dest, err)
+	}
+	r := &receiver{opts: opts, dest: root, destName: dest, rec: rec, sum: &Summary{Skipped: map[Skip]int{}}}
+	defer r.closeSubvol()
+	err = r.run(stream.NewReader(src))
+	return r.sum, err
+}
+
+// receiver is the state of one Receive.
+type receiver struct {
+	opts     Options
+	dest     *os.Root
+	destName string
+	rec      *record
+	sum      *Summary
+
+	cur     *subvolume          // being received, nil between streams
+	sources map[string]*os.Root // clone sources by record name
+	wfile   *os.File            // the write cache: one open file
+	wpath   string              // its path in cur
+	cmd     *stream.Command     // being applied
+}
+
+// subvolume is the one being received.
+type subvolume struct {
+	root  *os.Root
+	entry *Received
+}
+
+func (r *receiver) run(sr *stream.Reader) error {
+	seen := false
+	for {
+		c, err := sr.Next()
+		if err == io.EOF {
+			if !seen {
+				return errors.New("empty stream: no send stream in the input")
+			}
+			return nil
+		}
+		if err != nil {
+			if r.cur != nil {
+				return fmt.Errorf("%w; %s/%s is left marked incomplete", err, r.destName, r.cur.entry.Name)
+			}
+			return err
+		}
+		seen = true
+		r.cmd = c
+		r.sum.Commands++
+		if err := r.apply(c); err != nil {
+			e := &Error{Offset: c.Offset, Index: c.Index, Cmd: c.Cmd, Path: c.CString(stream.AttrPath), Err: err}
+			if r.cur != nil && c.Cmd != stream.CmdSubvol && c.Cmd != stream.CmdSnapshot {
+				return fmt.Errorf("%w; %s/%s is left marked incomplete", e, r.destName, r.cur.entry.Name)
+			}
+			return e
+		}
+		if c.Cmd == stream.CmdEnd && r.opts.Chain {
+			return nil
+		}
+	}
+}
+
+func (r *receiver) apply(c *stream.Command) error {
+	if c.Version > 2 {
+		return fmt.Errorf("stream version %d is not supported (btrfs receive refuses it too)", c.Version)
+	}
+	switch c.Cmd {
+	case stream.CmdSubvol:
+		return r.subvol(c)
+	case stream.CmdSnapshot:
+		return r.snapshot(c)
+	case stream.CmdEnd:
+		return r.end()
+	}
+	if r.cur == nil {
+		return errors.New("a command outside a subvolume (no SUBVOL or SNAPSHOT before it)")
+	}
+	p, err := streamPath(c.CString(stream.AttrPath))
+	if err != nil {
+		return err
+	}
+	sv := r.cur.root
+	switch c.Cmd {
+	case stream.CmdMkfile:
+		f, err := sv.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	case stream.CmdMkdir:
+		return sv.Mkdir(p, 0o700)
+	case stream.CmdMknod:
+		err := mknod(sv, p, uint32(c.U64(stream.AttrMode)), c.U64(stream.AttrRdev))
+		return r.orPlaceholder(err, p, SkipDevice, nil)
+	case stream.CmdMkfifo:
+		return r.orPlaceholder(mkfifo(sv, p), p, SkipSpecial, nil)
+	case stream.CmdMksock:
+		return r.orPlaceholder(mksock(sv, p), p, SkipSpecial, nil)
+	case stream.CmdSymlink:
+		target := c.CString(stream.AttrPathLink)
+		return r.orPlaceholder(sv.Symlink(target, p), p, SkipSymlink, []byte(target))
+	case stream.CmdRename:
+		to, err := streamPath(c.CString(stream.AttrPathTo))
+		if err != nil {
+			return err
+		}
+		r.closeWrite()
+		return sv.Rename(p, to)
+	case stream.CmdLink:
+		from, err := streamPath(c.CString(stream.AttrPathLink))
+		if err != nil {
+			return err
+		}
+		return sv.Link(from, p)
+	case stream.CmdUnlink:
+		r.closeWrite()
+		if fi, err := sv.Lstat(p); err != nil {
+			return err
+		} else if fi.IsDir() {
+			return fmt.Errorf("unlink %s: is a directory", p)
+		}
+		return sv.Remove(p)
+	case stream.CmdRmdir:
+		r.closeWrite()
+		if fi, err := sv.Lstat(p); err != nil {
+			return err
+		} else if !fi.IsDir() {
+			return fmt.Errorf("rmdir %s: not a directory", p)
+		}
+		return sv.Remove(p)
+	case stream.CmdSetXattr:
+		err := setXattr(sv, p, c.CString(stream.AttrXattrName), c.Bytes(stream.AttrXattrData))
+		return r.xattrResult(err, c.CString(stream.AttrXattrName))
+	case stream.CmdRemoveXattr:
+		err := removeXattr(sv, p, c.CString(stream.AttrXattrName))
+		return r.xattrResult(err, c.CString(stream.AttrXattrName))
+	case stream.CmdWrite:
+		f, err := r.writeFile(p)
+		if err != nil {
+			return err
+		}
+		data := c.Bytes(stream.AttrData)
+		n, err := f.WriteAt(data, int64(c.U64(stream.AttrFileOffset)))
+		r.sum.DataBytes += int64(n)
+		return err
+	case stream.CmdClone:
+		return r.clone(c, p)
+	case stream.CmdTruncate:
+		f, err := r.writeFile(p)
+		if err != nil {
+			return err
+		}
+		return f.Truncate(int64(c.U64(stream.AttrSize)))
+	case stream.CmdChmod:
+		return sv.Chmod(p, unixMode(uint32(c.U64(stream.AttrMode))))
+	case stream.CmdChown:
+		err := sv.Lchown(p, int(c.U64(stream.AttrUID)), int(c.U64(stream.AttrGID)))
+		if isPermission(err) || isUnsupported(err) {
+			return r.skip(SkipChown, err)
+		}
+		return err
+	case stream.CmdUtimes:
+		at, mt := c.Time(stream.AttrAtime), c.Time(stream.AttrMtime)
+		if err := utimes(sv, p, toTime(at), toTime(mt)); err != nil {
+			return err
+		}
+		if c.Has(stream.AttrOtime) {
+			return r.skip(SkipOtime, nil)
+		}
+		return nil
+	case stream.CmdUpdateExtent:
+		return r.skip(SkipUpdateExtent, nil)
+	case stream.CmdFallocate:
+		f, err := r.writeFile(p)
+		if err != nil {
+			return err
+		}
+		return fallocate(f, uint32(c.U64(stream.AttrFallocateMode)), int64(c.U64(stream.AttrFileOffset)), int64(c.U64(stream.AttrSize)))
+	case stream.CmdFileattr:
+		return r.skip(SkipFileattr, nil)
+	case stream.CmdEncodedWrite:
+		return r.encodedWrite(c, p)
+	}
+	return fmt.Errorf("command %s is not supported", c.Cmd)
+}
+
+// streamPath checks a path the stream names, relative to the subvolume:
+// "" is the subvolume's own directory; absolute paths and ".." are
+// refused (the kernel never sends them), and os.Root keeps symlinks
+// from leading out.
+func streamPath(p string) (string, error) {
+	p = strings.TrimSuffix(p, "/")
+	if p == "" {
+		return ".", nil
+	}
+	if strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("absolute path %q in the stream", p)
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == ".." {
+			return "", fmt.Errorf("path %q in the stream goes up with \"..\"", p)
+		}
+	}
+	return path.Clean(p), nil
+}
+
+// subvolName checks the name of a SUBVOL or SNAPSHOT: one path component
+// that is not the record.
+func subvolName(p string) (string, error) {
+	p = strings.TrimSuffix(p, "/")
+	switch {
+	case p == "" || p == "." || p == "..":
+		return "", fmt.Errorf("subvolume name %q", p)
+	case strings.Contains(p, "/"):
+		return "", fmt.Errorf("subvolume name %q has a '/'", p)
+	case strings.HasPrefix(p, RecordName):
+		return "", fmt.Errorf("subvolume name %q is the destination's record", p)
+	}
+	return p, nil
+}
+
+func toTime(t stream.Timespec) time.Time { return time.Unix(t.Sec, int64(t.Nsec)) }
+
+// unixMode turns st_mode permission bits into an fs.FileMode for chmod.
+func unixMode(m uint32) fs.FileMode {
+	mode := fs.FileMode(m & 0o777)
+	if m&0o4000 != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		mode |= fs.ModeSticky
+	}
+	return mode
+}
+
+// skip counts one thing not applied; with Strict, a loss is an error.
+func (r *receiver) skip(k Skip, err error) error {
+	if r.opts.Strict && !k.informational() {
+		if err == nil {
+			return errors.New(k.String())
+		}
+		return fmt.Errorf("%s: %w", k, err)
+	}
+	r.sum.Skipped[k]++
+	if !k.informational() && len(r.sum.Details) < maxDetails && r.cur != nil {
+		d := Skipped{Kind: k, Subvol: r.cur.entry.Name, Path: r.cmd.CString(stream.AttrPath), Err: err}
+		if r.cmd.Has(stream.AttrXattrName) {
+			d.Xattr = r.cmd.CString(stream.AttrXattrName)
+		}
+		r.sum.Details = append(r.sum.Details, d)
+	}
+	return nil
+}
+
+// orPlaceholder handles a special file the OS or the privileges do not
+// allow: an empty regular file (holding content, for a symlink) takes its
+// place so that the commands after it still find a file there.
+func (r *receiver) orPlaceholder(err error, p string, k Skip, content []byte) error {
+	if err == nil || !isPermission(err) && !isUnsupported(err) {
+		return err
+	}
+	if serr := r.skip(k, err); serr != nil {
+		return serr
+	}
+	f, cerr := r.cur.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if cerr != nil {
+		return cerr
+	}
+	_, werr := f.Write(content)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	return werr
+}
+
+// xattrResult classifies a failed xattr change.
+func (r *receiver) xattrResult(err error, name string) error {
+	switch {
+	case err == nil:
+		return nil
+	case isPermission(err) && (strings.HasPrefix(name, "trusted.") || strings.HasPrefix(name, "security.")):
+		return r.skip(SkipXattrPriv, err)
+	case isUnsupported(err):
+		return r.skip(SkipXattrFS, err)
+	case errors.Is(err, syscall.E2BIG) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.ERANGE):
+		// Filesystems bound xattr values (ext4 to a block without
+		// ea_inode); a full disk would fail the next write anyway.
+		return r.skip(SkipXattrSize, err)
+	}
+	return err
+}
+
+// writeFile returns the open file at p, reusing the last one opened (the
+// kernel sends a file's writes together).
+func (r *receiver) writeFile(p string) (*os.File, error) {
+	if r.wfile != nil && r.wpath == p {
+		return r.wfile, nil
+	}
+	r.closeWrite()
+	f, err := r.cur.root.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	r.wfile, r.wpath = f, p
+	return f, nil
+}
+
+// closeWrite drops the write cache: a rename or unlink may change what
+// its path names.
+func (r *receiver) closeWrite() error {
+	if r.wfile == nil {
+		return nil
+	}
+	err := r.wfile.Close()
+	r.wfile, r.wpath = nil, ""
+	return err
+}
+
+// closeSubvol releases the current subvolume's handles.
+func (r *receiver) closeSubvol() {
+	r.closeWrite()
+	if r.cur != nil {
+		r.cur.root.Close()
+		r.cur = nil
+	}
+	for _, s := range r.sources {
+		s.Close()
+	}
+	r.sources = nil
+}

@@ -1,0 +1,160 @@
+package receive
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/coldsend/coldsend/stream"
+)
+
+// subvol begins a full stream: DEST/<name>, empty.
+func (r *receiver) subvol(c *stream.Command) error {
+	name, err := r.begin(c)
+	if err != nil {
+		return err
+	}
+	// A new subvolume's root directory is 0755, as btrfs makes it; the
+	// stream's CHMOD and CHOWN follow.
+	if err := r.dest.Mkdir(name, 0o755); err != nil {
+		return err
+	}
+	return r.open(name, c, "", 0)
+}
+
+// snapshot begins an incremental stream: DEST/<name> as a copy of the
+// parent the stream names, found among the complete subvolumes DEST
+// received by uuid and ctransid.
+func (r *receiver) snapshot(c *stream.Command) error {
+	name, err := r.begin(c)
+	if err != nil {
+		return err
+	}
+	uuid, ctransid := c.UUID(stream.AttrCloneUUID).String(), c.U64(stream.AttrCloneCtransid)
+	parent, err := r.findSubvol(uuid, ctransid, "parent")
+	if err != nil {
+		return err
+	}
+	if r.opts.InPlace {
+		if err := r.dest.Rename(parent.Name, name); err != nil {
+			return err
+		}
+		r.rec.remove(parent.Name)
+	} else {
+		if err := r.dest.Mkdir(name, 0o700); err != nil {
+			return err
+		}
+		reflinked, err := copyTree(r.dest, parent.Name, name)
+		if err != nil {
+			return fmt.Errorf("copying the parent %s to %s: %w", parent.Name, name, err)
+		}
+		if !reflinked {
+			r.skip(SkipReflink, nil)
+		}
+	}
+	return r.open(name, c, uuid, ctransid)
+}
+
+// begin checks that no subvolume is open and that the new one's name is
+// free.
+func (r *receiver) begin(c *stream.Command) (string, error) {
+	if r.cur != nil {
+		return "", fmt.Errorf("a second subvolume began before the END of %s", r.cur.entry.Name)
+	}
+	name, err := subvolName(c.CString(stream.AttrPath))
+	if err != nil {
+		return "", err
+	}
+	if _, err := r.dest.Lstat(name); err == nil {
+		return "", fmt.Errorf("%s/%s already exists", r.destName, name)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	if r.opts.Log != nil {
+		what := "subvol"
+		if c.Cmd == stream.CmdSnapshot {
+			what = "snapshot"
+		}
+		fmt.Fprintf(r.opts.Log, "At %s %s\n", what, name)
+	}
+	return name, nil
+}
+
+// open records the new subvolume as incomplete and opens it.
+func (r *receiver) open(name string, c *stream.Command, parentUUID string, parentCtransid uint64) error {
+	root, err := r.dest.OpenRoot(name)
+	if err != nil {
+		return err
+	}
+	e := &Received{Name: name, UUID: c.UUID(stream.AttrUUID).String(), Ctransid: c.U64(stream.AttrCtransid),
+		ParentUUID: parentUUID, ParentCtransid: parentCtransid, ReceivedAt: time.Now().UTC()}
+	r.rec.Subvolumes = append(r.rec.Subvolumes, e)
+	r.cur = &subvolume{root: root, entry: e}
+	r.sum.Subvolumes = append(r.sum.Subvolumes, name)
+	return r.rec.save(r.dest)
+}
+
+// end completes the current subvolume.
+func (r *receiver) end() error {
+	if r.cur == nil {
+		return errors.New("END outside a subvolume")
+	}
+	if err := r.closeWrite(); err != nil {
+		return err
+	}
+	r.cur.entry.Complete = true
+	err := r.rec.save(r.dest)
+	r.closeSubvol()
+	return err
+}
+
+// findSubvol finds the complete received subvolume with the stream uuid
+// and ctransid a SNAPSHOT or CLONE names.
+func (r *receiver) findSubvol(uuid string, ctransid uint64, what string) (*Received, error) {
+	var incomplete, other *Received
+	for _, s := range r.rec.Subvolumes {
+		switch {
+		case s.UUID != uuid:
+		case !s.Complete:
+			incomplete = s
+		case s.Ctransid != ctransid:
+			other = s
+		default:
+			return s, nil
+		}
+	}
+	switch {
+	case other != nil:
+		return nil, fmt.Errorf("the %s (uuid %s) was received into %s at ctransid %d, the stream needs ctransid %d", what, uuid, other.Name, other.Ctransid, ctransid)
+	case incomplete != nil:
+		return nil, fmt.Errorf("the %s (uuid %s) is %s/%s, whose receive did not complete", what, uuid, r.destName, incomplete.Name)
+	}
+	return nil, fmt.Errorf("no %s with uuid %s (ctransid %d) was received into %s", what, uuid, ctransid, r.destName)
+}
+
+// cloneSource opens the subvolume a CLONE reads from: the current one,
+// or one DEST received.
+func (r *receiver) cloneSource(c *stream.Command) (*os.Root, error) {
+	uuid, ctransid := c.UUID(stream.AttrCloneUUID).String(), c.U64(stream.AttrCloneCtransid)
+	if uuid == r.cur.entry.UUID {
+		return r.cur.root, nil
+	}
+	s, err := r.findSubvol(uuid, ctransid, "clone source")
+	if err != nil {
+		return nil, err
+	}
+	if root, ok := r.sources[s.Name]; ok {
+		return root, nil
+	}
+	root, err := r.dest.OpenRoot(s.Name)
+	if err != nil {
+		return nil, err
+	}
+	if r.sources == nil {
+		r.sources = map[string]*os.Root{}
+	}
+	r.sources[s.Name] = root
+	return root, nil
+}
