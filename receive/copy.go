@@ -2,8 +2,6 @@ package receive
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -26,7 +24,6 @@ type treeCopy struct {
 	dest      *os.Root
 	links     map[fileID]string // first copy of each multiply-linked inode
 	reflinked bool
-	buf       []byte
 }
 
 // dir copies the entries of directory src into dst, then dst's own
@@ -95,7 +92,10 @@ func (c *treeCopy) entry(src, dst string) error {
 // file copies a regular file's contents: a reflink, or the bytes with
 // runs of zeros left as holes.
 func (c *treeCopy) file(src, dst string) error {
-	in, err := openNoatime(c.dest, src)
+	in, err := openRegular(c.dest, src, os.O_RDONLY|oNoatime)
+	if isPermission(err) {
+		in, err = openRegular(c.dest, src, os.O_RDONLY)
+	}
 	if err != nil {
 		return err
 	}
@@ -116,25 +116,14 @@ func (c *treeCopy) file(src, dst string) error {
 }
 
 func (c *treeCopy) copyBytes(out, in *os.File) error {
-	if c.buf == nil {
-		c.buf = make([]byte, copyBuffer)
+	fi, err := in.Stat()
+	if err != nil {
+		return err
 	}
-	var off int64
-	for {
-		n, err := in.ReadAt(c.buf, off)
-		if n > 0 && !allZero(c.buf[:n]) {
-			if _, werr := out.WriteAt(c.buf[:n], off); werr != nil {
-				return werr
-			}
-		}
-		off += int64(n)
-		if errors.Is(err, io.EOF) {
-			return out.Truncate(off)
-		}
-		if err != nil {
-			return err
-		}
+	if _, err := copyRange(out, 0, in, 0, fi.Size()); err != nil {
+		return err
 	}
+	return out.Truncate(fi.Size())
 }
 
 var zeros = make([]byte, copyBuffer)

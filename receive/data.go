@@ -28,7 +28,10 @@ func (r *receiver) clone(c *stream.Command, p string) error {
 	}
 	// Reading the source must not change its access time, which the
 	// stream may already have set.
-	src, err := openNoatime(srcRoot, srcPath)
+	src, err := openRegular(srcRoot, srcPath, os.O_RDONLY|oNoatime)
+	if isPermission(err) {
+		src, err = openRegular(srcRoot, srcPath, os.O_RDONLY)
+	}
 	if err != nil {
 		return err
 	}
@@ -55,35 +58,105 @@ func (r *receiver) clone(c *stream.Command, p string) error {
 // copyBuffer is the largest piece a copy moves at once.
 const copyBuffer = 1 << 20
 
-// copyRange copies n bytes from src at srcOff to dst at off through a
-// bounded buffer; a source shorter than the range copies what it has, as
-// a clone of a range past EOF would. Overlapping ranges of one file are
-// copied back to front when the destination is the later one.
+// copyRange copies n bytes from src at srcOff to dst at off, as a clone
+// would leave them: a source shorter than the range copies what it has.
+// Only the source's data is read; its holes become holes (or zeros) in
+// dst, so a stream cannot make the receive read or write terabytes of a
+// sparse file. Overlapping ranges of one file are copied through a
+// bounded buffer in the safe direction.
 func copyRange(dst *os.File, off int64, src *os.File, srcOff, n int64) (int64, error) {
+	fi, err := src.Stat()
+	if err != nil {
+		return 0, err
+	}
+	n = max(0, min(n, fi.Size()-srcOff))
+	if sameFile(dst, src) && off < srcOff+n && srcOff < off+n {
+		return copyOverlapping(dst, off, srcOff, n)
+	}
+	var copied int64
 	buf := make([]byte, min(n, copyBuffer))
-	backwards := sameFile(dst, src) && off > srcOff && off < srcOff+n
+	for pos, end := srcOff, srcOff+n; pos < end; {
+		data, hole := dataExtent(src, pos, end)
+		if data > pos {
+			if err := zeroRange(dst, off+pos-srcOff, data-pos); err != nil {
+				return copied, err
+			}
+		}
+		for at := data; at < hole; {
+			k := min(hole-at, int64(len(buf)))
+			m, err := src.ReadAt(buf[:k], at)
+			if m > 0 {
+				if _, werr := dst.WriteAt(buf[:m], off+at-srcOff); werr != nil {
+					return copied, werr
+				}
+				copied += int64(m)
+			}
+			if errors.Is(err, io.EOF) || m == 0 && err == nil {
+				break // the file shrank under us: copy what there is
+			}
+			if err != nil {
+				return copied, err
+			}
+			at += int64(m)
+		}
+		pos = hole
+	}
+	// A clone ending in a hole still makes the file that long.
+	if dfi, err := dst.Stat(); err == nil && dfi.Size() < off+n {
+		return copied, dst.Truncate(off + n)
+	}
+	return copied, nil
+}
+
+// copyOverlapping copies within one file, back to front when the
+// destination is the later range.
+func copyOverlapping(f *os.File, off, srcOff, n int64) (int64, error) {
+	buf := make([]byte, min(n, copyBuffer))
 	var done int64
 	for done < n {
 		k := min(n-done, int64(len(buf)))
 		at := done
-		if backwards {
+		if off > srcOff {
 			at = n - done - k
 		}
-		m, err := src.ReadAt(buf[:k], srcOff+at)
-		if m > 0 {
-			if _, werr := dst.WriteAt(buf[:m], off+at); werr != nil {
-				return done, werr
-			}
-		}
-		done += int64(m)
-		if errors.Is(err, io.EOF) {
-			return done, nil
-		}
-		if err != nil {
+		if _, err := f.ReadAt(buf[:k], srcOff+at); err != nil && !errors.Is(err, io.EOF) {
 			return done, err
 		}
+		if _, err := f.WriteAt(buf[:k], off+at); err != nil {
+			return done, err
+		}
+		done += k
 	}
 	return done, nil
+}
+
+// zeroRange makes [at, at+n) of f read as zeros without growing it:
+// punched where the filesystem can, else zeros written over the data
+// there is (never over holes).
+func zeroRange(f *os.File, at, n int64) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	end := min(at+n, fi.Size())
+	if at >= end {
+		return nil
+	}
+	if err := punchHole(f, at, end-at); err == nil || !isUnsupported(err) {
+		return err
+	}
+	for pos := at; pos < end; {
+		data, hole := dataExtent(f, pos, end)
+		for w := data; w < hole; {
+			k := min(hole-w, copyBuffer)
+			if _, err := f.WriteAt(zeros[:k], w); err != nil {
+				return err
+			}
+			w += k
+		}
+		pos = hole
+	}
+	return nil
 }
 
 func sameFile(a, b *os.File) bool {

@@ -58,18 +58,33 @@ func emulateFallocate(f *os.File, mode uint32, off, n int64) error {
 	}
 	size := fi.Size()
 	if mode&fallocPunchHole != 0 {
-		end := min(off+n, size)
-		for at := off; at < end; {
-			k := min(end-at, copyBuffer)
-			if _, err := f.WriteAt(zeros[:k], at); err != nil {
-				return err
-			}
-			at += k
-		}
-		return nil
+		return zeroRange(f, off, n)
 	}
 	if mode&fallocKeepSize == 0 && off+n > size {
 		return f.Truncate(off + n)
 	}
 	return nil
+}
+
+// openRegular opens p, which must be a regular file: a stream could
+// otherwise make a fifo and hang the receive on it, or make a device node
+// of a disk and write through it. The file opened must be the one
+// checked.
+func openRegular(root *os.Root, p string, flag int) (*os.File, error) {
+	fi, err := root.Lstat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%v)", p, fi.Mode().Type())
+	}
+	f, err := root.OpenFile(p, flag|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	if fi2, err := f.Stat(); err != nil || !os.SameFile(fi, fi2) {
+		f.Close()
+		return nil, fmt.Errorf("%s changed while it was opened", p)
+	}
+	return f, nil
 }

@@ -187,12 +187,16 @@ func cloneFile(dst, src *os.File) error {
 	return reflinkErr(unix.IoctlFileClone(int(dst.Fd()), int(src.Fd())))
 }
 
-// openNoatime opens p for reading without updating its access time where
-// the caller may (O_NOATIME needs ownership).
+// oNoatime keeps reads from updating access times; it needs ownership
+// of the file, so callers retry without it on EPERM.
+const oNoatime = unix.O_NOATIME
+
+// openNoatime opens directory p for reading without updating its access
+// time where the caller may.
 func openNoatime(root *os.Root, p string) (*os.File, error) {
-	f, err := root.OpenFile(p, os.O_RDONLY|unix.O_NOATIME, 0)
+	f, err := root.OpenFile(p, os.O_RDONLY|unix.O_NOATIME|unix.O_DIRECTORY, 0)
 	if isPermission(err) {
-		return root.OpenFile(p, os.O_RDONLY, 0)
+		return root.OpenFile(p, os.O_RDONLY|unix.O_DIRECTORY, 0)
 	}
 	return f, err
 }
@@ -226,4 +230,34 @@ func ownerOf(fi fs.FileInfo) (uid, gid int, ok bool) {
 func timesOf(fi fs.FileInfo) (atime, mtime time.Time) {
 	st := fi.Sys().(*syscall.Stat_t)
 	return time.Unix(st.Atim.Sec, st.Atim.Nsec), time.Unix(st.Mtim.Sec, st.Mtim.Nsec)
+}
+
+// dataExtent returns where the first data at or after pos begins and where
+// it ends (the next hole), both within [pos, end]; without data there,
+// both are end.
+func dataExtent(f *os.File, pos, end int64) (data, hole int64) {
+	fd := int(f.Fd())
+	d, err := unix.Seek(fd, pos, unix.SEEK_DATA)
+	if errors.Is(err, unix.ENXIO) {
+		return end, end
+	}
+	if err != nil {
+		return pos, end // no SEEK_DATA here: all of it is data
+	}
+	if d >= end {
+		return end, end
+	}
+	h, err := unix.Seek(fd, d, unix.SEEK_HOLE)
+	if err != nil {
+		return d, end
+	}
+	return d, min(h, end)
+}
+
+func punchHole(f *os.File, off, n int64) error {
+	err := unix.Fallocate(int(f.Fd()), fallocPunchHole|fallocKeepSize, off, n)
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
+		return errUnsupported
+	}
+	return err
 }

@@ -45,4 +45,11 @@ func fallocate(f *os.File, mode uint32, off, n int64) error { return emulateFall
 func cloneRange(*os.File, int64, *os.File, int64, int64) error { return errUnsupported }
 func cloneFile(*os.File, *os.File) error                       { return errUnsupported }
 
+const oNoatime = 0
+
 func openNoatime(root *os.Root, p string) (*os.File, error) { return root.OpenFile(p, os.O_RDONLY, 0) }
+
+// dataExtent cannot ask for holes here: all of [pos, end) is data.
+func dataExtent(_ *os.File, pos, end int64) (data, hole int64) { return pos, end }
+
+func punchHole(*os.File, int64, int64) error { return errUnsupported }

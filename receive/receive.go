@@ -366,7 +366,7 @@ func (r *receiver) writeFile(p string) (*os.File, error) {
 		return r.wfile, nil
 	}
 	r.closeWrite()
-	f, err := r.cur.root.OpenFile(p, os.O_WRONLY, 0)
+	f, err := openRegular(r.cur.root, p, os.O_WRONLY)
 	if err != nil {
 		return nil, err
 	}
