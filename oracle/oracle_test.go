@@ -130,6 +130,32 @@ func mountedCase() oracleCase {
 	}}
 }
 
+// receiveFixturesCase receives every stream of every committed fixture
+// with btrfs receive and with coldsend receive into ext4, XFS and tmpfs,
+// and compares the trees.
+func receiveFixturesCase() oracleCase {
+	return oracleCase{name: "receive-fixtures", run: func(ctx context.Context, t *testing.T) error {
+		dirs, err := filepath.Glob("../fixtures/images/*")
+		if err != nil {
+			return err
+		}
+		var total receiveResult
+		for _, dir := range dirs {
+			r, err := checkReceives(ctx, dir, false)
+			if err != nil {
+				return err
+			}
+			total.streams += r.streams
+			total.compared += r.compared
+			total.shared += r.shared
+			total.growth = max(total.growth, r.growth)
+		}
+		t.Logf("receive: %d kernel streams, %d trees (ext4, xfs, tmpfs) equal to btrfs receive's; on xfs %d unchanged files of incremental receives share extents with the parent, space grew at most %.2fx (stream size + 1 MiB)",
+			total.streams, total.compared, total.shared, total.growth)
+		return nil
+	}}
+}
+
 func TestOracle(t *testing.T) {
 	mode := os.Getenv("COLDSEND_ORACLE")
 	if mode == "" {
@@ -227,13 +253,13 @@ func selectCases(mode string) ([]oracleCase, error) {
 			seeds[i] = base + uint64(i)
 		}
 		fmt.Printf("oracle seeds: %v\n", seeds)
-		return append(random(seeds), orphanCase(), kernelCasesCase(), mountedCase(), subvolumeShowCase()), nil
+		return append(random(seeds), orphanCase(), kernelCasesCase(), mountedCase(), subvolumeShowCase(), receiveFixturesCase()), nil
 	case "ci":
 		cases := random(ciSeeds)
 		for _, s := range scenario.Named() {
 			cases = append(cases, oracleCase{name: "named-" + s.Name, spec: s})
 		}
-		return append(cases, orphanCase(), kernelCasesCase(), mountedCase(), subvolumeShowCase()), nil
+		return append(cases, orphanCase(), kernelCasesCase(), mountedCase(), subvolumeShowCase(), receiveFixturesCase()), nil
 	}
 	return nil, fmt.Errorf("COLDSEND_ORACLE=%q: want fresh or ci", mode)
 }
@@ -269,6 +295,12 @@ func runCase(ctx context.Context, t *testing.T, c oracleCase) error {
 		var n int
 		if n, err = checkSends(out); err == nil {
 			t.Logf("%d kernel streams reproduced byte for byte by coldsend send", n)
+		}
+	}
+	if err == nil {
+		var r receiveResult
+		if r, err = checkReceives(ctx, out, true); err == nil {
+			t.Logf("receive: coldsend send | coldsend receive equal to btrfs send | btrfs receive for %d streams, %d trees (ext4, xfs, tmpfs); %d xfs files share extents with their parent", r.streams, r.compared, r.shared)
 		}
 	}
 	if err == nil {

@@ -59,14 +59,6 @@ func TestReceiveFixtures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// How to make each subvolume in a destination: a full stream, or
-		// an incremental one whose bases can be made first.
-		byTarget := map[string][]manifest.Stream{}
-		for _, st := range sc.Streams {
-			if !st.NoData {
-				byTarget[st.Subvol] = append(byTarget[st.Subvol], st)
-			}
-		}
 		entries := map[string][]manifest.Entry{}
 		for _, sv := range sc.Subvolumes {
 			entries[sv.Path] = sv.Entries
@@ -78,53 +70,25 @@ func TestReceiveFixtures(t *testing.T) {
 			name := sc.Name + "/" + st.File
 			dest := destDir(t)
 			start := time.Now().UnixNano()
-			var details []receive.Skipped
-			have := map[string]bool{}
-			var obtain func(sv string, depth int) bool
-			obtain = func(sv string, depth int) bool {
-				if have[sv] {
-					return true
-				}
-				if depth > 10 {
-					return false
-				}
-				for _, cand := range byTarget[sv] {
-					ok := true
-					for _, b := range append([]string{cand.Parent}, cand.Clones...) {
-						if b != "" && !obtain(b, depth+1) {
-							ok = false
-						}
-					}
-					if !ok {
-						continue
-					}
-					sum, err := receiveFile(t, filepath.Join(dir, cand.File), dest, receive.Options{})
-					if err != nil {
-						t.Errorf("%s: receiving base %s with %s: %v", name, sv, cand.File, err)
-						return false
-					}
-					details = append(details, sum.Details...)
-					have[sv] = true
-					return true
-				}
-				return false
-			}
-			ok := true
-			for _, b := range append([]string{st.Parent}, st.Clones...) {
-				if b != "" && !obtain(b, 0) {
-					ok = false
-				}
-			}
+			chain, ok := sc.ReceiveChain(st)
 			if !ok {
 				skipped++
 				continue
 			}
-			sum, err := receiveFile(t, filepath.Join(dir, st.File), dest, receive.Options{})
-			if err != nil {
-				t.Errorf("%s: %v", name, err)
+			var details []receive.Skipped
+			var sum *receive.Summary
+			failed := false
+			for _, c := range chain {
+				if sum, err = receiveFile(t, filepath.Join(dir, c.File), dest, receive.Options{}); err != nil {
+					t.Errorf("%s: receiving %s: %v", name, c.File, err)
+					failed = true
+					break
+				}
+				details = append(details, sum.Details...)
+			}
+			if failed {
 				continue
 			}
-			details = append(details, sum.Details...)
 			want := treecmp.FromManifest(entries[st.Subvol])
 			got, err := treecmp.Record(filepath.Join(dest, path.Base(st.Subvol)))
 			if err != nil {

@@ -156,7 +156,11 @@ func (r *receiver) apply(c *stream.Command) error {
 	case stream.CmdMkdir:
 		return sv.Mkdir(p, 0o700)
 	case stream.CmdMknod:
-		err := mknod(sv, p, uint32(c.U64(stream.AttrMode)), c.U64(stream.AttrRdev))
+		mode := uint32(c.U64(stream.AttrMode))
+		err := mknod(sv, p, mode, c.U64(stream.AttrRdev))
+		if errors.Is(err, syscall.EINVAL) && isDeviceMode(mode) {
+			return r.placeholder(err, p, SkipDeviceNumber, nil)
+		}
 		return r.orPlaceholder(err, p, SkipDevice, nil)
 	case stream.CmdMkfifo:
 		return r.orPlaceholder(mkfifo(sv, p), p, SkipSpecial, nil)
@@ -164,7 +168,11 @@ func (r *receiver) apply(c *stream.Command) error {
 		return r.orPlaceholder(mksock(sv, p), p, SkipSpecial, nil)
 	case stream.CmdSymlink:
 		target := c.CString(stream.AttrPathLink)
-		return r.orPlaceholder(sv.Symlink(target, p), p, SkipSymlink, []byte(target))
+		err := sv.Symlink(target, p)
+		if errors.Is(err, syscall.ENAMETOOLONG) && len(target) > 0 && len(path.Base(p)) < 256 {
+			return r.placeholder(err, p, SkipSymlinkLong, []byte(target))
+		}
+		return r.orPlaceholder(err, p, SkipSymlink, []byte(target))
 	case stream.CmdRename:
 		to, err := streamPath(c.CString(stream.AttrPathTo))
 		if err != nil {
@@ -285,6 +293,12 @@ func subvolName(p string) (string, error) {
 	return p, nil
 }
 
+// isDeviceMode reports whether st_mode m is a character or block device.
+func isDeviceMode(m uint32) bool {
+	const typeMask, chr, blk = 0o170000, 0o020000, 0o060000
+	return m&typeMask == chr || m&typeMask == blk
+}
+
 func toTime(t stream.Timespec) time.Time { return time.Unix(t.Sec, int64(t.Nsec)) }
 
 // unixMode turns st_mode permission bits into an fs.FileMode for chmod.
@@ -328,6 +342,11 @@ func (r *receiver) orPlaceholder(err error, p string, k Skip, content []byte) er
 	if err == nil || !isPermission(err) && !isUnsupported(err) {
 		return err
 	}
+	return r.placeholder(err, p, k, content)
+}
+
+// placeholder makes the regular file that stands for what err refused.
+func (r *receiver) placeholder(err error, p string, k Skip, content []byte) error {
 	if serr := r.skip(k, err); serr != nil {
 		return serr
 	}

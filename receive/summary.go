@@ -12,8 +12,10 @@ type Skip int
 const (
 	SkipChown        Skip = iota // a chown to another owner without privileges
 	SkipDevice                   // mknod of a device node without privileges: an empty file instead
+	SkipDeviceNumber             // a device number the destination filesystem cannot store: an empty file instead
 	SkipSpecial                  // a fifo or socket the OS cannot make: an empty file instead
 	SkipSymlink                  // a symlink the OS cannot make: a file holding the target instead
+	SkipSymlinkLong              // a symlink target too long for the destination filesystem: a file instead
 	SkipXattrPriv                // an xattr in a namespace that needs privileges
 	SkipXattrFS                  // an xattr the destination filesystem or OS does not store
 	SkipXattrSize                // an xattr value too large for the destination filesystem
@@ -27,8 +29,10 @@ const (
 var skipText = [numSkips]string{
 	SkipChown:        "ownership changes not applied (chown to another user needs privileges)",
 	SkipDevice:       "device nodes made as empty regular files (mknod needs privileges)",
+	SkipDeviceNumber: "device nodes made as empty regular files (device numbers too large for the destination filesystem; XFS stores 9-bit majors and 18-bit minors)",
 	SkipSpecial:      "fifos or sockets made as empty regular files (not supported here)",
 	SkipSymlink:      "symlinks made as regular files holding the target (not supported here)",
+	SkipSymlinkLong:  "symlinks made as regular files holding the target (too long for the destination filesystem; XFS stores 1024 bytes)",
 	SkipXattrPriv:    "xattrs not set (trusted.* and security.* need privileges)",
 	SkipXattrFS:      "xattrs not set (the destination does not store them)",
 	SkipXattrSize:    "xattrs not set (too large for the destination filesystem)",

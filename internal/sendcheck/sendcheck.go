@@ -54,30 +54,40 @@ func Stream(fs *fstree.FS, s fixturestreams.Stream) error {
 	if err != nil {
 		return err
 	}
-	sv, err := fs.ResolveSubvol(s.Subvol)
+	got, err := Generate(fs, s.Stream)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.Name(), err)
+	}
+	if d := streamdiff.First(got, want); d != "" {
+		return fmt.Errorf("%s: coldsend send differs from the kernel's stream: %s", s.Name(), d)
+	}
+	return nil
+}
+
+// Generate makes coldsend's stream for what the manifest says the kernel
+// sent: the same subvolume, parent, clone sources and flags, through
+// SendMany as the CLI sends (btrfs send -c without -p picks the parent).
+func Generate(fs *fstree.FS, s manifest.Stream) ([]byte, error) {
+	sv, err := fs.ResolveSubvol(s.Subvol)
+	if err != nil {
+		return nil, err
 	}
 	opts := sendgen.Options{Proto: uint32(s.Proto), NoData: s.NoData, CompressedData: s.CompressedData}
 	if s.Parent != "" {
 		if opts.Parent, err = fs.ResolveSubvol(s.Parent); err != nil {
-			return fmt.Errorf("%s: parent: %w", s.Name(), err)
+			return nil, fmt.Errorf("parent: %w", err)
 		}
 	}
 	for _, c := range s.Clones {
 		sv, err := fs.ResolveSubvol(c)
 		if err != nil {
-			return fmt.Errorf("%s: clone source: %w", s.Name(), err)
+			return nil, fmt.Errorf("clone source: %w", err)
 		}
 		opts.Clones = append(opts.Clones, sv)
 	}
-	// SendMany, as the CLI: btrfs send -c without -p picks the parent.
 	var got bytes.Buffer
 	if err := sendgen.SendMany(&got, []*fstree.Subvol{sv}, sendgen.ManyOptions{Options: opts}); err != nil {
-		return fmt.Errorf("%s: coldsend send: %w", s.Name(), err)
+		return nil, fmt.Errorf("coldsend send: %w", err)
 	}
-	if d := streamdiff.First(got.Bytes(), want); d != "" {
-		return fmt.Errorf("%s: coldsend send differs from the kernel's stream: %s", s.Name(), d)
-	}
-	return nil
+	return got.Bytes(), nil
 }

@@ -225,6 +225,12 @@ type Options struct {
 	// it did not change, as for the orphan names it passes through the
 	// top), so its times are not compared.
 	Fresh int64
+	// FreshBoth asks want's times to be fresh too (want is another
+	// receive, not the sender's view).
+	FreshBoth bool
+	// Exclude leaves out the names (of want) it returns true for, with
+	// every other name of their inodes.
+	Exclude func(e *Entry) bool
 }
 
 // Diff lists the differences between want and got, at most max of them.
@@ -233,6 +239,20 @@ func Diff(want, got Tree, opts Options, max int) []string {
 	add := func(format string, args ...any) {
 		if len(out) < max {
 			out = append(out, fmt.Sprintf(format, args...))
+		}
+	}
+	if opts.Exclude != nil {
+		want, got = maps.Clone(want), maps.Clone(got)
+		for p, e := range want {
+			if opts.Exclude(e) {
+				for q, o := range want {
+					if o.group == e.group && o.Type != manifest.TypeDir {
+						delete(want, q)
+						delete(got, q)
+					}
+				}
+				delete(got, p)
+			}
 		}
 	}
 	paths := slices.Sorted(maps.Keys(want))
@@ -259,7 +279,7 @@ func Diff(want, got Tree, opts Options, max int) []string {
 			show("target", w.Target, g.Target)
 		case g.Rdev != w.Rdev:
 			show("rdev", w.Rdev, g.Rdev)
-		case g.Type == manifest.TypeDir && opts.Fresh != 0 && g.Mtime >= opts.Fresh:
+		case g.Type == manifest.TypeDir && opts.Fresh != 0 && g.Mtime >= opts.Fresh && (!opts.FreshBoth || w.Mtime >= opts.Fresh):
 		case g.Mtime != w.Mtime:
 			show("mtime", w.Mtime, g.Mtime)
 		case !opts.NoAtime && w.Atime != 0 && g.Atime != w.Atime:
