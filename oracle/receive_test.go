@@ -173,7 +173,7 @@ func checkReceives(ctx context.Context, dir string, ours bool) (receiveResult, e
 			}
 		}
 		name := path.Base(st.Subvol)
-		want, err := treecmp.Record(filepath.Join(kdest, name))
+		want, err := treecmp.RecordSparse(filepath.Join(kdest, name))
 		if err != nil {
 			return res, err
 		}
@@ -206,7 +206,7 @@ func checkReceives(ctx context.Context, dir string, ours bool) (receiveResult, e
 					dropped[d.Xattr] = true
 				}
 			}
-			got, err := treecmp.Record(filepath.Join(dest, name))
+			got, err := treecmp.RecordSparse(filepath.Join(dest, name))
 			if err != nil {
 				return res, err
 			}
@@ -304,13 +304,13 @@ func fiemapShared(p string) (bool, uint32, error) {
 
 // sameContents reports whether two files hold the same bytes.
 func sameContents(a, b string) (bool, error) {
-	x, err := os.ReadFile(a)
+	x, err := treecmp.FileDigest(a)
 	if err != nil {
 		return false, err
 	}
-	y, err := os.ReadFile(b)
+	y, err := treecmp.FileDigest(b)
 	if err != nil {
 		return false, nil
 	}
-	return bytes.Equal(x, y), nil
+	return x == y, nil
 }
