@@ -397,7 +397,7 @@ func sparseDigest(f *os.File, size int64) (string, error) {
 		}
 		data &^= 4095
 		for at := data; at < hole; {
-			n, err := f.ReadAt(buf[:min(int64(len(buf)), hole-at+4095&^4095)], at)
+			n, err := f.ReadAt(buf[:min(int64(len(buf)), (hole-at+4095)&^4095)], at)
 			for i := 0; i < n; i += 4096 {
 				b := buf[i:min(i+4096, n)]
 				if !bytes.Equal(b, zeroBlock[:len(b)]) {
