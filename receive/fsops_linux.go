@@ -70,6 +70,9 @@ func setXattr(root *os.Root, p, name string, value []byte) error {
 	})
 }
 
+// errNoXattr is the error of removing an xattr that is not there.
+const errNoXattr = unix.ENODATA
+
 func removeXattr(root *os.Root, p, name string) error {
 	return withPathFD(root, p, func(proc string, _ int) error {
 		if err := unix.Removexattr(proc, name); err != nil {

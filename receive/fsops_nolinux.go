@@ -3,6 +3,7 @@
 package receive
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"time"
@@ -25,7 +26,11 @@ func mkspecial(root *os.Root, dst string, _ fs.FileInfo) error {
 
 func setXattr(*os.Root, string, string, []byte) error { return errUnsupported }
 func removeXattr(*os.Root, string, string) error      { return errUnsupported }
-func copyXattrs(*os.Root, string, string) error       { return errUnsupported }
+
+// errNoXattr never matches here: removals are unsupported.
+var errNoXattr = errors.New("no such xattr")
+
+func copyXattrs(*os.Root, string, string) error { return errUnsupported }
 
 // utimes sets the times of p; a symlink's own times cannot be set here
 // without following it, so they are left.

@@ -207,6 +207,11 @@ func (r *receiver) apply(c *stream.Command) error {
 		return r.xattrResult(err, c.CString(stream.AttrXattrName))
 	case stream.CmdRemoveXattr:
 		err := removeXattr(sv, p, c.CString(stream.AttrXattrName))
+		if errors.Is(err, errNoXattr) {
+			// The sender had it; only a receive that could not store it
+			// (a refused namespace or size, summed up then) leaves it out.
+			return r.skip(SkipXattrAbsent, err)
+		}
 		return r.xattrResult(err, c.CString(stream.AttrXattrName))
 	case stream.CmdWrite:
 		f, err := r.writeFile(p)

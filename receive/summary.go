@@ -19,6 +19,7 @@ const (
 	SkipXattrPriv                // an xattr in a namespace that needs privileges
 	SkipXattrFS                  // an xattr the destination filesystem or OS does not store
 	SkipXattrSize                // an xattr value too large for the destination filesystem
+	SkipXattrAbsent              // an xattr to remove that an earlier receive could not store
 	SkipOtime                    // a creation time, which no OS call sets
 	SkipFileattr                 // FILEATTR, which btrfs receive does not apply either
 	SkipUpdateExtent             // UPDATE_EXTENT of a --no-data stream: no data to write
@@ -36,6 +37,7 @@ var skipText = [numSkips]string{
 	SkipXattrPriv:    "xattrs not set (trusted.* and security.* need privileges)",
 	SkipXattrFS:      "xattrs not set (the destination does not store them)",
 	SkipXattrSize:    "xattrs not set (too large for the destination filesystem)",
+	SkipXattrAbsent:  "xattrs to remove were not there (the receive of the parent could not store them)",
 	SkipOtime:        "creation times (otime) not set (no system call sets them)",
 	SkipFileattr:     "file attributes (FILEATTR) not applied, as btrfs receive does not apply them",
 	SkipUpdateExtent: "extents without data (a --no-data stream): ranges left as they were",
@@ -52,7 +54,7 @@ func (s Skip) String() string {
 // informational kinds do not count as a loss: --strict does not refuse
 // them and the summary prints them as notes.
 func (s Skip) informational() bool {
-	return s == SkipFileattr || s == SkipUpdateExtent || s == SkipReflink || s == SkipOtime
+	return s == SkipFileattr || s == SkipUpdateExtent || s == SkipReflink || s == SkipOtime || s == SkipXattrAbsent
 }
 
 // Summary says what a receive did.

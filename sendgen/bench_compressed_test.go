@@ -66,7 +66,7 @@ func fillZstdSend(mnt string, st *benchimage.Stamp) error {
 		return err
 	}
 	for _, sd := range zstdSends {
-		ks, err := kernelSend("snap.full."+sd.name, append(slices.Clone(sd.flags), snap)...)
+		ks, err := benchimage.KernelSend("snap.full."+sd.name, append(slices.Clone(sd.flags), snap)...)
 		if err != nil {
 			return err
 		}

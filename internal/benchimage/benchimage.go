@@ -266,9 +266,13 @@ func RecordColdsend(b *testing.B) {
 
 // ReportKernelRatio reports, on a "kernel" sub-benchmark, coldsend's time
 // per op over the kernel's (below 1, coldsend is faster).
-func ReportKernelRatio(b *testing.B) {
+func ReportKernelRatio(b *testing.B) { ReportRatio(b, "coldsend/kernel") }
+
+// ReportRatio reports, on any sub-benchmark beside a "coldsend" one,
+// coldsend's time per op over this one's, as unit.
+func ReportRatio(b *testing.B, unit string) {
 	if ns, ok := coldsendNs[path.Dir(b.Name())]; ok {
-		b.ReportMetric(ns/(float64(b.Elapsed().Nanoseconds())/float64(b.N)), "coldsend/kernel")
+		b.ReportMetric(ns/(float64(b.Elapsed().Nanoseconds())/float64(b.N)), unit)
 	}
 }
 
