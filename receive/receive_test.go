@@ -147,3 +147,43 @@ func TestStrictXattrSize(t *testing.T) {
 		t.Errorf("strict: %v", err)
 	}
 }
+
+// TestSendDashE: a btrfs send -e stream (subvolumes joined with one END)
+// gives the same trees and record as the two streams of btrfs send a b.
+func TestSendDashE(t *testing.T) {
+	const dir = "../internal/cli/testdata/concat/"
+	trees := map[string]string{}
+	for _, name := range []string{"e.stream", "noe.stream"} {
+		dest := t.TempDir()
+		b, err := os.ReadFile(dir + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := receive.Receive(bytes.NewReader(b), dest, receive.Options{})
+		if err != nil || strings.Join(sum.Subvolumes, ",") != "s1,s2" {
+			t.Fatalf("%s: %v, %v", name, sum.Subvolumes, err)
+		}
+		for _, r := range record(t, dest) {
+			if !r.Complete {
+				t.Errorf("%s: %s incomplete", name, r.Name)
+			}
+		}
+		var listing strings.Builder
+		filepath.Walk(dest, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && p != dest && filepath.Base(p) != receive.RecordName {
+				rel, _ := filepath.Rel(dest, p)
+				content := ""
+				if fi.Mode().IsRegular() {
+					c, _ := os.ReadFile(p)
+					content = string(c)
+				}
+				listing.WriteString(rel + " " + fi.Mode().String() + " " + fi.ModTime().String() + " " + content + "\n")
+			}
+			return nil
+		})
+		trees[name] = listing.String()
+	}
+	if trees["e.stream"] != trees["noe.stream"] {
+		t.Errorf("-e:\n%s\nseparate streams:\n%s", trees["e.stream"], trees["noe.stream"])
+	}
+}

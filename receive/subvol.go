@@ -61,7 +61,11 @@ func (r *receiver) snapshot(c *stream.Command) error {
 // free.
 func (r *receiver) begin(c *stream.Command) (string, error) {
 	if r.cur != nil {
-		return "", fmt.Errorf("a second subvolume began before the END of %s", r.cur.entry.Name)
+		// btrfs send -e joins subvolumes with no END between them: the
+		// next one begins where the last one ended.
+		if err := r.end(); err != nil {
+			return "", err
+		}
 	}
 	name, err := subvolName(c.CString(stream.AttrPath))
 	if err != nil {
