@@ -231,7 +231,8 @@ func (s *sender) sendWrite(offset, length uint64) error {
 	}
 	w.PutBytes(stream.AttrPath, path)
 	w.PutU64(stream.AttrFileOffset, offset)
-	if buf := w.DataBuffer(int(uint32(length))); buf != nil {
+	want := w.DataWanted(int(uint32(length)))
+	if buf := w.DataBuffer(int(uint32(length))); buf != nil && want {
 		n, err := f.ReadAt(buf, int64(offset))
 		if err != nil && !errors.Is(err, io.EOF) {
 			return err
@@ -384,8 +385,9 @@ func (s *sender) sendEncodedExtent(k ondisk.Key, fe *item.FileExtent, offset, le
 	if err != nil {
 		return err
 	}
+	want := w.DataWanted(int(fe.DiskNumBytes))
 	buf := w.DataBuffer(int(fe.DiskNumBytes))
-	if buf != nil {
+	if buf != nil && want {
 		if err := f.ReadRaw(buf, fe.DiskBytenr); err != nil {
 			return fmt.Errorf("compressed extent: %w", err)
 		}

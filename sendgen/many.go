@@ -3,6 +3,7 @@ package sendgen
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 
 	"github.com/coldsend/coldsend/fstree"
@@ -42,9 +43,25 @@ func (e *ManyError) Unwrap() error { return e.Err }
 // does. Everything that can fail before a byte is written (parents, names:
 // the top level cannot be sent) is checked before the first byte.
 func SendMany(w io.Writer, subvols []*fstree.Subvol, opts ManyOptions) error {
+	_, err := sendMany(w, subvols, opts)
+	return err
+}
+
+// Size returns the exact size of what SendMany would write, per
+// subvolume, without reading file data or writing anything: --size, and
+// the total of a progress report.
+func Size(subvols []*fstree.Subvol, opts ManyOptions) ([]Stats, error) {
+	opts.Skip = math.MaxInt64
+	opts.Before = nil
+	return sendMany(io.Discard, subvols, opts)
+}
+
+// sendMany is SendMany, counting what each subvolume's part made;
+// opts.Skip counts over the whole output.
+func sendMany(w io.Writer, subvols []*fstree.Subvol, opts ManyOptions) ([]Stats, error) {
 	for i, sv := range subvols {
 		if _, err := SubvolName(sv); err != nil {
-			return &ManyError{i, err}
+			return nil, &ManyError{i, err}
 		}
 	}
 	pickParent := opts.Parent == nil && len(opts.Clones) > 0
@@ -54,12 +71,14 @@ func SendMany(w io.Writer, subvols []*fstree.Subvol, opts ManyOptions) error {
 		for i, sv := range subvols {
 			p, err := FindParent(sv, srcs)
 			if err != nil {
-				return &ManyError{i, err}
+				return nil, &ManyError{i, err}
 			}
 			parents[i] = p
 			srcs = append(srcs, sv)
 		}
 	}
+	var stats []Stats
+	skip := opts.Skip
 	for i, sv := range subvols {
 		o := opts.Options
 		if pickParent {
@@ -70,12 +89,16 @@ func SendMany(w io.Writer, subvols []*fstree.Subvol, opts ManyOptions) error {
 			o.OmitHeader = i > 0
 			o.OmitEnd = i < len(subvols)-1
 		}
+		o.Skip = skip
 		if opts.Before != nil {
 			opts.Before(i)
 		}
-		if err := Send(w, sv, o); err != nil {
-			return &ManyError{i, err}
+		st, err := send(w, sv, o)
+		stats = append(stats, st)
+		if err != nil {
+			return stats, &ManyError{i, err}
 		}
+		skip = max(0, skip-st.Bytes)
 	}
-	return nil
+	return stats, nil
 }

@@ -33,6 +33,22 @@ type Options struct {
 	// Clones are extra clone sources (btrfs send -c); the send root is
 	// always one.
 	Clones []*fstree.Subvol
+	// Skip leaves out the first Skip bytes of the stream, to resume an
+	// interrupted send: everything before is generated as usual but not
+	// written, and file data it would carry is not read (the commands'
+	// sizes follow from the extent items). The header or command holding
+	// byte Skip is written from that byte on.
+	Skip int64
+	// Observe, when set, sees each command (with its path, if it has
+	// one) as it is written or skipped: progress reports.
+	Observe func(c stream.Cmd, path []byte)
+}
+
+// Stats counts what a send made: the stream's bytes and commands, with
+// what Skip left out.
+type Stats struct {
+	Bytes    int64
+	Commands int
 }
 
 // Send writes the stream of a send of sv to w, full or, with
@@ -44,29 +60,39 @@ type Options struct {
 // An error writing to w comes back as an *OutputError, which says nothing
 // of the image; any other error names the inode being sent.
 func Send(w io.Writer, sv *fstree.Subvol, opts Options) error {
+	_, err := send(w, sv, opts)
+	return err
+}
+
+// send is Send, counting what it made.
+func send(w io.Writer, sv *fstree.Subvol, opts Options) (Stats, error) {
 	if opts.Proto == 0 {
 		opts.Proto = 1
 	}
 	sw, err := stream.NewWriter(outputWriter{w}, opts.Proto)
 	if err != nil {
-		return err
+		return Stats{}, err
 	}
 	if opts.CompressedData && opts.Proto < 2 {
-		return fmt.Errorf("compressed data needs protocol 2 or later")
+		return Stats{}, fmt.Errorf("compressed data needs protocol 2 or later")
 	}
+	sw.SetSkip(opts.Skip)
+	sw.Observe = opts.Observe
 	s := newSender(sw, sv, opts)
-	if err := s.sendSubvol(); err != nil {
+	err = s.sendSubvol()
+	st := Stats{Bytes: sw.Offset(), Commands: sw.Commands()}
+	if err != nil {
 		var oe *OutputError
 		if errors.As(err, &oe) {
-			return oe
+			return st, oe
 		}
 		if fstree.IsNotFound(err) && !errors.Is(err, ondisk.ErrCorrupt) {
 			// An item send needs and the trees do not hold.
 			err = fmt.Errorf("%w: %w", ondisk.ErrCorrupt, err)
 		}
-		return s.inodeContext(err)
+		return st, s.inodeContext(err)
 	}
-	return nil
+	return st, nil
 }
 
 // OutputError is a failure to write the stream (a full disk, a closed

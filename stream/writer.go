@@ -26,6 +26,10 @@ type Writer struct {
 	err     error
 	off     int64
 	index   int
+	skip    int64 // bytes of the stream left out, see SetSkip
+	// Observe, when set, is called for each command written or left out,
+	// with its PATH attribute (nil if none): progress reports use it.
+	Observe func(c Cmd, path []byte)
 }
 
 // NewWriter returns a Writer for protocol version v (MinVersion..MaxVersion).
@@ -46,13 +50,43 @@ func (w *Writer) Offset() int64 { return w.off }
 // Commands returns the number of commands written so far.
 func (w *Writer) Commands() int { return w.index }
 
+// SetSkip makes the Writer leave out the first n bytes of the stream, to
+// resume an interrupted one: what lies wholly before byte n is not
+// written, and the header or command holding byte n is written from it
+// on. Offset and Commands count as if everything were written. DataWanted
+// tells callers when file data need not be read at all.
+func (w *Writer) SetSkip(n int64) { w.skip = n }
+
+// DataWanted reports whether a DATA attribute of n bytes added now to the
+// open command would reach the output: false when the whole command lies
+// before the skip point, and its data may be left unread.
+func (w *Writer) DataWanted(n int) bool {
+	hdr := TLVHeaderSize
+	if w.version >= 2 {
+		hdr = 2
+	}
+	return w.off+int64(len(w.buf)+hdr+n) > w.skip
+}
+
+// write writes b, the next bytes of the stream, less what SetSkip leaves
+// out; n counts b's bytes as written when nothing failed.
+func (w *Writer) write(b []byte) (n int, err error) {
+	end := w.off + int64(len(b))
+	if end <= w.skip {
+		return len(b), nil
+	}
+	cut := max(0, w.skip-w.off)
+	m, err := w.w.Write(b[cut:])
+	return int(cut) + m, err
+}
+
 // WriteHeader writes the stream header (the kernel's send_header). A
 // stream continued after an omitted END starts without one.
 func (w *Writer) WriteHeader() error {
 	var h [HeaderSize]byte
 	copy(h[:], Magic)
 	binary.LittleEndian.PutUint32(h[len(Magic):], w.version)
-	n, err := w.w.Write(h[:])
+	n, err := w.write(h[:])
 	w.off += int64(n)
 	if err != nil {
 		return &Error{Offset: w.off - int64(n), Err: err}
@@ -222,14 +256,39 @@ func (w *Writer) End() error {
 	binary.LittleEndian.PutUint32(b, uint32(len(b)-CmdHeaderSize))
 	binary.LittleEndian.PutUint16(b[4:], uint16(w.cmd))
 	binary.LittleEndian.PutUint32(b[6:], 0)
-	binary.LittleEndian.PutUint32(b[6:], crc(b))
-	n, err := w.w.Write(b)
+	if w.off+int64(len(b)) > w.skip {
+		binary.LittleEndian.PutUint32(b[6:], crc(b))
+	}
+	if w.Observe != nil {
+		w.Observe(w.cmd, w.attrValue(AttrPath))
+	}
+	n, err := w.write(b)
 	if err != nil {
 		w.off += int64(n)
 		return &Error{Offset: w.off - int64(n), Index: w.index + 1, Cmd: w.cmd, Err: err}
 	}
 	w.off += int64(n)
 	w.index++
+	return nil
+}
+
+// attrValue returns the value of attribute a in the command being ended
+// (nil if absent or if it is the implicit-length DATA).
+func (w *Writer) attrValue(a Attr) []byte {
+	if w.seen&(1<<a) == 0 {
+		return nil
+	}
+	for p := CmdHeaderSize; p+TLVHeaderSize <= len(w.buf); {
+		t := Attr(binary.LittleEndian.Uint16(w.buf[p:]))
+		if t == AttrData && w.version >= 2 {
+			return nil
+		}
+		n := int(binary.LittleEndian.Uint16(w.buf[p+2:]))
+		if t == a {
+			return w.buf[p+TLVHeaderSize : p+TLVHeaderSize+n]
+		}
+		p += TLVHeaderSize + n
+	}
 	return nil
 }
 

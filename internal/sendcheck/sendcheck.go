@@ -68,26 +68,37 @@ func Stream(fs *fstree.FS, s fixturestreams.Stream) error {
 // sent: the same subvolume, parent, clone sources and flags, through
 // SendMany as the CLI sends (btrfs send -c without -p picks the parent).
 func Generate(fs *fstree.FS, s manifest.Stream) ([]byte, error) {
-	sv, err := fs.ResolveSubvol(s.Subvol)
+	subvols, opts, err := Args(fs, s)
 	if err != nil {
 		return nil, err
 	}
-	opts := sendgen.Options{Proto: uint32(s.Proto), NoData: s.NoData, CompressedData: s.CompressedData}
+	var got bytes.Buffer
+	if err := sendgen.SendMany(&got, subvols, opts); err != nil {
+		return nil, fmt.Errorf("coldsend send: %w", err)
+	}
+	return got.Bytes(), nil
+}
+
+// Args are SendMany's arguments for what the manifest says the kernel
+// sent.
+func Args(fs *fstree.FS, s manifest.Stream) ([]*fstree.Subvol, sendgen.ManyOptions, error) {
+	var opts sendgen.ManyOptions
+	sv, err := fs.ResolveSubvol(s.Subvol)
+	if err != nil {
+		return nil, opts, err
+	}
+	opts.Proto, opts.NoData, opts.CompressedData = uint32(s.Proto), s.NoData, s.CompressedData
 	if s.Parent != "" {
 		if opts.Parent, err = fs.ResolveSubvol(s.Parent); err != nil {
-			return nil, fmt.Errorf("parent: %w", err)
+			return nil, opts, fmt.Errorf("parent: %w", err)
 		}
 	}
 	for _, c := range s.Clones {
 		sv, err := fs.ResolveSubvol(c)
 		if err != nil {
-			return nil, fmt.Errorf("clone source: %w", err)
+			return nil, opts, fmt.Errorf("clone source: %w", err)
 		}
 		opts.Clones = append(opts.Clones, sv)
 	}
-	var got bytes.Buffer
-	if err := sendgen.SendMany(&got, []*fstree.Subvol{sv}, sendgen.ManyOptions{Options: opts}); err != nil {
-		return nil, fmt.Errorf("coldsend send: %w", err)
-	}
-	return got.Bytes(), nil
+	return []*fstree.Subvol{sv}, opts, nil
 }
