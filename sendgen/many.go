@@ -90,6 +90,9 @@ func sendMany(w io.Writer, subvols []*fstree.Subvol, opts ManyOptions) ([]Stats,
 			o.OmitEnd = i < len(subvols)-1
 		}
 		o.Skip = skip
+		if check, base := opts.SkipCheck, opts.Skip-skip; check != nil {
+			o.SkipCheck = func(off int64, b []byte, data int) error { return check(base+off, b, data) }
+		}
 		if opts.Before != nil {
 			opts.Before(i)
 		}

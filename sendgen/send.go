@@ -42,6 +42,10 @@ type Options struct {
 	// Observe, when set, sees each command (with its path, if it has
 	// one) as it is written or skipped: progress reports.
 	Observe func(c stream.Cmd, path []byte)
+	// SkipCheck, when set, is shown what Skip leaves out, to compare it
+	// with the interrupted stream being resumed (stream.Writer.SkipCheck;
+	// offsets count over SendMany's whole output).
+	SkipCheck func(off int64, b []byte, data int) error
 }
 
 // Stats counts what a send made: the stream's bytes and commands, with
@@ -78,6 +82,7 @@ func send(w io.Writer, sv *fstree.Subvol, opts Options) (Stats, error) {
 	}
 	sw.SetSkip(opts.Skip)
 	sw.Observe = opts.Observe
+	sw.SkipCheck = opts.SkipCheck
 	s := newSender(sw, sv, opts)
 	err = s.sendSubvol()
 	st := Stats{Bytes: sw.Offset(), Commands: sw.Commands()}

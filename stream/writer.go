@@ -30,6 +30,12 @@ type Writer struct {
 	// Observe, when set, is called for each command written or left out,
 	// with its PATH attribute (nil if none): progress reports use it.
 	Observe func(c Cmd, path []byte)
+	// SkipCheck, when set, is shown the header and each command SetSkip
+	// leaves out wholly, at its stream offset, to compare them with an
+	// interrupted stream being resumed. When data >= 0 the command's DATA
+	// value (unread, so not what the stream held) runs from b[data] to the
+	// end, and its CRC (b[6:10]) covers it. An error stops the stream.
+	SkipCheck func(off int64, b []byte, data int) error
 }
 
 // NewWriter returns a Writer for protocol version v (MinVersion..MaxVersion).
@@ -86,6 +92,11 @@ func (w *Writer) WriteHeader() error {
 	var h [HeaderSize]byte
 	copy(h[:], Magic)
 	binary.LittleEndian.PutUint32(h[len(Magic):], w.version)
+	if w.SkipCheck != nil && w.off+int64(HeaderSize) <= w.skip {
+		if err := w.SkipCheck(w.off, h[:], -1); err != nil {
+			return err
+		}
+	}
 	n, err := w.write(h[:])
 	w.off += int64(n)
 	if err != nil {
@@ -256,11 +267,17 @@ func (w *Writer) End() error {
 	binary.LittleEndian.PutUint32(b, uint32(len(b)-CmdHeaderSize))
 	binary.LittleEndian.PutUint16(b[4:], uint16(w.cmd))
 	binary.LittleEndian.PutUint32(b[6:], 0)
-	if w.off+int64(len(b)) > w.skip {
+	// A command left out needs no CRC, unless SkipCheck compares it.
+	if w.off+int64(len(b)) > w.skip || w.SkipCheck != nil && w.seen&(1<<AttrData) == 0 {
 		binary.LittleEndian.PutUint32(b[6:], crc(b))
 	}
 	if w.Observe != nil {
 		w.Observe(w.cmd, w.attrValue(AttrPath))
+	}
+	if w.SkipCheck != nil && w.off+int64(len(b)) <= w.skip {
+		if err := w.SkipCheck(w.off, b, w.dataStart()); err != nil {
+			return err
+		}
 	}
 	n, err := w.write(b)
 	if err != nil {
@@ -270,6 +287,26 @@ func (w *Writer) End() error {
 	w.off += int64(n)
 	w.index++
 	return nil
+}
+
+// dataStart returns where the DATA value starts in the command being
+// ended, or -1.
+func (w *Writer) dataStart() int {
+	if w.seen&(1<<AttrData) == 0 {
+		return -1
+	}
+	for p := CmdHeaderSize; p+2 <= len(w.buf); {
+		t := Attr(binary.LittleEndian.Uint16(w.buf[p:]))
+		if t == AttrData && w.version >= 2 {
+			return p + 2
+		}
+		n := int(binary.LittleEndian.Uint16(w.buf[p+2:]))
+		if t == AttrData {
+			return p + TLVHeaderSize
+		}
+		p += TLVHeaderSize + n
+	}
+	return -1
 }
 
 // attrValue returns the value of attribute a in the command being ended

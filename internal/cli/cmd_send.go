@@ -36,6 +36,10 @@ func sendCommand(e *env) *cobra.Command {
 	parent := fl.StringArrayP("parent", "p", nil, "incremental send from `PARENT`")
 	clones := fl.StringArrayP("clone-src", "c", nil, "clone source `SUBVOL`, repeatable; without -p the parent is picked among them")
 	compressed := fl.Bool("compressed-data", false, "send compressed extents as they are stored (needs protocol 2, chosen when --proto is not given)")
+	resumeFrom := fl.Int64("resume-from", 0, "write bytes `N` to the end of the stream this command would write whole: resume an interrupted send (file data before N is not read)")
+	resumeFile := fl.String("resume", "", "FILE holds an interrupted send of this very command: check it, cut it after its last intact command and append the rest")
+	sizeOnly := fl.Bool("size", false, "print the stream's exact size in bytes and commands (per subvolume too), without reading file data or writing it")
+	progress := fl.Bool("progress", false, "show progress on stderr (bytes of the exact total, rate, ETA, path); the default when stderr is a terminal, never with -q")
 	_ = c.RegisterFlagCompletionFunc("parent", completeSubvolFlag)
 	_ = c.RegisterFlagCompletionFunc("clone-src", completeSubvolFlag)
 	_ = c.RegisterFlagCompletionFunc("proto", cobra.FixedCompletions([]string{"0", "1", "2"}, cobra.ShellCompDirectiveNoFileComp))
@@ -84,35 +88,69 @@ func sendCommand(e *env) *cobra.Command {
 			}
 			subvols = append(subvols, sv)
 		}
-		out, closeOut, err := openOutput(*file, e)
-		if err != nil {
-			return err
+		many := sendgen.ManyOptions{Options: opts, Chain: *endCmd}
+		if *sizeOnly {
+			return printSizes(e, names, subvols, many)
+		}
+		switch {
+		case *resumeFrom < 0:
+			return &usageError{fmt.Sprintf("--resume-from %d: an offset is at least 0", *resumeFrom)}
+		case *resumeFile != "" && (*file != "" || c.Flags().Changed("resume-from")):
+			return &usageError{"--resume FILE writes to FILE: give it without -f and --resume-from"}
+		}
+		many.Skip = *resumeFrom
+		var out io.Writer
+		var closeOut func() error
+		where := "standard output"
+		if *resumeFile != "" {
+			where = *resumeFile
+			if out, closeOut, err = openResume(*resumeFile, &many); err != nil {
+				return err
+			}
+		} else {
+			if *file != "" {
+				where = *file
+			}
+			if out, closeOut, err = openOutput(*file, e); err != nil {
+				return err
+			}
+		}
+		var bar *progressBar
+		if !*quiet && (*progress || isTerminalWriter(e.stderr)) {
+			if bar, err = newProgressBar(e.stderr, subvols, many); err != nil {
+				closeOut()
+				return err
+			}
+			out = bar.writer(out)
+			many.Observe = bar.observe
 		}
 		counted := &countingWriter{w: out}
 		bw := bufio.NewWriterSize(counted, 1<<20)
-		err = sendgen.SendMany(bw, subvols, sendgen.ManyOptions{Options: opts, Chain: *endCmd, Before: func(i int) {
+		many.Before = func(i int) {
 			if !*quiet {
+				bar.clear()
 				fmt.Fprintf(stderr, "At subvol %s\n", names[i])
 			}
-		}})
+		}
+		err = sendgen.SendMany(bw, subvols, many)
 		if err == nil {
 			err = bw.Flush()
 		} else {
 			bw.Flush()
 		}
+		bar.finish(err == nil)
 		if cerr := closeOut(); err == nil {
 			err = cerr
 		}
 		if err == nil {
 			return nil
 		}
-		where := "standard output"
-		if *file != "" {
-			where = *file
-		}
 		var me *sendgen.ManyError
 		var oe *sendgen.OutputError
+		var rm *resumeMismatch
 		switch {
+		case errors.As(err, &rm):
+			return rm
 		case errors.As(err, &oe):
 			err = fmt.Errorf("writing the stream to %s: %w", where, oe.Err)
 		case errors.As(err, &me):

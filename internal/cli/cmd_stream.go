@@ -94,6 +94,8 @@ func validateCommand(e *env) *cobra.Command {
 		ValidArgsFunction: cobra.FixedCompletions(nil, cobra.ShellCompDirectiveDefault),
 	}
 	file := c.Flags().StringP("file", "f", "", "read the stream from `FILE`")
+	resumePoint := c.Flags().Bool("resume-point", false, "print the offset just past the last intact command: what send --resume-from takes")
+	salvage := c.Flags().String("salvage", "", "write the last complete stream found in the input to `OUT` (after an interrupted send)")
 	c.RunE = func(_ *cobra.Command, args []string) error {
 		stdin, stdout := e.stdin, e.stdout
 		src, done, err := openStream(args, *file, stdin)
@@ -101,8 +103,23 @@ func validateCommand(e *env) *cobra.Command {
 			return err
 		}
 		defer done()
+		name := *file
+		if name == "" && len(args) > 0 {
+			name = args[0]
+		}
+		switch {
+		case *resumePoint:
+			p := stream.ResumePoint(src)
+			_, err := fmt.Fprintln(stdout, p.Offset)
+			return err
+		case *salvage != "":
+			return salvageStream(name, *salvage, stdout)
+		}
 		sum, err := validate.Stream(src)
 		if err != nil {
+			if in := interruption(name); in != nil {
+				err = fmt.Errorf("%w; the input has the signature of an interrupted kernel send: it is cut at offset %d and a new stream starts at offset %d (--salvage OUT keeps the last complete stream)", err, in.Cut, in.Restart)
+			}
 			return err
 		}
 		subvols := "none"
@@ -114,4 +131,60 @@ func validateCommand(e *env) *cobra.Command {
 		return err
 	}
 	return c
+}
+
+// plainFile opens name as a plain (uncompressed) stream file for
+// random access, or returns nil.
+func plainFile(name string) (*os.File, int64) {
+	if name == "" || name == "-" {
+		return nil, 0
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, 0
+	}
+	head := make([]byte, len(stream.Magic))
+	fi, err := f.Stat()
+	if _, rerr := f.ReadAt(head, 0); err != nil || rerr != nil || string(head) != stream.Magic {
+		f.Close()
+		return nil, 0
+	}
+	return f, fi.Size()
+}
+
+// interruption looks for the kernel's interrupted-send signature in the
+// stream file name (nil for standard input or a compressed file).
+func interruption(name string) *stream.Interruption {
+	f, size := plainFile(name)
+	if f == nil {
+		return nil
+	}
+	defer f.Close()
+	return stream.FindInterruption(f, size, stream.ResumePoint(io.NewSectionReader(f, 0, size)))
+}
+
+// salvageStream writes the last complete stream of the file name to out.
+func salvageStream(name, out string, stdout io.Writer) error {
+	f, size := plainFile(name)
+	if f == nil {
+		return &usageError{"--salvage needs an uncompressed stream FILE"}
+	}
+	defer f.Close()
+	off, n, ok := stream.LastCompleteStream(f, size)
+	if !ok {
+		return fmt.Errorf("%s holds no complete stream (a header through its END)", name)
+	}
+	o, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(o, io.NewSectionReader(f, off, n)); err != nil {
+		o.Close()
+		return err
+	}
+	if err := o.Close(); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "salvaged the stream at offset %d (%d bytes) into %s\n", off, n, out)
+	return err
 }
