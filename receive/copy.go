@@ -78,6 +78,12 @@ func (c *treeCopy) entry(src, dst string) error {
 		if err != nil {
 			return err
 		}
+		// Reading a link updates its access time, and there is no
+		// O_NOATIME for readlink: put the parent's back.
+		atime, mtime := timesOf(fi)
+		if err := utimes(c.dest, src, atime, mtime); err != nil {
+			return err
+		}
 		if err := c.dest.Symlink(target, dst); err != nil {
 			return err
 		}

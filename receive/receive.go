@@ -29,6 +29,12 @@ type Options struct {
 	// Log, when set, gets "At subvol NAME" / "At snapshot NAME" lines, as
 	// btrfs receive prints them.
 	Log io.Writer
+	// Resume continues an interrupted receive into the destination: the
+	// input must start with the last command the destination applied
+	// (send --resume-from ResumePoint), which is checked and skipped; the
+	// commands after it that the interrupted receive may already have
+	// applied are applied again, harmlessly.
+	Resume bool
 }
 
 // Error is a failure to apply a command: where it is in the input and
@@ -69,8 +75,65 @@ func Receive(src io.Reader, dest string, opts Options) (*Summary, error) {
 	}
 	r := &receiver{opts: opts, dest: root, destName: dest, rec: rec, sum: &Summary{Skipped: map[Skip]int{}}}
 	defer r.closeSubvol()
-	err = r.run(stream.NewReader(src))
+	prev, err := readProgress(root)
+	if err != nil {
+		return r.sum, fmt.Errorf("%s: %w", dest, err)
+	}
+	rd := stream.NewReader(src)
+	switch {
+	case opts.Resume && prev == nil && r.incompleteName() == "":
+		return r.sum, fmt.Errorf("%s has no interrupted receive to resume", dest)
+	case opts.Resume && prev == nil:
+		// Interrupted before it applied a command: start again.
+		r.replay = true
+	case opts.Resume:
+		rd = stream.Resume(src, prev.Offset, prev.Index, prev.Version)
+		if err := r.reopen(prev); err != nil {
+			return r.sum, err
+		}
+	case prev != nil:
+		return r.sum, fmt.Errorf("%s holds an interrupted receive%s: resume it (coldsend receive --resume-point %s gives the offset for send --resume-from; then receive --resume), or remove what it left before receiving anew",
+			dest, r.incompleteName(), dest)
+	}
+	if r.progress, err = openProgress(root); err != nil {
+		return r.sum, err
+	}
+	err = r.run(rd, prev)
+	if perr := r.progress.close(err == nil); err == nil {
+		err = perr
+	}
 	return r.sum, err
+}
+
+// incompleteName names the subvolume an interrupted receive left, for a
+// message.
+func (r *receiver) incompleteName() string {
+	for _, s := range r.rec.Subvolumes {
+		if !s.Complete {
+			return fmt.Sprintf(" of %s", s.Name)
+		}
+	}
+	return ""
+}
+
+// reopen takes up the subvolume an interrupted receive was in when it
+// last recorded progress prev.
+func (r *receiver) reopen(prev *Progress) error {
+	r.replay = true
+	if prev.Cmd == stream.CmdEnd {
+		return nil // between subvolumes
+	}
+	for _, s := range r.rec.Subvolumes {
+		if !s.Complete {
+			root, err := r.dest.OpenRoot(s.Name)
+			if err != nil {
+				return err
+			}
+			r.cur = &subvolume{root: root, entry: s}
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: its progress record names a command inside a subvolume, and its record has no incomplete one", r.destName)
 }
 
 // receiver is the state of one Receive.
@@ -81,7 +144,11 @@ type receiver struct {
 	rec      *record
 	sum      *Summary
 
-	cur     *subvolume          // being received, nil between streams
+	cur      *subvolume // being received, nil between streams
+	progress *progressFile
+	// replay tolerates commands an interrupted receive already applied
+	// (Options.Resume), until the resumed subvolume's END.
+	replay  bool
 	sources map[string]*os.Root // clone sources by record name
 	wfile   *os.File            // the write cache: one open file
 	wpath   string              // its path in cur
@@ -94,7 +161,7 @@ type subvolume struct {
 	entry *Received
 }
 
-func (r *receiver) run(sr *stream.Reader) error {
+func (r *receiver) run(sr *stream.Reader, prev *Progress) error {
 	seen := false
 	for {
 		c, err := sr.Next()
@@ -103,6 +170,18 @@ func (r *receiver) run(sr *stream.Reader) error {
 				return errors.New("empty stream: no send stream in the input")
 			}
 			return nil
+		}
+		if err != nil && err != io.EOF && r.opts.Resume && prev != nil && !seen {
+			return fmt.Errorf("the input does not continue the interrupted receive into %s, which last applied %s (command %d) at offset %d: %w", r.destName, prev.Cmd, prev.Index, prev.Offset, err)
+		}
+		if err == nil && r.opts.Resume && prev != nil && !seen {
+			// The resumed input starts with the last command applied.
+			if c.Offset != prev.Offset || c.Index != prev.Index || c.Cmd != prev.Cmd || c.CRC != prev.CRC {
+				return fmt.Errorf("the input does not continue the interrupted receive into %s: it starts with %s (command %d, crc %#08x) at offset %d, where %s last applied %s (command %d, crc %#08x) at offset %d",
+					r.destName, c.Cmd, c.Index, c.CRC, c.Offset, r.destName, prev.Cmd, prev.Index, prev.CRC, prev.Offset)
+			}
+			seen = true
+			continue
 		}
 		if err != nil {
 			if r.cur != nil {
@@ -119,6 +198,10 @@ func (r *receiver) run(sr *stream.Reader) error {
 				return fmt.Errorf("%w; %s/%s is left marked incomplete", e, r.destName, r.cur.entry.Name)
 			}
 			return e
+		}
+		boundary := c.Cmd == stream.CmdEnd || c.Cmd == stream.CmdSubvol || c.Cmd == stream.CmdSnapshot
+		if err := r.progress.record(c, boundary); err != nil {
+			return fmt.Errorf("recording progress in %s: %w", r.destName, err)
 		}
 		if c.Cmd == stream.CmdEnd && r.opts.Chain {
 			return nil
@@ -146,6 +229,11 @@ func (r *receiver) apply(c *stream.Command) error {
 		return err
 	}
 	sv := r.cur.root
+	if r.replay {
+		if done, err := r.alreadyApplied(c, p); done || err != nil {
+			return err
+		}
+	}
 	switch c.Cmd {
 	case stream.CmdMkfile:
 		f, err := sv.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -261,6 +349,41 @@ func (r *receiver) apply(c *stream.Command) error {
 		return r.encodedWrite(c, p)
 	}
 	return fmt.Errorf("command %s is not supported", c.Cmd)
+}
+
+// alreadyApplied reports whether c, replayed after an interruption, was
+// applied before it: a made name that exists with the type it makes, a
+// rename done, a link made, a name already removed. Commands that give
+// the same result applied twice (writes, metadata) need no such test.
+func (r *receiver) alreadyApplied(c *stream.Command, p string) (bool, error) {
+	sv := r.cur.root
+	fi, err := sv.Lstat(p)
+	exists := err == nil
+	switch c.Cmd {
+	case stream.CmdMkfile, stream.CmdMknod, stream.CmdMkfifo, stream.CmdMksock:
+		return exists && !fi.IsDir(), nil
+	case stream.CmdMkdir:
+		return exists && fi.IsDir(), nil
+	case stream.CmdSymlink:
+		return exists, nil
+	case stream.CmdUnlink, stream.CmdRmdir:
+		return !exists, nil
+	case stream.CmdRename:
+		to, err := streamPath(c.CString(stream.AttrPathTo))
+		if err != nil {
+			return false, err
+		}
+		_, toErr := sv.Lstat(to)
+		return !exists && toErr == nil, nil
+	case stream.CmdLink:
+		from, err := streamPath(c.CString(stream.AttrPathLink))
+		if err != nil || !exists {
+			return false, err
+		}
+		ffi, err := sv.Lstat(from)
+		return err == nil && os.SameFile(fi, ffi), nil
+	}
+	return false, nil
 }
 
 // streamPath checks a path the stream names, relative to the subvolume:

@@ -47,6 +47,13 @@ func TestIncomplete(t *testing.T) {
 		t.Fatalf("record after a cut stream: %+v", r)
 	}
 	_, err = receive.Receive(bytes.NewReader(build(t, snapshotOf("s2", uuidA, uuidB), end())), dest, receive.Options{})
+	if err == nil || !strings.Contains(err.Error(), "holds an interrupted receive of s: resume it") {
+		t.Errorf("receiving anew over an interrupted receive: %v", err)
+	}
+	// Without its progress record, the incomplete subvolume is still
+	// no parent.
+	os.Remove(filepath.Join(dest, receive.ProgressName))
+	_, err = receive.Receive(bytes.NewReader(build(t, snapshotOf("s2", uuidA, uuidB), end())), dest, receive.Options{})
 	if err == nil || !strings.Contains(err.Error(), "did not complete") {
 		t.Errorf("snapshot of an incomplete parent: %v", err)
 	}

@@ -23,7 +23,9 @@ type Received struct {
 	ParentCtransid uint64 `json:"parent_ctransid,omitempty"`
 	// Complete is set at the stream's END: until then the directory is
 	// a partial receive, never a parent.
-	Complete   bool      `json:"complete"`
+	Complete bool `json:"complete"`
+	// InPlaceOf is the parent an --in-place receive renamed to this one.
+	InPlaceOf  string    `json:"in_place_of,omitempty"`
 	ReceivedAt time.Time `json:"received_at"`
 }
 
@@ -78,6 +80,16 @@ func (r *record) save(dest *os.Root) error {
 		return err
 	}
 	return dest.Rename(tmp, RecordName)
+}
+
+// byName finds the entry for directory name.
+func (r *record) byName(name string) *Received {
+	for _, s := range r.Subvolumes {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
 }
 
 // remove drops the entry for name.

@@ -10,10 +10,16 @@ import (
 	"github.com/coldsend/coldsend/stream"
 )
 
-// subvol begins a full stream: DEST/<name>, empty.
+// subvol begins a full stream: DEST/<name>, empty. The record lists it
+// (incomplete) before the directory exists, so that an interruption at any
+// point leaves something a resumed receive recognises.
 func (r *receiver) subvol(c *stream.Command) error {
-	name, err := r.begin(c)
+	name, _, err := r.begin(c)
 	if err != nil {
+		return err
+	}
+	e := r.newEntry(name, c, "", 0)
+	if err := r.rec.save(r.dest); err != nil {
 		return err
 	}
 	// A new subvolume's root directory is 0755, as btrfs makes it; the
@@ -21,20 +27,33 @@ func (r *receiver) subvol(c *stream.Command) error {
 	if err := r.dest.Mkdir(name, 0o755); err != nil {
 		return err
 	}
-	return r.open(name, c, "", 0)
+	return r.open(e)
 }
 
 // snapshot begins an incremental stream: DEST/<name> as a copy of the
 // parent the stream names, found among the complete subvolumes DEST
 // received by uuid and ctransid.
 func (r *receiver) snapshot(c *stream.Command) error {
-	name, err := r.begin(c)
+	name, movedAlready, err := r.begin(c)
 	if err != nil {
 		return err
 	}
 	uuid, ctransid := c.UUID(stream.AttrCloneUUID).String(), c.U64(stream.AttrCloneCtransid)
+	if movedAlready {
+		// An interrupted --in-place receive renamed the parent already.
+		e := r.rec.byName(name)
+		r.rec.remove(e.InPlaceOf)
+		return r.open(e)
+	}
 	parent, err := r.findSubvol(uuid, ctransid, "parent")
 	if err != nil {
+		return err
+	}
+	e := r.newEntry(name, c, uuid, ctransid)
+	if r.opts.InPlace {
+		e.InPlaceOf = parent.Name
+	}
+	if err := r.rec.save(r.dest); err != nil {
 		return err
 	}
 	if r.opts.InPlace {
@@ -54,27 +73,38 @@ func (r *receiver) snapshot(c *stream.Command) error {
 			r.skip(SkipReflink, nil)
 		}
 	}
-	return r.open(name, c, uuid, ctransid)
+	return r.open(e)
 }
 
 // begin checks that no subvolume is open and that the new one's name is
-// free.
-func (r *receiver) begin(c *stream.Command) (string, error) {
+// free. Resuming, a subvolume an interrupted receive began is removed to
+// begin again, unless it is the parent an --in-place receive had already
+// renamed (movedAlready).
+func (r *receiver) begin(c *stream.Command) (name string, movedAlready bool, err error) {
 	if r.cur != nil {
 		// btrfs send -e joins subvolumes with no END between them: the
 		// next one begins where the last one ended.
 		if err := r.end(); err != nil {
-			return "", err
+			return "", false, err
 		}
 	}
-	name, err := subvolName(c.CString(stream.AttrPath))
+	name, err = subvolName(c.CString(stream.AttrPath))
 	if err != nil {
-		return "", err
+		return "", false, err
+	}
+	if e := r.rec.byName(name); r.replay && e != nil && !e.Complete {
+		if _, err := r.dest.Lstat(name); e.InPlaceOf != "" && err == nil {
+			return name, true, nil
+		}
+		if err := r.dest.RemoveAll(name); err != nil {
+			return "", false, err
+		}
+		r.rec.remove(name)
 	}
 	if _, err := r.dest.Lstat(name); err == nil {
-		return "", fmt.Errorf("%s/%s already exists", r.destName, name)
+		return "", false, fmt.Errorf("%s/%s already exists", r.destName, name)
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return "", err
+		return "", false, err
 	}
 	if r.opts.Log != nil {
 		what := "subvol"
@@ -83,20 +113,26 @@ func (r *receiver) begin(c *stream.Command) (string, error) {
 		}
 		fmt.Fprintf(r.opts.Log, "At %s %s\n", what, name)
 	}
-	return name, nil
+	return name, false, nil
 }
 
-// open records the new subvolume as incomplete and opens it.
-func (r *receiver) open(name string, c *stream.Command, parentUUID string, parentCtransid uint64) error {
-	root, err := r.dest.OpenRoot(name)
+// newEntry adds the new subvolume to the record, incomplete.
+func (r *receiver) newEntry(name string, c *stream.Command, parentUUID string, parentCtransid uint64) *Received {
+	e := &Received{Name: name, UUID: c.UUID(stream.AttrUUID).String(), Ctransid: c.U64(stream.AttrCtransid),
+		ParentUUID: parentUUID, ParentCtransid: parentCtransid, ReceivedAt: time.Now().UTC()}
+	r.rec.remove(name) // a stale entry, its directory removed by hand
+	r.rec.Subvolumes = append(r.rec.Subvolumes, e)
+	return e
+}
+
+// open makes e's directory the subvolume being received.
+func (r *receiver) open(e *Received) error {
+	root, err := r.dest.OpenRoot(e.Name)
 	if err != nil {
 		return err
 	}
-	e := &Received{Name: name, UUID: c.UUID(stream.AttrUUID).String(), Ctransid: c.U64(stream.AttrCtransid),
-		ParentUUID: parentUUID, ParentCtransid: parentCtransid, ReceivedAt: time.Now().UTC()}
-	r.rec.Subvolumes = append(r.rec.Subvolumes, e)
 	r.cur = &subvolume{root: root, entry: e}
-	r.sum.Subvolumes = append(r.sum.Subvolumes, name)
+	r.sum.Subvolumes = append(r.sum.Subvolumes, e.Name)
 	return r.rec.save(r.dest)
 }
 
@@ -111,6 +147,7 @@ func (r *receiver) end() error {
 	r.cur.entry.Complete = true
 	err := r.rec.save(r.dest)
 	r.closeSubvol()
+	r.replay = false
 	return err
 }
 

@@ -39,6 +39,14 @@ func NewReader(r io.Reader) *Reader {
 	return &Reader{r: r, maxCmd: DefaultMaxCommandSize}
 }
 
+// Resume returns a Reader for input that continues a stream of version v
+// part way: its first byte is at offset of the original input, on a
+// command boundary, and its first command is the index'th (1-based). What
+// follows the stream's END is read as usual.
+func Resume(r io.Reader, offset int64, index int, v uint32) *Reader {
+	return &Reader{r: r, maxCmd: DefaultMaxCommandSize, off: offset, index: index - 1, version: v, inStream: true, stream: 1, streamOff: -1}
+}
+
 // SetMaxCommandSize changes the largest command accepted (header included).
 func (r *Reader) SetMaxCommandSize(n int) { r.maxCmd = max(n, CmdHeaderSize) }
 
