@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -295,6 +296,13 @@ func runCase(ctx context.Context, t *testing.T, c oracleCase) error {
 		var n int
 		if n, err = checkSends(out); err == nil {
 			t.Logf("%d kernel streams reproduced byte for byte by coldsend send", n)
+		}
+	}
+	if err == nil {
+		var n, resumes int
+		began := time.Now()
+		if n, resumes, err = sendcheck.Resumes(out, rand.New(rand.NewPCG(c.seed, 7)), 40); err == nil {
+			t.Logf("resume: %d streams sized exactly; %d sends resumed at command boundaries and offsets inside commands (40 of each per stream at most) equal to the rest of the whole (%v)", n, resumes, time.Since(began).Round(time.Millisecond))
 		}
 	}
 	if err == nil {

@@ -116,24 +116,32 @@ func (r *receiver) incompleteName() string {
 	return ""
 }
 
-// reopen takes up the subvolume an interrupted receive was in when it
-// last recorded progress prev.
+// reopen takes up where an interrupted receive last recorded progress
+// prev. The record is saved before the progress at a subvolume's end and
+// beginning, so it can be ahead: a subvolume it lists as complete, or
+// one begun after prev, means the rest of the subvolume prev was in had
+// been applied and is skipped.
 func (r *receiver) reopen(prev *Progress) error {
 	r.replay = true
 	if prev.Cmd == stream.CmdEnd {
 		return nil // between subvolumes
 	}
 	for _, s := range r.rec.Subvolumes {
-		if !s.Complete {
-			root, err := r.dest.OpenRoot(s.Name)
-			if err != nil {
-				return err
-			}
-			r.cur = &subvolume{root: root, entry: s}
-			return nil
+		if s.Complete {
+			continue
 		}
+		if s.BeganAt > prev.Offset {
+			break
+		}
+		root, err := r.dest.OpenRoot(s.Name)
+		if err != nil {
+			return err
+		}
+		r.cur = &subvolume{root: root, entry: s}
+		return nil
 	}
-	return fmt.Errorf("%s: its progress record names a command inside a subvolume, and its record has no incomplete one", r.destName)
+	r.skipEnded = true
+	return nil
 }
 
 // receiver is the state of one Receive.
@@ -148,11 +156,14 @@ type receiver struct {
 	progress *progressFile
 	// replay tolerates commands an interrupted receive already applied
 	// (Options.Resume), until the resumed subvolume's END.
-	replay  bool
-	sources map[string]*os.Root // clone sources by record name
-	wfile   *os.File            // the write cache: one open file
-	wpath   string              // its path in cur
-	cmd     *stream.Command     // being applied
+	replay bool
+	// skipEnded skips, resuming, the rest of a subvolume the interrupted
+	// receive completed after its last progress record.
+	skipEnded bool
+	sources   map[string]*os.Root // clone sources by record name
+	wfile     *os.File            // the write cache: one open file
+	wpath     string              // its path in cur
+	cmd       *stream.Command     // being applied
 }
 
 // subvolume is the one being received.
@@ -190,6 +201,13 @@ func (r *receiver) run(sr *stream.Reader, prev *Progress) error {
 			return err
 		}
 		seen = true
+		if r.skipEnded {
+			if c.Cmd != stream.CmdSubvol && c.Cmd != stream.CmdSnapshot {
+				r.skipEnded = c.Cmd != stream.CmdEnd
+				continue
+			}
+			r.skipEnded = false
+		}
 		r.cmd = c
 		r.sum.Commands++
 		if err := r.apply(c); err != nil {

@@ -27,6 +27,10 @@ type Received struct {
 	// InPlaceOf is the parent an --in-place receive renamed to this one.
 	InPlaceOf  string    `json:"in_place_of,omitempty"`
 	ReceivedAt time.Time `json:"received_at"`
+	// BeganAt is the input offset of the SUBVOL or SNAPSHOT command that
+	// began it: a resumed receive whose progress record predates it knows
+	// the subvolume before had ended.
+	BeganAt int64 `json:"began_at"`
 }
 
 // record is the destination's list, kept in RecordName.

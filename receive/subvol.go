@@ -119,7 +119,7 @@ func (r *receiver) begin(c *stream.Command) (name string, movedAlready bool, err
 // newEntry adds the new subvolume to the record, incomplete.
 func (r *receiver) newEntry(name string, c *stream.Command, parentUUID string, parentCtransid uint64) *Received {
 	e := &Received{Name: name, UUID: c.UUID(stream.AttrUUID).String(), Ctransid: c.U64(stream.AttrCtransid),
-		ParentUUID: parentUUID, ParentCtransid: parentCtransid, ReceivedAt: time.Now().UTC()}
+		ParentUUID: parentUUID, ParentCtransid: parentCtransid, ReceivedAt: time.Now().UTC(), BeganAt: c.Offset}
 	r.rec.remove(name) // a stale entry, its directory removed by hand
 	r.rec.Subvolumes = append(r.rec.Subvolumes, e)
 	return e

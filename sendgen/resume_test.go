@@ -14,25 +14,7 @@ import (
 	"github.com/coldsend/coldsend/internal/manifest"
 	"github.com/coldsend/coldsend/internal/sendcheck"
 	"github.com/coldsend/coldsend/ondisk/volume"
-	"github.com/coldsend/coldsend/sendgen"
-	"github.com/coldsend/coldsend/stream"
 )
-
-// commandStarts lists where each command of a stream starts, then its
-// end.
-func commandStarts(t *testing.T, whole []byte) []int64 {
-	t.Helper()
-	r := stream.NewReader(bytes.NewReader(whole))
-	var out []int64
-	for {
-		c, err := r.Next()
-		if err != nil {
-			break
-		}
-		out = append(out, c.Offset)
-	}
-	return append(out, int64(len(whole)))
-}
 
 // TestResumeAndSize: on every fixture stream, Size is the stream's exact
 // length and command count, and a send resumed at every command boundary,
@@ -47,68 +29,16 @@ func TestResumeAndSize(t *testing.T) {
 		for _, dir := range dirs {
 			t.Run(filepath.Base(dir), func(t *testing.T) {
 				t.Parallel()
-				n, r := resumeScenario(t, dir)
+				n, r, err := sendcheck.Resumes(dir, rand.New(rand.NewPCG(1, uint64(len(dir)))), 0)
+				if err != nil {
+					t.Fatal(err)
+				}
 				streams.Add(int64(n))
 				resumes.Add(int64(r))
 			})
 		}
 	})
 	t.Logf("%d streams: Size exact, %d resumed sends equal to the rest of the whole", streams.Load(), resumes.Load())
-}
-
-// resumeScenario checks Size and resuming on every stream of a scenario.
-func resumeScenario(t *testing.T, dir string) (streams, resumes int) {
-	fsys, ss, err := sendcheck.Scenario(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(1, uint64(len(dir))))
-	for _, s := range ss {
-		whole, err := sendcheck.Generate(fsys, s.Stream)
-		if err != nil {
-			t.Fatal(err)
-		}
-		subvols, opts, err := sendcheck.Args(fsys, s.Stream)
-		if err != nil {
-			t.Fatal(err)
-		}
-		per, err := sendgen.Size(subvols, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var sizes sendgen.Stats
-		for _, p := range per {
-			sizes.Bytes += p.Bytes
-			sizes.Commands += p.Commands
-		}
-		starts := commandStarts(t, whole)
-		if sizes.Bytes != int64(len(whole)) || sizes.Commands != len(starts)-1 {
-			t.Errorf("%s: Size says %d bytes, %d commands; the stream has %d, %d", s.Name(), sizes.Bytes, sizes.Commands, len(whole), len(starts)-1)
-		}
-		// Every boundary (the header's end is the first command's
-		// start), the header's inside, and 200 offsets inside commands.
-		offsets := append([]int64{0, 5}, starts...)
-		for range 200 {
-			i := rng.IntN(len(starts) - 1)
-			if n := starts[i+1] - starts[i]; n > 1 {
-				offsets = append(offsets, starts[i]+1+rng.Int64N(n-1))
-			}
-		}
-		for _, off := range offsets {
-			var rest bytes.Buffer
-			o := opts
-			o.Skip = off
-			if err := sendgen.SendMany(&rest, subvols, o); err != nil {
-				t.Fatalf("%s from %d: %v", s.Name(), off, err)
-			}
-			if !bytes.Equal(rest.Bytes(), whole[off:]) {
-				t.Fatalf("%s resumed from %d: %d bytes, want the %d after it", s.Name(), off, rest.Len(), len(whole)-int(off))
-			}
-			resumes++
-		}
-		streams++
-	}
-	return streams, resumes
 }
 
 // TestDeterministic: the stream does not depend on the block cache's

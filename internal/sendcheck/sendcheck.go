@@ -3,6 +3,7 @@ package sendcheck
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/internal/fixturecheck"
@@ -10,6 +11,7 @@ import (
 	"github.com/coldsend/coldsend/internal/manifest"
 	"github.com/coldsend/coldsend/internal/streamdiff"
 	"github.com/coldsend/coldsend/sendgen"
+	"github.com/coldsend/coldsend/stream"
 )
 
 // Supported reports whether sendgen can make a stream of this kind: every
@@ -101,4 +103,77 @@ func Args(fs *fstree.FS, s manifest.Stream) ([]*fstree.Subvol, sendgen.ManyOptio
 		opts.Clones = append(opts.Clones, sv)
 	}
 	return []*fstree.Subvol{sv}, opts, nil
+}
+
+// Resumes checks resuming on every stream sendgen supports in the
+// scenario in dir: Size gives the stream's exact bytes and commands, and
+// a send resumed at command boundaries, inside the header, and at inner
+// offsets random picks writes exactly the rest of the whole stream.
+// sample 0 tests every boundary and 200 inner offsets per stream; sample
+// > 0 that many of each, picked at random (each resume generates the
+// stream again). It returns the streams and resumes checked.
+func Resumes(dir string, rng *rand.Rand, sample int) (streams, resumes int, err error) {
+	fsys, ss, err := Scenario(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, s := range ss {
+		whole, err := Generate(fsys, s.Stream)
+		if err != nil {
+			return streams, resumes, err
+		}
+		subvols, opts, err := Args(fsys, s.Stream)
+		if err != nil {
+			return streams, resumes, err
+		}
+		per, err := sendgen.Size(subvols, opts)
+		if err != nil {
+			return streams, resumes, err
+		}
+		var size sendgen.Stats
+		for _, p := range per {
+			size.Bytes += p.Bytes
+			size.Commands += p.Commands
+		}
+		var starts []int64
+		rd := stream.NewReader(bytes.NewReader(whole))
+		for {
+			c, err := rd.Next()
+			if err != nil {
+				break
+			}
+			starts = append(starts, c.Offset)
+		}
+		starts = append(starts, int64(len(whole)))
+		if size.Bytes != int64(len(whole)) || size.Commands != len(starts)-1 {
+			return streams, resumes, fmt.Errorf("%s: Size says %d bytes, %d commands; the stream has %d, %d", s.Name(), size.Bytes, size.Commands, len(whole), len(starts)-1)
+		}
+		offsets, inner := append([]int64{0, 5}, starts...), 200
+		if sample > 0 && len(starts) > sample {
+			offsets, inner = []int64{0, 5, starts[len(starts)-1]}, sample
+			for range sample {
+				offsets = append(offsets, starts[rng.IntN(len(starts))])
+			}
+		}
+		for range inner {
+			i := rng.IntN(len(starts) - 1)
+			if n := starts[i+1] - starts[i]; n > 1 {
+				offsets = append(offsets, starts[i]+1+rng.Int64N(n-1))
+			}
+		}
+		for _, off := range offsets {
+			var rest bytes.Buffer
+			o := opts
+			o.Skip = off
+			if err := sendgen.SendMany(&rest, subvols, o); err != nil {
+				return streams, resumes, fmt.Errorf("%s resumed from %d: %w", s.Name(), off, err)
+			}
+			if !bytes.Equal(rest.Bytes(), whole[off:]) {
+				return streams, resumes, fmt.Errorf("%s resumed from %d: %d bytes, want the %d after it", s.Name(), off, rest.Len(), len(whole)-int(off))
+			}
+			resumes++
+		}
+		streams++
+	}
+	return streams, resumes, nil
 }
