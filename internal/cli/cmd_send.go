@@ -15,7 +15,7 @@ import (
 
 func sendCommand(e *env) *cobra.Command {
 	c := &cobra.Command{
-		Use:   "send [-e] [-p PARENT] [-c CLONE]... [-f FILE] [--no-data] [--proto N] [--compressed-data] [--device PATH]... IMAGE SUBVOL [SUBVOL...]",
+		Use:   "send [-e] [-p PARENT] [-c CLONE]... [-f FILE | --resume FILE | --resume-from N | --size] [--no-data] [--proto N] [--compressed-data] [--device PATH]... IMAGE SUBVOL [SUBVOL...]",
 		Short: "Write the send stream of subvolumes, byte for byte as btrfs send",
 		Long: "Write the send stream of one or more subvolumes, byte for byte what the\n" +
 			"kernel's 'btrfs send' writes for them. SUBVOL is a path as 'subvolume list'\n" +
@@ -37,7 +37,7 @@ func sendCommand(e *env) *cobra.Command {
 	clones := fl.StringArrayP("clone-src", "c", nil, "clone source `SUBVOL`, repeatable; without -p the parent is picked among them")
 	compressed := fl.Bool("compressed-data", false, "send compressed extents as they are stored (needs protocol 2, chosen when --proto is not given)")
 	resumeFrom := fl.Int64("resume-from", 0, "write bytes `N` to the end of the stream this command would write whole: resume an interrupted send (file data before N is not read)")
-	resumeFile := fl.String("resume", "", "FILE holds an interrupted send of this very command: check it, cut it after its last intact command and append the rest")
+	resumeFile := fl.String("resume", "", "`FILE` holds an interrupted send of this very command: check it, cut it after its last intact command and append the rest")
 	sizeOnly := fl.Bool("size", false, "print the stream's exact size in bytes and commands (per subvolume too), without reading file data or writing it")
 	progress := fl.Bool("progress", false, "show progress on stderr (bytes of the exact total, rate, ETA, path); the default when stderr is a terminal, never with -q")
 	_ = c.RegisterFlagCompletionFunc("parent", completeSubvolFlag)

@@ -130,6 +130,7 @@ func newProgressBar(w io.Writer, subvols []*fstree.Subvol, many sendgen.ManyOpti
 	bar := progressbar.NewOptions64(max(0, total-many.Skip),
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionShowBytes(true),
+		progressbar.OptionShowCount(),
 		progressbar.OptionShowTotalBytes(true),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionThrottle(200*time.Millisecond),
