@@ -138,6 +138,12 @@ func checkReceives(ctx context.Context, dir string, ours bool) (receiveResult, e
 		defer cleanup()
 		mounts[fs] = m
 	}
+	// Times made by a receive rather than set by a stream are "fresh":
+	// later than this. One start for every chain, because btrfs receive
+	// finds a snapshot's parent by uuid anywhere on the filesystem, so
+	// its copy can be one an earlier chain received. The kernel stamps
+	// times from a coarse clock that can lag time.Now by a tick.
+	start := time.Now().Add(-time.Second).UnixNano()
 	for i, st := range sc.Streams {
 		if st.NoData {
 			continue
@@ -146,9 +152,6 @@ func checkReceives(ctx context.Context, dir string, ours bool) (receiveResult, e
 		if !ok {
 			continue
 		}
-		// The kernel stamps times from a coarse clock that can lag
-		// time.Now by a tick.
-		start := time.Now().Add(-time.Second).UnixNano()
 		kdest := filepath.Join(mounts["btrfs"], fmt.Sprint(i))
 		if err := os.Mkdir(kdest, 0o755); err != nil {
 			return res, err

@@ -106,74 +106,126 @@ func Args(fs *fstree.FS, s manifest.Stream) ([]*fstree.Subvol, sendgen.ManyOptio
 }
 
 // Resumes checks resuming on every stream sendgen supports in the
-// scenario in dir: Size gives the stream's exact bytes and commands, and
-// a send resumed at command boundaries, inside the header, and at inner
-// offsets random picks writes exactly the rest of the whole stream.
-// sample 0 tests every boundary and 200 inner offsets per stream; sample
-// > 0 that many of each, picked at random (each resume generates the
-// stream again). It returns the streams and resumes checked.
+// scenario in dir, and on up to three of the scenario's full sends sent
+// together (with and without -e framing; around the framing and at 10
+// other offsets): Size gives the stream's exact bytes and
+// commands, and a send resumed at command boundaries, inside the header,
+// and at inner offsets random picks writes exactly the rest of the whole
+// stream. sample 0 tests every boundary and 200 inner offsets per stream;
+// sample > 0 that many of each, picked at random (each resume generates
+// the stream again). It returns the streams and resumes checked.
 func Resumes(dir string, rng *rand.Rand, sample int) (streams, resumes int, err error) {
 	fsys, ss, err := Scenario(dir)
 	if err != nil {
 		return 0, 0, err
 	}
+	var fulls []*fstree.Subvol
+	var fullOpts sendgen.ManyOptions
+	seen := map[string]bool{}
 	for _, s := range ss {
-		whole, err := Generate(fsys, s.Stream)
-		if err != nil {
-			return streams, resumes, err
-		}
 		subvols, opts, err := Args(fsys, s.Stream)
 		if err != nil {
 			return streams, resumes, err
 		}
-		per, err := sendgen.Size(subvols, opts)
+		n, err := checkResumes(s.Name(), subvols, opts, rng, sample)
 		if err != nil {
 			return streams, resumes, err
 		}
-		var size sendgen.Stats
-		for _, p := range per {
-			size.Bytes += p.Bytes
-			size.Commands += p.Commands
+		streams, resumes = streams+1, resumes+n
+		if st := s.Stream; st.Parent == "" && len(st.Clones) == 0 && !seen[st.Subvol] && len(fulls) < 3 {
+			seen[st.Subvol] = true
+			fulls = append(fulls, subvols[0])
+			fullOpts = opts
 		}
-		var starts []int64
-		rd := stream.NewReader(bytes.NewReader(whole))
-		for {
-			c, err := rd.Next()
-			if err != nil {
-				break
-			}
-			starts = append(starts, c.Offset)
+	}
+	if len(fulls) < 2 {
+		return streams, resumes, nil
+	}
+	// The parts were checked above at every boundary: what is new is the
+	// framing between them, so resume around it, and at a few others.
+	for _, chain := range []bool{false, true} {
+		opts := fullOpts
+		opts.Chain = chain
+		n, err := checkResumes(fmt.Sprintf("%d full sends together (-e %v)", len(fulls), chain), fulls, opts, rng, -1)
+		if err != nil {
+			return streams, resumes, err
 		}
-		starts = append(starts, int64(len(whole)))
-		if size.Bytes != int64(len(whole)) || size.Commands != len(starts)-1 {
-			return streams, resumes, fmt.Errorf("%s: Size says %d bytes, %d commands; the stream has %d, %d", s.Name(), size.Bytes, size.Commands, len(whole), len(starts)-1)
-		}
-		offsets, inner := append([]int64{0, 5}, starts...), 200
-		if sample > 0 && len(starts) > sample {
-			offsets, inner = []int64{0, 5, starts[len(starts)-1]}, sample
-			for range sample {
-				offsets = append(offsets, starts[rng.IntN(len(starts))])
-			}
-		}
-		for range inner {
-			i := rng.IntN(len(starts) - 1)
-			if n := starts[i+1] - starts[i]; n > 1 {
-				offsets = append(offsets, starts[i]+1+rng.Int64N(n-1))
-			}
-		}
-		for _, off := range offsets {
-			var rest bytes.Buffer
-			o := opts
-			o.Skip = off
-			if err := sendgen.SendMany(&rest, subvols, o); err != nil {
-				return streams, resumes, fmt.Errorf("%s resumed from %d: %w", s.Name(), off, err)
-			}
-			if !bytes.Equal(rest.Bytes(), whole[off:]) {
-				return streams, resumes, fmt.Errorf("%s resumed from %d: %d bytes, want the %d after it", s.Name(), off, rest.Len(), len(whole)-int(off))
-			}
-			resumes++
-		}
-		streams++
+		streams, resumes = streams+1, resumes+n
 	}
 	return streams, resumes, nil
+}
+
+// checkResumes checks Size and resuming on SendMany(subvols, opts); name
+// says which send for errors. sample is Resumes', or -1: within two
+// commands of every SUBVOL, SNAPSHOT and END, inside the headers, and 10
+// offsets picked at random.
+func checkResumes(name string, subvols []*fstree.Subvol, opts sendgen.ManyOptions, rng *rand.Rand, sample int) (resumes int, err error) {
+	var buf bytes.Buffer
+	if err := sendgen.SendMany(&buf, subvols, opts); err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
+	whole := buf.Bytes()
+	per, err := sendgen.Size(subvols, opts)
+	if err != nil {
+		return 0, fmt.Errorf("%s: size: %w", name, err)
+	}
+	var size sendgen.Stats
+	for _, p := range per {
+		size.Bytes += p.Bytes
+		size.Commands += p.Commands
+	}
+	var starts []int64
+	var framing []int // command indexes
+	rd := stream.NewReader(bytes.NewReader(whole))
+	for {
+		c, err := rd.Next()
+		if err != nil {
+			break
+		}
+		if c.Cmd == stream.CmdSubvol || c.Cmd == stream.CmdSnapshot || c.Cmd == stream.CmdEnd {
+			framing = append(framing, len(starts))
+		}
+		starts = append(starts, c.Offset)
+	}
+	starts = append(starts, int64(len(whole)))
+	if size.Bytes != int64(len(whole)) || size.Commands != len(starts)-1 {
+		return 0, fmt.Errorf("%s: Size says %d bytes, %d commands; the stream has %d, %d", name, size.Bytes, size.Commands, len(whole), len(starts)-1)
+	}
+	offsets, inner := append([]int64{0, 5}, starts...), 200
+	switch {
+	case sample < 0:
+		offsets, inner = []int64{0, 5}, 10
+		for _, i := range framing {
+			for j := max(0, i-2); j <= min(len(starts)-1, i+2); j++ {
+				offsets = append(offsets, starts[j], max(0, starts[j]-5))
+			}
+		}
+		for range 10 {
+			offsets = append(offsets, starts[rng.IntN(len(starts))])
+		}
+	case sample > 0 && len(starts) > sample:
+		offsets, inner = []int64{0, 5, starts[len(starts)-1]}, sample
+		for range sample {
+			offsets = append(offsets, starts[rng.IntN(len(starts))])
+		}
+	}
+	for range inner {
+		i := rng.IntN(len(starts) - 1)
+		if n := starts[i+1] - starts[i]; n > 1 {
+			offsets = append(offsets, starts[i]+1+rng.Int64N(n-1))
+		}
+	}
+	for _, off := range offsets {
+		var rest bytes.Buffer
+		o := opts
+		o.Skip = off
+		if err := sendgen.SendMany(&rest, subvols, o); err != nil {
+			return resumes, fmt.Errorf("%s resumed from %d: %w", name, off, err)
+		}
+		if !bytes.Equal(rest.Bytes(), whole[off:]) {
+			return resumes, fmt.Errorf("%s resumed from %d: %d bytes, want the %d after it", name, off, rest.Len(), len(whole)-int(off))
+		}
+		resumes++
+	}
+	return resumes, nil
 }
