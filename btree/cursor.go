@@ -28,6 +28,9 @@ type Cursor struct {
 // may be one past the last item).
 func (c *Cursor) descend(k ondisk.Key) error {
 	c.valid, c.intact = false, false
+	if c.t.fromHint(c, k) {
+		return nil
+	}
 	root, err := c.t.RootNode()
 	if err != nil {
 		return err
@@ -48,6 +51,7 @@ func (c *Cursor) descend(k ondisk.Key) error {
 	}
 	c.valid = c.slots[0] < c.nodes[0].NumItems()
 	c.intact = true
+	c.t.remember(len(c.nodes), &c.nodeBuf, &c.slotBuf)
 	return nil
 }
 
@@ -189,10 +193,11 @@ func (c *Cursor) SeekLE(k ondisk.Key) error {
 // key is <= k and its last key >= k, so that the item k seeks (either way)
 // is in this leaf.
 func (c *Cursor) inLeaf(k ondisk.Key) bool {
-	if !c.intact {
-		return false
-	}
-	leaf := c.nodes[0]
+	return c.intact && leafSpans(c.nodes[0], k)
+}
+
+// leafSpans reports whether leaf's first key is <= k and its last >= k.
+func leafSpans(leaf *ondisk.Node, k ondisk.Key) bool {
 	n := leaf.NumItems()
 	return n > 0 && leaf.Key(0).Compare(k) <= 0 && leaf.Key(n-1).Compare(k) >= 0
 }

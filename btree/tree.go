@@ -36,6 +36,64 @@ type Tree struct {
 	// The root block once read: every search starts there, and blocks
 	// never change, so this saves a cache lookup per search.
 	rootNode atomic.Pointer[ondisk.Node]
+	// Paths of recent descents. Point lookups cluster (an inode's items,
+	// its parent directory's, the inodes just before it), so a new search
+	// often ends in a leaf one of these already reached and need not read
+	// the blocks above it again.
+	hints    [hintPaths]atomic.Pointer[path]
+	hintNext atomic.Uint32
+}
+
+const hintPaths = 4
+
+// path is an immutable root-to-leaf path a descent took.
+type path struct {
+	first, last ondisk.Key // of the leaf, decoded once
+	depth       int
+	nodes       [ondisk.MaxLevel]*ondisk.Node
+	slots       [ondisk.MaxLevel]int
+}
+
+// fromHint sets c on k's slot in a remembered leaf spanning k, if any.
+func (t *Tree) fromHint(c *Cursor, k ondisk.Key) bool {
+	p := t.hintFor(k)
+	if p == nil {
+		return false
+	}
+	c.nodeBuf, c.slotBuf = p.nodes, p.slots
+	c.nodes, c.slots = c.nodeBuf[:p.depth], c.slotBuf[:p.depth]
+	c.slots[0], _ = c.nodes[0].Search(k)
+	c.valid = c.slots[0] < c.nodes[0].NumItems()
+	c.intact = true
+	return true
+}
+
+// hintFor returns a remembered path whose leaf spans k, or nil.
+func (t *Tree) hintFor(k ondisk.Key) *path {
+	for i := range t.hints {
+		if p := t.hints[i].Load(); p != nil && p.first.Compare(k) <= 0 && p.last.Compare(k) >= 0 {
+			return p
+		}
+	}
+	return nil
+}
+
+// remember keeps a path just descended, replacing the oldest, unless its
+// leaf is remembered already (a search past a leaf's last key descends
+// into it again, and must not allocate each time).
+func (t *Tree) remember(depth int, nodes *[ondisk.MaxLevel]*ondisk.Node, slots *[ondisk.MaxLevel]int) {
+	leaf := nodes[0]
+	n := leaf.NumItems()
+	if n == 0 {
+		return
+	}
+	for i := range t.hints {
+		if p := t.hints[i].Load(); p != nil && p.nodes[0] == leaf {
+			return
+		}
+	}
+	p := &path{first: leaf.Key(0), last: leaf.Key(n - 1), depth: depth, nodes: *nodes, slots: *slots}
+	t.hints[(t.hintNext.Add(1)-1)%hintPaths].Store(p)
 }
 
 // New returns the tree rooted at root, read through r (normally a *Cache).
@@ -79,14 +137,43 @@ func (t *Tree) read(logical volume.Logical, want ondisk.BlockExpect) (*ondisk.No
 
 // Lookup returns the payload of the item with exactly key k.
 func (t *Tree) Lookup(k ondisk.Key) ([]byte, error) {
-	c, err := t.Seek(k)
+	leaf, slot, found, err := t.Find(k)
 	if err != nil {
 		return nil, err
 	}
-	if !c.Valid() || c.Key() != k {
+	if !found {
 		return nil, ErrNotFound
 	}
-	return c.Data(), nil
+	return leaf.ItemData(slot), nil
+}
+
+// Find returns the leaf that holds key k or would, and k's slot in it
+// (which may be one past its last item), without making a Cursor: point
+// lookups are send's most frequent tree operation.
+func (t *Tree) Find(k ondisk.Key) (leaf *ondisk.Node, slot int, found bool, err error) {
+	if p := t.hintFor(k); p != nil {
+		slot, found = p.nodes[0].Search(k)
+		return p.nodes[0], slot, found, nil
+	}
+	n, err := t.RootNode()
+	if err != nil {
+		return nil, 0, false, err
+	}
+	depth := int(n.Level) + 1
+	var nodes [ondisk.MaxLevel]*ondisk.Node
+	var slots [ondisk.MaxLevel]int
+	for {
+		slot, found = n.Search(k)
+		nodes[n.Level], slots[n.Level] = n, slot
+		if n.Level == 0 {
+			break
+		}
+		if n, err = t.Child(n, slot); err != nil {
+			return nil, 0, false, err
+		}
+	}
+	t.remember(depth, &nodes, &slots)
+	return n, slot, found, nil
 }
 
 // Seek returns a cursor on the first item whose key is >= k. The cursor is

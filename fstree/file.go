@@ -40,15 +40,20 @@ type File struct {
 
 // OpenFile opens inode ino for reading.
 func (s *Subvol) OpenFile(ino uint64) (*File, error) {
-	ii, c, err := s.inodeAt(ino)
+	ii, err := s.Inode(ino)
 	if err != nil {
 		return nil, err
 	}
 	if ii.Size > item.MaxFileSize {
-		return nil, itemError(c, s.ID, fmt.Errorf("%w: inode %d has i_size %d, beyond the largest file size btrfs allows (%d)", ondisk.ErrCorrupt, ino, ii.Size, int64(item.MaxFileSize)))
+		var leaf *ondisk.Node
+		if _, leaf, err = s.inodeAt(ino); err != nil {
+			return nil, err
+		}
+		k := ondisk.Key{ObjectID: ino, Type: ondisk.InodeItemKey}
+		return nil, &ondisk.BlockError{Logical: leaf.Bytenr, Tree: s.ID, Key: &k, Err: fmt.Errorf("%w: inode %d has i_size %d, beyond the largest file size btrfs allows (%d)", ondisk.ErrCorrupt, ino, ii.Size, int64(item.MaxFileSize))}
 	}
 	return &File{
-		s: s, Ino: ino, Inode: ii,
+		s: s, Ino: ino, Inode: &ii,
 		verify: !s.fs.opts.NoDataChecksums && ii.Flags&item.InodeNoDataSum == 0,
 	}, nil
 }

@@ -12,40 +12,58 @@ import (
 )
 
 // Inode reads the INODE_ITEM of ino.
-func (s *Subvol) Inode(ino uint64) (*item.Inode, error) {
+func (s *Subvol) Inode(ino uint64) (item.Inode, error) {
+	s.inodesMu.Lock()
+	var e cachedInode
+	if s.inodes != nil {
+		e = s.inodes[ino%inodeCacheSlots]
+	}
+	s.inodesMu.Unlock()
+	if e.ok && e.ino == ino {
+		return e.ii, nil
+	}
 	ii, _, err := s.inodeAt(ino)
-	return ii, err
+	if err != nil {
+		return item.Inode{}, err
+	}
+	s.inodesMu.Lock()
+	if s.inodes == nil {
+		s.inodes = new([inodeCacheSlots]cachedInode)
+	}
+	s.inodes[ino%inodeCacheSlots] = cachedInode{ok: true, ino: ino, ii: ii}
+	s.inodesMu.Unlock()
+	return ii, nil
 }
 
-// inodeAt reads the INODE_ITEM of ino and returns the cursor on it, for
-// errors that name its leaf. An inode that orphan cleanup deletes does not
+// inodeAt reads the INODE_ITEM of ino and returns its leaf, for errors
+// that name it. An inode that orphan cleanup deletes does not
 // exist, as the kernel shows the subvolume.
-func (s *Subvol) inodeAt(ino uint64) (*item.Inode, *btree.Cursor, error) {
+func (s *Subvol) inodeAt(ino uint64) (item.Inode, *ondisk.Node, error) {
 	o, err := s.Orphans()
 	if err != nil {
-		return nil, nil, err
+		return item.Inode{}, nil, err
 	}
 	if o.Evicted(ino) {
-		return nil, nil, fmt.Errorf("subvolume %d: inode %d (unlinked, deleted by orphan cleanup): %w", s.ID, ino, btree.ErrNotFound)
+		return item.Inode{}, nil, fmt.Errorf("subvolume %d: inode %d (unlinked, deleted by orphan cleanup): %w", s.ID, ino, btree.ErrNotFound)
 	}
 	return s.inodeItem(ino)
 }
 
 // inodeItem is inodeAt as the tree holds it, orphans included.
-func (s *Subvol) inodeItem(ino uint64) (*item.Inode, *btree.Cursor, error) {
+func (s *Subvol) inodeItem(ino uint64) (item.Inode, *ondisk.Node, error) {
 	k := ondisk.Key{ObjectID: ino, Type: ondisk.InodeItemKey}
-	c, err := s.Tree.Seek(k)
+	leaf, slot, found, err := s.Tree.Find(k)
 	if err != nil {
-		return nil, nil, err
+		return item.Inode{}, nil, err
 	}
-	if !c.Valid() || c.Key() != k {
-		return nil, nil, fmt.Errorf("subvolume %d: inode %d: %w", s.ID, ino, btree.ErrNotFound)
+	if !found {
+		return item.Inode{}, nil, fmt.Errorf("subvolume %d: inode %d: %w", s.ID, ino, btree.ErrNotFound)
 	}
-	ii, err := item.ParseInode(c.Data())
+	ii, err := item.ParseInode(leaf.ItemData(slot))
 	if err != nil {
-		return nil, nil, itemError(c, s.ID, err)
+		return item.Inode{}, nil, &ondisk.BlockError{Logical: leaf.Bytenr, Tree: s.ID, Key: &k, Err: err}
 	}
-	return &ii, c, nil
+	return ii, leaf, nil
 }
 
 // DirEntry is one entry of a directory (a DIR_INDEX or DIR_ITEM record).
@@ -89,23 +107,21 @@ var errStop = errors.New("stop")
 // Lookup finds name in directory dir through its DIR_ITEM hash.
 func (s *Subvol) Lookup(dir uint64, name []byte) (*DirEntry, error) {
 	k := ondisk.Key{ObjectID: dir, Type: ondisk.DirItemKey, Offset: ondisk.NameHash(name)}
-	c, err := s.Tree.Seek(k)
+	leaf, slot, found, err := s.Tree.Find(k)
 	if err != nil {
 		return nil, err
 	}
-	if !c.Valid() || c.Key() != k {
+	if !found {
 		return nil, btree.ErrNotFound
 	}
-	items, err := item.ParseDirItems(c.Data())
+	d, found, err := item.FindDirItem(leaf.ItemData(slot), name)
 	if err != nil {
-		return nil, itemError(c, s.ID, err)
+		return nil, &ondisk.BlockError{Logical: leaf.Bytenr, Tree: s.ID, Key: &k, Err: err}
 	}
-	for _, d := range items {
-		if bytes.Equal(d.Name, name) {
-			return &DirEntry{Name: d.Name, Location: d.Location, Type: d.Type}, nil
-		}
+	if !found {
+		return nil, btree.ErrNotFound
 	}
-	return nil, btree.ErrNotFound
+	return &DirEntry{Name: d.Name, Location: d.Location, Type: d.Type}, nil
 }
 
 // Name is one hard link of an inode: its parent directory, the DIR_INDEX

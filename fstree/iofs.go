@@ -206,7 +206,7 @@ func (n *node) stat() (*Stat, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newStat(n.loc.Subvol, n.loc.Ino, ii), nil
+	return newStat(n.loc.Subvol, n.loc.Ino, &ii), nil
 }
 
 // lookup resolves name without following symlinks. op names the calling

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"io/fs"
 	"maps"
@@ -216,5 +217,71 @@ func TestIOFSWalkAndServe(t *testing.T) {
 	direct, err := fs.ReadFile(sub, "inline-2000")
 	if err != nil || res.StatusCode != 200 || !bytes.Equal(body, direct) || len(body) != 2000 {
 		t.Errorf("http: %d, %d bytes, equal %v, %v", res.StatusCode, len(body), bytes.Equal(body, direct), err)
+	}
+}
+
+// TestConcurrentReaders walks one subvolume from eight goroutines at once
+// through the same SubFS (sharing its tree's remembered search paths and
+// its inode cache) and checks that each sees what one walk alone sees.
+// Run it with -race too.
+func TestConcurrentReaders(t *testing.T) {
+	dir := "../fixtures/images/reflink"
+	sc, err := manifest.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := fixturecheck.Open(dir, sc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sv, err := fsys.OpenSubvol(sc.Subvolumes[len(sc.Subvolumes)-1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signature := func(sub fs.FS) (string, error) {
+		h := sha256.New()
+		err := fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			st := info.Sys().(*fstree.Stat)
+			fmt.Fprintf(h, "%s %d %o %d %d\n", p, st.Ino, st.Mode, st.Size, st.Nlink)
+			if d.Type().IsRegular() {
+				f, err := sub.Open(p)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if _, err := io.Copy(h, f); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return hex.EncodeToString(h.Sum(nil)), err
+	}
+	want, err := signature(fsys.Sub(sv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := fsys.Sub(sv)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			got, err := signature(shared)
+			if err == nil && got != want {
+				err = fmt.Errorf("concurrent walk saw %s, a walk alone %s", got, want)
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

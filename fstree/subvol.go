@@ -161,6 +161,20 @@ type Subvol struct {
 	orphanOnce sync.Once
 	orphans    *Orphans
 	orphanErr  error
+
+	// Recently read inode items, direct-mapped by inode number: send asks
+	// for the same few inodes (the current one, its parent directories)
+	// many times per inode it processes.
+	inodesMu sync.Mutex
+	inodes   *[inodeCacheSlots]cachedInode // allocated on first use
+}
+
+const inodeCacheSlots = 256
+
+type cachedInode struct {
+	ok  bool
+	ino uint64
+	ii  item.Inode
 }
 
 // OpenSubvol opens subvolume id.

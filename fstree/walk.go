@@ -141,9 +141,11 @@ func (w *walker) resolve(parent Location, e *WalkEntry) (descend bool, linkErr *
 		}
 		e.Loc = Location{sub, ondisk.SubvolumeRootDirInodeID}
 	}
-	if e.Inode, err = e.Loc.Subvol.Inode(e.Loc.Ino); err != nil {
+	ii, err := e.Loc.Subvol.Inode(e.Loc.Ino)
+	if err != nil {
 		return false, nil, err
 	}
+	e.Inode = &ii
 	if !e.IsDir() {
 		return false, nil, nil
 	}

@@ -470,7 +470,7 @@ func (s *sender) finishInode(atEnd bool) error {
 	if err != nil {
 		return err
 	}
-	leftMode, leftUID, leftGID, leftFileattr := uint64(left.Mode), uint64(left.UID), uint64(left.GID), fileattr(left)
+	leftMode, leftUID, leftGID, leftFileattr := uint64(left.Mode), uint64(left.UID), uint64(left.GID), fileattr(&left)
 
 	needChown, needChmod, needFileattr := false, false, false
 	if parent := s.inodes.parentRoot; parent == nil || s.cur.isNew {
@@ -489,7 +489,7 @@ func (s *sender) finishInode(atEnd bool) error {
 		if !sISLNK(s.cur.mode) && leftMode != uint64(right.Mode) {
 			needChmod = true
 		}
-		if !sISLNK(s.cur.mode) && leftFileattr != fileattr(right) {
+		if !sISLNK(s.cur.mode) && leftFileattr != fileattr(&right) {
 			needFileattr = true
 		}
 	}

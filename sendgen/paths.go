@@ -118,7 +118,7 @@ func clonePath(p []byte) []byte { return append([]byte(nil), p...) }
 
 // getInodeInfo mirrors get_inode_info: the inode item of ino in root, or
 // an error satisfying isNoEnt.
-func getInodeInfo(root *fstree.Subvol, ino uint64) (*item.Inode, error) {
+func getInodeInfo(root *fstree.Subvol, ino uint64) (item.Inode, error) {
 	return root.Inode(ino)
 }
 
@@ -211,7 +211,9 @@ func (s *sender) getCurInodeState(ino, gen uint64) (state inodeStateKind, sendGe
 		}
 		return inodeStateWillDelete
 	}
-	noent := fmt.Errorf("inode %d generation %d: %w", ino, gen, errNoEnt)
+	// Built only when returned: this runs for every reference of every
+	// inode, and almost always finds the inode.
+	noent := func() error { return fmt.Errorf("inode %d generation %d: %w", ino, gen, errNoEnt) }
 	switch {
 	case leftOK && rightOK:
 		switch {
@@ -222,19 +224,19 @@ func (s *sender) getCurInodeState(ino, gen uint64) (state inodeStateKind, sendGe
 		case rightGen == gen:
 			return deleted(), sendGen, parentGen, nil
 		}
-		return 0, sendGen, parentGen, noent
+		return 0, sendGen, parentGen, noent()
 	case leftOK:
 		if leftGen == gen {
 			return created(), sendGen, parentGen, nil
 		}
-		return 0, sendGen, parentGen, noent
+		return 0, sendGen, parentGen, noent()
 	case rightOK:
 		if rightGen == gen {
 			return deleted(), sendGen, parentGen, nil
 		}
-		return 0, sendGen, parentGen, noent
+		return 0, sendGen, parentGen, noent()
 	}
-	return 0, sendGen, parentGen, noent
+	return 0, sendGen, parentGen, noent()
 }
 
 // inodeExists reads ino in root the way get_cur_inode_state does: an

@@ -310,16 +310,32 @@ type checkDirs struct {
 	seen map[lruKey]bool
 }
 
+// checkDirsScan is how many directories record searches linearly before
+// it indexes them: nearly every inode has one or two.
+const checkDirsScan = 16
+
 // record mirrors record_check_dir_ref_in_tree.
 func (c *checkDirs) record(ref *recordedRef) {
 	k := lruKey{ref.dir, ref.dirGen}
-	if c.seen[k] {
-		return
+	if c.seen != nil {
+		if c.seen[k] {
+			return
+		}
+		c.seen[k] = true
+	} else {
+		for _, r := range c.list {
+			if r.dir == k.key && r.dirGen == k.gen {
+				return
+			}
+		}
+		if len(c.list) == checkDirsScan {
+			c.seen = make(map[lruKey]bool, 2*checkDirsScan)
+			for _, r := range c.list {
+				c.seen[lruKey{r.dir, r.dirGen}] = true
+			}
+			c.seen[k] = true
+		}
 	}
-	if c.seen == nil {
-		c.seen = map[lruKey]bool{}
-	}
-	c.seen[k] = true
 	c.list = append(c.list, &recordedRef{dir: ref.dir, dirGen: ref.dirGen})
 }
 

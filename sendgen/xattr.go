@@ -219,14 +219,18 @@ func lookupXattr(root *fstree.Subvol, ino uint64, name []byte) ([]byte, bool, er
 	return findXattr(k, data, name)
 }
 
+// xattrNameCapsBytes is looked up for every inode; converting the
+// constant each time would allocate.
+var xattrNameCapsBytes = []byte(xattrNameCaps)
+
 // sendCapabilities mirrors send_capabilities: security.capability is set
 // again after chown, which clears it at the receiver.
 func (s *sender) sendCapabilities() error {
-	value, found, err := lookupXattr(s.root, s.cur.ino, []byte(xattrNameCaps))
+	value, found, err := lookupXattr(s.root, s.cur.ino, xattrNameCapsBytes)
 	if err != nil || !found {
 		return err
 	}
-	return s.sendSetXattr([]byte(xattrNameCaps), value)
+	return s.sendSetXattr(xattrNameCapsBytes, value)
 }
 
 // changedVerity mirrors changed_verity: a new verity descriptor item.

@@ -59,7 +59,7 @@ func lsCommand(e *env) *cobra.Command {
 			}
 			if ii.Mode&item.ModeTypeMask != item.ModeDir {
 				name := args[1][strings.LastIndexByte(args[1], '/')+1:]
-				if err := l.entry(loc.Subvol, loc.Ino, ii, []byte(name)); err != nil {
+				if err := l.entry(loc.Subvol, loc.Ino, &ii, []byte(name)); err != nil {
 					return err
 				}
 				return l.w.err
@@ -132,7 +132,7 @@ func (l *lister) dir(loc fstree.Location) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", escapeName(e.Name), err)
 		}
-		if err := l.entry(es, eino, ii, e.Name); err != nil {
+		if err := l.entry(es, eino, &ii, e.Name); err != nil {
 			return err
 		}
 	}

@@ -287,7 +287,7 @@ func (c *comparer) entry(s *fstree.Subvol, name string, path []byte, e *fstree.D
 		check("flags", fmt.Sprintf("%#x", fsFlags(ii.Flags)), fmt.Sprintf("%#x", w.Flags))
 	}
 	if e != nil {
-		c.names(s, where, ino, ii, e)
+		c.names(s, where, ino, &ii, e)
 	}
 	xs, err := s.Xattrs(ino)
 	if err != nil {

@@ -1,6 +1,7 @@
 package item
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -95,6 +96,42 @@ func FuzzDirItems(f *testing.F) {
 		}
 		if n != len(b) {
 			t.Fatalf("entries cover %d of %d bytes", n, len(b))
+		}
+	})
+}
+
+// FuzzFindDirItem checks that FindDirItem accepts exactly what
+// ParseDirItems accepts and finds the first entry of each name it lists
+// (and none of a name it does not).
+func FuzzFindDirItem(f *testing.F) {
+	addItemSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		items, err := ParseDirItems(b)
+		names := [][]byte{[]byte("no such name")}
+		for _, d := range items {
+			names = append(names, d.Name)
+		}
+		for _, name := range names {
+			d, found, ferr := FindDirItem(b, name)
+			if (err == nil) != (ferr == nil) {
+				t.Fatalf("ParseDirItems err %v, FindDirItem err %v", err, ferr)
+			}
+			if err != nil {
+				return
+			}
+			var want *Dir
+			for i := range items {
+				if bytes.Equal(items[i].Name, name) {
+					want = &items[i]
+					break
+				}
+			}
+			switch {
+			case found != (want != nil):
+				t.Fatalf("%q: found %v, listed %v", name, found, want != nil)
+			case found && (d.Location != want.Location || d.Type != want.Type || d.Transid != want.Transid || !bytes.Equal(d.Data, want.Data)):
+				t.Fatalf("%q: found %+v, listed %+v", name, d, *want)
+			}
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package item
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -284,6 +285,41 @@ func ParseDirItems(b []byte) ([]Dir, error) {
 		off = end
 	}
 	return items, nil
+}
+
+// FindDirItem returns the entry named name among the packed entries of a
+// DIR_ITEM or XATTR_ITEM payload, checked as ParseDirItems checks them,
+// without building the list: a name lookup needs only its match.
+func FindDirItem(b, name []byte) (d Dir, found bool, err error) {
+	if len(b) == 0 {
+		return Dir{}, false, corruptf("dir item is empty")
+	}
+	for off, n := 0, 0; off < len(b); n++ {
+		if len(b)-off < dirItemHdr {
+			return Dir{}, false, corruptf("dir item entry %d at byte %d: %d-byte header overruns the %d-byte item", n, off, dirItemHdr, len(b))
+		}
+		if err := checkDirItemHeader(b[off:], n, off); err != nil {
+			return Dir{}, false, err
+		}
+		dataLen := int(binary.LittleEndian.Uint16(b[off+25:]))
+		nameEnd := off + dirItemHdr + int(binary.LittleEndian.Uint16(b[off+27:]))
+		end := nameEnd + dataLen
+		if len(b) < end {
+			return Dir{}, false, corruptf("dir item entry %d at byte %d: name and data (%d bytes) overrun the %d-byte item", n, off, end-off-dirItemHdr, len(b))
+		}
+		if !found && bytes.Equal(b[off+dirItemHdr:nameEnd], name) {
+			d = Dir{
+				Location: ondisk.DecodeKey(b[off:]),
+				Transid:  binary.LittleEndian.Uint64(b[off+17:]),
+				Type:     FileType(b[off+29]),
+				Name:     b[off+dirItemHdr : nameEnd : nameEnd],
+				Data:     b[nameEnd:end:end],
+			}
+			found = true
+		}
+		off = end
+	}
+	return d, found, nil
 }
 
 // checkDirItemHeader applies the kernel tree checker's per-entry rules.
