@@ -117,10 +117,7 @@ func sendCommand(e *env) *cobra.Command {
 		}
 		var bar *progressBar
 		if !*quiet && (*progress || isTerminalWriter(e.stderr)) {
-			if bar, err = newProgressBar(e.stderr, subvols, many); err != nil {
-				closeOut()
-				return err
-			}
+			bar = newProgressBar(e.stderr, subvols, many)
 			out = bar.writer(out)
 			many.Observe = bar.observe
 		}

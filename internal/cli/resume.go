@@ -111,23 +111,20 @@ func printSizes(e *env, names []string, subvols []*fstree.Subvol, many sendgen.M
 
 // progressBar shows send's progress on stderr.
 type progressBar struct {
-	bar  *progressbar.ProgressBar
-	w    io.Writer
-	last time.Time
+	bar   *progressbar.ProgressBar
+	w     io.Writer
+	last  time.Time
+	sized chan struct{} // closed when the total is known (or cannot be)
 }
 
-// newProgressBar sizes the send (what its Skip leaves out excluded) for
-// the bar's total.
-func newProgressBar(w io.Writer, subvols []*fstree.Subvol, many sendgen.ManyOptions) (*progressBar, error) {
-	stats, err := sendgen.Size(subvols, many)
-	if err != nil {
-		return nil, err
-	}
-	var total int64
-	for _, s := range stats {
-		total += s.Bytes
-	}
-	bar := progressbar.NewOptions64(max(0, total-many.Skip),
+// newProgressBar starts a bar whose total, the send's exact size (what
+// its Skip leaves out excluded), is computed beside the send on another
+// goroutine: the size pass costs a third of a send's time or more, and
+// should not delay the first byte. Until it is known the bar counts
+// bytes without a total. A failing size pass leaves it so; the send
+// itself meets the same failure and reports it.
+func newProgressBar(w io.Writer, subvols []*fstree.Subvol, many sendgen.ManyOptions) *progressBar {
+	bar := progressbar.NewOptions64(-1,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionShowBytes(true),
 		progressbar.OptionShowCount(),
@@ -138,7 +135,20 @@ func newProgressBar(w io.Writer, subvols []*fstree.Subvol, many sendgen.ManyOpti
 		progressbar.OptionShowDescriptionAtLineEnd(),
 		progressbar.OptionUseIECUnits(true),
 	)
-	return &progressBar{bar: bar, w: w}, nil
+	p := &progressBar{bar: bar, w: w, sized: make(chan struct{})}
+	go func() {
+		defer close(p.sized)
+		stats, err := sendgen.Size(subvols, many)
+		if err != nil {
+			return
+		}
+		var total int64
+		for _, s := range stats {
+			total += s.Bytes
+		}
+		bar.ChangeMax64(max(0, total-many.Skip))
+	}()
+	return p
 }
 
 type barWriter struct {
@@ -174,12 +184,14 @@ func (p *progressBar) clear() {
 	}
 }
 
-// finish ends the bar's line (nil-safe).
+// finish ends the bar's line (nil-safe). A send that completed waits for
+// its total, so that the last line shows it; one that failed does not.
 func (p *progressBar) finish(ok bool) {
 	if p == nil {
 		return
 	}
 	if ok {
+		<-p.sized
 		p.bar.Finish()
 	}
 	fmt.Fprintln(p.w)
