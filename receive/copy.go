@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"os"
 	"path"
+
+	"github.com/coldsend/coldsend/internal/destfs"
 )
 
 // copyTree makes to (an empty directory under dest) a copy of the
@@ -13,7 +15,7 @@ import (
 // where the filesystem can; reflinked reports whether all were. The
 // source is read without changing its access times where the OS allows.
 func copyTree(dest *os.Root, from, to string) (reflinked bool, err error) {
-	c := &treeCopy{dest: dest, links: map[fileID]string{}, reflinked: true}
+	c := &treeCopy{dest: dest, links: map[destfs.FileID]string{}, reflinked: true}
 	if err := c.dir(from, to); err != nil {
 		return false, err
 	}
@@ -22,7 +24,7 @@ func copyTree(dest *os.Root, from, to string) (reflinked bool, err error) {
 
 type treeCopy struct {
 	dest      *os.Root
-	links     map[fileID]string // first copy of each multiply-linked inode
+	links     map[destfs.FileID]string // first copy of each multiply-linked inode
 	reflinked bool
 }
 
@@ -30,7 +32,7 @@ type treeCopy struct {
 // metadata (after its entries, so that their creation does not change
 // its times).
 func (c *treeCopy) dir(src, dst string) error {
-	d, err := openNoatime(c.dest, src)
+	d, err := destfs.OpenNoatime(c.dest, src)
 	if err != nil {
 		return err
 	}
@@ -57,7 +59,7 @@ func (c *treeCopy) entry(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	if id, ok := idOf(fi); ok && linkCount(fi) > 1 && !fi.IsDir() {
+	if id, ok := destfs.IDOf(fi); ok && destfs.LinkCount(fi) > 1 && !fi.IsDir() {
 		if first, seen := c.links[id]; seen {
 			return c.dest.Link(first, dst)
 		}
@@ -80,15 +82,15 @@ func (c *treeCopy) entry(src, dst string) error {
 		}
 		// Reading a link updates its access time, and there is no
 		// O_NOATIME for readlink: put the parent's back.
-		atime, mtime := timesOf(fi)
-		if err := utimes(c.dest, src, atime, mtime); err != nil {
+		atime, mtime := destfs.TimesOf(fi)
+		if err := destfs.Utimes(c.dest, src, atime, mtime); err != nil {
 			return err
 		}
 		if err := c.dest.Symlink(target, dst); err != nil {
 			return err
 		}
 	default:
-		if err := mkspecial(c.dest, dst, fi); err != nil {
+		if err := destfs.Mkspecial(c.dest, dst, fi); err != nil {
 			return err
 		}
 	}
@@ -98,9 +100,9 @@ func (c *treeCopy) entry(src, dst string) error {
 // file copies a regular file's contents: a reflink, or the bytes with
 // runs of zeros left as holes.
 func (c *treeCopy) file(src, dst string) error {
-	in, err := openRegular(c.dest, src, os.O_RDONLY|oNoatime)
-	if isPermission(err) {
-		in, err = openRegular(c.dest, src, os.O_RDONLY)
+	in, err := destfs.OpenRegular(c.dest, src, os.O_RDONLY|destfs.ONoatime)
+	if destfs.IsPermission(err) {
+		in, err = destfs.OpenRegular(c.dest, src, os.O_RDONLY)
 	}
 	if err != nil {
 		return err
@@ -110,8 +112,8 @@ func (c *treeCopy) file(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	err = cloneFile(out, in)
-	if err != nil && isUnsupported(err) {
+	err = destfs.CloneFile(out, in)
+	if err != nil && destfs.IsUnsupported(err) {
 		c.reflinked = false
 		err = c.copyBytes(out, in)
 	}
@@ -140,12 +142,12 @@ func allZero(b []byte) bool { return bytes.Equal(b, zeros[:len(b)]) }
 // in the order that keeps each (a chown clears set-id bits; xattrs like
 // ACLs change the mode).
 func (c *treeCopy) meta(src, dst string, fi fs.FileInfo) error {
-	if uid, gid, ok := ownerOf(fi); ok {
-		if err := c.dest.Lchown(dst, uid, gid); err != nil && !isPermission(err) {
+	if uid, gid, ok := destfs.OwnerOf(fi); ok {
+		if err := c.dest.Lchown(dst, uid, gid); err != nil && !destfs.IsPermission(err) {
 			return err
 		}
 	}
-	if err := copyXattrs(c.dest, src, dst); err != nil && !isUnsupported(err) && !isPermission(err) {
+	if err := destfs.CopyXattrs(c.dest, src, dst); err != nil && !destfs.IsUnsupported(err) && !destfs.IsPermission(err) {
 		return err
 	}
 	if fi.Mode()&fs.ModeSymlink == 0 {
@@ -153,6 +155,6 @@ func (c *treeCopy) meta(src, dst string, fi fs.FileInfo) error {
 			return err
 		}
 	}
-	atime, mtime := timesOf(fi)
-	return utimes(c.dest, dst, atime, mtime)
+	atime, mtime := destfs.TimesOf(fi)
+	return destfs.Utimes(c.dest, dst, atime, mtime)
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/coldsend/coldsend/internal/destfs"
+
 	"github.com/coldsend/coldsend/ondisk/compression"
 	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/stream"
@@ -28,9 +30,9 @@ func (r *receiver) clone(c *stream.Command, p string) error {
 	}
 	// Reading the source must not change its access time, which the
 	// stream may already have set.
-	src, err := openRegular(srcRoot, srcPath, os.O_RDONLY|oNoatime)
-	if isPermission(err) {
-		src, err = openRegular(srcRoot, srcPath, os.O_RDONLY)
+	src, err := destfs.OpenRegular(srcRoot, srcPath, os.O_RDONLY|destfs.ONoatime)
+	if destfs.IsPermission(err) {
+		src, err = destfs.OpenRegular(srcRoot, srcPath, os.O_RDONLY)
 	}
 	if err != nil {
 		return err
@@ -40,11 +42,11 @@ func (r *receiver) clone(c *stream.Command, p string) error {
 	if off < 0 || srcOff < 0 || n < 0 {
 		return fmt.Errorf("clone range out of bounds: offset %d, source offset %d, length %d", off, srcOff, n)
 	}
-	err = cloneRange(dst, off, src, srcOff, n)
+	err = destfs.CloneRange(dst, off, src, srcOff, n)
 	if err == nil {
 		return nil
 	}
-	if !isUnsupported(err) {
+	if !destfs.IsUnsupported(err) {
 		return err
 	}
 	if err := r.skip(SkipReflink, err); err != nil {
@@ -76,9 +78,9 @@ func copyRange(dst *os.File, off int64, src *os.File, srcOff, n int64) (int64, e
 	var copied int64
 	buf := make([]byte, min(n, copyBuffer))
 	for pos, end := srcOff, srcOff+n; pos < end; {
-		data, hole := dataExtent(src, pos, end)
+		data, hole := destfs.DataExtent(src, pos, end)
 		if data > pos {
-			if err := zeroRange(dst, off+pos-srcOff, data-pos); err != nil {
+			if err := destfs.ZeroRange(dst, off+pos-srcOff, data-pos); err != nil {
 				return copied, err
 			}
 		}
@@ -128,35 +130,6 @@ func copyOverlapping(f *os.File, off, srcOff, n int64) (int64, error) {
 		done += k
 	}
 	return done, nil
-}
-
-// zeroRange makes [at, at+n) of f read as zeros without growing it:
-// punched where the filesystem can, else zeros written over the data
-// there is (never over holes).
-func zeroRange(f *os.File, at, n int64) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	end := min(at+n, fi.Size())
-	if at >= end {
-		return nil
-	}
-	if err := punchHole(f, at, end-at); err == nil || !isUnsupported(err) {
-		return err
-	}
-	for pos := at; pos < end; {
-		data, hole := dataExtent(f, pos, end)
-		for w := data; w < hole; {
-			k := min(hole-w, copyBuffer)
-			if _, err := f.WriteAt(zeros[:k], w); err != nil {
-				return err
-			}
-			w += k
-		}
-		pos = hole
-	}
-	return nil
 }
 
 func sameFile(a, b *os.File) bool {

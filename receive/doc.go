@@ -6,7 +6,7 @@
 //
 // Streams are untrusted: every path a stream names is resolved through an
 // os.Root, so nothing outside the destination is read, created or changed.
-// What the destination cannot take (a chown or mknod without privileges,
+// What the destination cannot take (a chown or destfs.Mknod without privileges,
 // an xattr namespace, a creation time) is counted in the Summary, or with
 // Options.Strict is an error.
 //

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coldsend/coldsend/internal/destfs"
+
 	"github.com/coldsend/coldsend/stream"
 )
 
@@ -263,15 +265,15 @@ func (r *receiver) apply(c *stream.Command) error {
 		return sv.Mkdir(p, 0o700)
 	case stream.CmdMknod:
 		mode := uint32(c.U64(stream.AttrMode))
-		err := mknod(sv, p, mode, c.U64(stream.AttrRdev))
+		err := destfs.Mknod(sv, p, mode, c.U64(stream.AttrRdev))
 		if errors.Is(err, syscall.EINVAL) && isDeviceMode(mode) {
 			return r.placeholder(err, p, SkipDeviceNumber, nil)
 		}
 		return r.orPlaceholder(err, p, SkipDevice, nil)
 	case stream.CmdMkfifo:
-		return r.orPlaceholder(mkfifo(sv, p), p, SkipSpecial, nil)
+		return r.orPlaceholder(destfs.Mkfifo(sv, p), p, SkipSpecial, nil)
 	case stream.CmdMksock:
-		return r.orPlaceholder(mksock(sv, p), p, SkipSpecial, nil)
+		return r.orPlaceholder(destfs.Mksock(sv, p), p, SkipSpecial, nil)
 	case stream.CmdSymlink:
 		target := c.CString(stream.AttrPathLink)
 		err := sv.Symlink(target, p)
@@ -309,11 +311,11 @@ func (r *receiver) apply(c *stream.Command) error {
 		}
 		return sv.Remove(p)
 	case stream.CmdSetXattr:
-		err := setXattr(sv, p, c.CString(stream.AttrXattrName), c.Bytes(stream.AttrXattrData))
+		err := destfs.SetXattr(sv, p, c.CString(stream.AttrXattrName), c.Bytes(stream.AttrXattrData))
 		return r.xattrResult(err, c.CString(stream.AttrXattrName))
 	case stream.CmdRemoveXattr:
-		err := removeXattr(sv, p, c.CString(stream.AttrXattrName))
-		if errors.Is(err, errNoXattr) {
+		err := destfs.RemoveXattr(sv, p, c.CString(stream.AttrXattrName))
+		if errors.Is(err, destfs.ErrNoXattr) {
 			// The sender had it; only a receive that could not store it
 			// (a refused namespace or size, summed up then) leaves it out.
 			return r.skip(SkipXattrAbsent, err)
@@ -340,13 +342,13 @@ func (r *receiver) apply(c *stream.Command) error {
 		return sv.Chmod(p, unixMode(uint32(c.U64(stream.AttrMode))))
 	case stream.CmdChown:
 		err := sv.Lchown(p, int(c.U64(stream.AttrUID)), int(c.U64(stream.AttrGID)))
-		if isPermission(err) || isUnsupported(err) {
+		if destfs.IsPermission(err) || destfs.IsUnsupported(err) {
 			return r.skip(SkipChown, err)
 		}
 		return err
 	case stream.CmdUtimes:
 		at, mt := c.Time(stream.AttrAtime), c.Time(stream.AttrMtime)
-		if err := utimes(sv, p, toTime(at), toTime(mt)); err != nil {
+		if err := destfs.Utimes(sv, p, toTime(at), toTime(mt)); err != nil {
 			return err
 		}
 		if c.Has(stream.AttrOtime) {
@@ -360,7 +362,7 @@ func (r *receiver) apply(c *stream.Command) error {
 		if err != nil {
 			return err
 		}
-		return fallocate(f, uint32(c.U64(stream.AttrFallocateMode)), int64(c.U64(stream.AttrFileOffset)), int64(c.U64(stream.AttrSize)))
+		return destfs.Fallocate(f, uint32(c.U64(stream.AttrFallocateMode)), int64(c.U64(stream.AttrFileOffset)), int64(c.U64(stream.AttrSize)))
 	case stream.CmdFileattr:
 		return r.skip(SkipFileattr, nil)
 	case stream.CmdEncodedWrite:
@@ -485,7 +487,7 @@ func (r *receiver) skip(k Skip, err error) error {
 // allow: an empty regular file (holding content, for a symlink) takes its
 // place so that the commands after it still find a file there.
 func (r *receiver) orPlaceholder(err error, p string, k Skip, content []byte) error {
-	if err == nil || !isPermission(err) && !isUnsupported(err) {
+	if err == nil || !destfs.IsPermission(err) && !destfs.IsUnsupported(err) {
 		return err
 	}
 	return r.placeholder(err, p, k, content)
@@ -512,9 +514,9 @@ func (r *receiver) xattrResult(err error, name string) error {
 	switch {
 	case err == nil:
 		return nil
-	case isPermission(err) && (strings.HasPrefix(name, "trusted.") || strings.HasPrefix(name, "security.")):
+	case destfs.IsPermission(err) && (strings.HasPrefix(name, "trusted.") || strings.HasPrefix(name, "security.")):
 		return r.skip(SkipXattrPriv, err)
-	case isUnsupported(err):
+	case destfs.IsUnsupported(err):
 		return r.skip(SkipXattrFS, err)
 	case errors.Is(err, syscall.E2BIG) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.ERANGE):
 		// Filesystems bound xattr values (ext4 to a block without
@@ -531,7 +533,7 @@ func (r *receiver) writeFile(p string) (*os.File, error) {
 		return r.wfile, nil
 	}
 	r.closeWrite()
-	f, err := openRegular(r.cur.root, p, os.O_WRONLY)
+	f, err := destfs.OpenRegular(r.cur.root, p, os.O_WRONLY)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ type Skip int
 
 const (
 	SkipChown        Skip = iota // a chown to another owner without privileges
-	SkipDevice                   // mknod of a device node without privileges: an empty file instead
+	SkipDevice                   // destfs.Mknod of a device node without privileges: an empty file instead
 	SkipDeviceNumber             // a device number the destination filesystem cannot store: an empty file instead
 	SkipSpecial                  // a fifo or socket the OS cannot make: an empty file instead
 	SkipSymlink                  // a symlink the OS cannot make: a file holding the target instead
@@ -29,7 +29,7 @@ const (
 
 var skipText = [numSkips]string{
 	SkipChown:        "ownership changes not applied (chown to another user needs privileges)",
-	SkipDevice:       "device nodes made as empty regular files (mknod needs privileges)",
+	SkipDevice:       "device nodes made as empty regular files (destfs.Mknod needs privileges)",
 	SkipDeviceNumber: "device nodes made as empty regular files (device numbers too large for the destination filesystem; XFS stores 9-bit majors and 18-bit minors)",
 	SkipSpecial:      "fifos or sockets made as empty regular files (not supported here)",
 	SkipSymlink:      "symlinks made as regular files holding the target (not supported here)",

@@ -1,4 +1,4 @@
-package receive
+package destfs
 
 import (
 	"io/fs"
@@ -6,25 +6,25 @@ import (
 	"time"
 )
 
-// fileID identifies an inode, to keep hard-link groups.
-type fileID struct{ dev, ino uint64 }
+// FileID identifies an inode, to keep hard-link groups.
+type FileID struct{ dev, ino uint64 }
 
-func idOf(fi fs.FileInfo) (fileID, bool) {
+func IDOf(fi fs.FileInfo) (FileID, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return fileID{}, false
+		return FileID{}, false
 	}
-	return fileID{uint64(st.Dev), st.Ino}, true
+	return FileID{uint64(st.Dev), st.Ino}, true
 }
 
-func linkCount(fi fs.FileInfo) uint64 {
+func LinkCount(fi fs.FileInfo) uint64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return uint64(st.Nlink)
 	}
 	return 1
 }
 
-func ownerOf(fi fs.FileInfo) (uid, gid int, ok bool) {
+func OwnerOf(fi fs.FileInfo) (uid, gid int, ok bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, 0, false
@@ -32,7 +32,7 @@ func ownerOf(fi fs.FileInfo) (uid, gid int, ok bool) {
 	return int(st.Uid), int(st.Gid), true
 }
 
-func timesOf(fi fs.FileInfo) (atime, mtime time.Time) {
+func TimesOf(fi fs.FileInfo) (atime, mtime time.Time) {
 	st := fi.Sys().(*syscall.Stat_t)
 	return time.Unix(st.Atimespec.Sec, st.Atimespec.Nsec), time.Unix(st.Mtimespec.Sec, st.Mtimespec.Nsec)
 }

@@ -1,5 +1,5 @@
 //go:build !windows
 
-package receive
+package destfs
 
 func osUnsupported(error) bool { return false }

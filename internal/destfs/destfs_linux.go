@@ -1,4 +1,4 @@
-package receive
+package destfs
 
 import (
 	"errors"
@@ -12,32 +12,36 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func mknod(root *os.Root, p string, mode uint32, dev uint64) error {
-	return inParent(root, p, func(d *os.File, base string) error {
+// Mknod makes device node p with the file type bits of mode and device
+// number dev.
+func Mknod(root *os.Root, p string, mode uint32, dev uint64) error {
+	return InParent(root, p, func(d *os.File, base string) error {
 		return unix.Mknodat(int(d.Fd()), base, mode&unix.S_IFMT, int(dev))
 	})
 }
 
-func mkfifo(root *os.Root, p string) error {
-	return inParent(root, p, func(d *os.File, base string) error {
+// Mkfifo makes fifo p.
+func Mkfifo(root *os.Root, p string) error {
+	return InParent(root, p, func(d *os.File, base string) error {
 		return unix.Mkfifoat(int(d.Fd()), base, 0o600)
 	})
 }
 
-func mksock(root *os.Root, p string) error {
-	return inParent(root, p, func(d *os.File, base string) error {
+// Mksock makes a socket inode at p (not bound, as mknod makes it).
+func Mksock(root *os.Root, p string) error {
+	return InParent(root, p, func(d *os.File, base string) error {
 		return unix.Mknodat(int(d.Fd()), base, unix.S_IFSOCK|0o600, 0)
 	})
 }
 
-// mkspecial makes dst a fifo, socket or device node like fi; where that
+// Mkspecial makes dst a fifo, socket or device node like fi; where that
 // is not allowed, an empty regular file.
-func mkspecial(root *os.Root, dst string, fi fs.FileInfo) error {
+func Mkspecial(root *os.Root, dst string, fi fs.FileInfo) error {
 	st := fi.Sys().(*syscall.Stat_t)
-	err := inParent(root, dst, func(d *os.File, base string) error {
+	err := InParent(root, dst, func(d *os.File, base string) error {
 		return unix.Mknodat(int(d.Fd()), base, st.Mode&unix.S_IFMT|0o600, int(st.Rdev))
 	})
-	if isPermission(err) {
+	if IsPermission(err) {
 		f, cerr := root.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if cerr != nil {
 			return cerr
@@ -47,11 +51,11 @@ func mkspecial(root *os.Root, dst string, fi fs.FileInfo) error {
 	return err
 }
 
-// withPathFD calls fn with an O_PATH descriptor of p itself (a symlink is
+// WithPathFD calls fn with an O_PATH descriptor of p itself (a symlink is
 // not followed) and its /proc name, through which xattr calls reach any
 // file type.
-func withPathFD(root *os.Root, p string, fn func(procName string, fd int) error) error {
-	return inParent(root, p, func(d *os.File, base string) error {
+func WithPathFD(root *os.Root, p string, fn func(procName string, fd int) error) error {
+	return InParent(root, p, func(d *os.File, base string) error {
 		fd, err := unix.Openat(int(d.Fd()), base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return &os.PathError{Op: "open", Path: p, Err: err}
@@ -61,8 +65,9 @@ func withPathFD(root *os.Root, p string, fn func(procName string, fd int) error)
 	})
 }
 
-func setXattr(root *os.Root, p, name string, value []byte) error {
-	return withPathFD(root, p, func(proc string, _ int) error {
+// SetXattr sets xattr name of p itself (a symlink is not followed).
+func SetXattr(root *os.Root, p, name string, value []byte) error {
+	return WithPathFD(root, p, func(proc string, _ int) error {
 		if err := unix.Setxattr(proc, name, value, 0); err != nil {
 			return &os.PathError{Op: "setxattr " + name, Path: p, Err: err}
 		}
@@ -70,11 +75,12 @@ func setXattr(root *os.Root, p, name string, value []byte) error {
 	})
 }
 
-// errNoXattr is the error of removing an xattr that is not there.
-const errNoXattr = unix.ENODATA
+// ErrNoXattr is the error of removing an xattr that is not there.
+const ErrNoXattr = unix.ENODATA
 
-func removeXattr(root *os.Root, p, name string) error {
-	return withPathFD(root, p, func(proc string, _ int) error {
+// RemoveXattr removes xattr name of p itself.
+func RemoveXattr(root *os.Root, p, name string) error {
+	return WithPathFD(root, p, func(proc string, _ int) error {
 		if err := unix.Removexattr(proc, name); err != nil {
 			return &os.PathError{Op: "removexattr " + name, Path: p, Err: err}
 		}
@@ -82,17 +88,17 @@ func removeXattr(root *os.Root, p, name string) error {
 	})
 }
 
-// copyXattrs gives dst every xattr of src.
-func copyXattrs(root *os.Root, src, dst string) error {
+// CopyXattrs gives dst every xattr of src.
+func CopyXattrs(root *os.Root, src, dst string) error {
 	var names []string
 	values := map[string][]byte{}
-	err := withPathFD(root, src, func(proc string, _ int) error {
-		list, err := xattrList(proc)
+	err := WithPathFD(root, src, func(proc string, _ int) error {
+		list, err := XattrList(proc)
 		if err != nil {
 			return err
 		}
 		for _, name := range list {
-			v, err := xattrGet(proc, name)
+			v, err := XattrGet(proc, name)
 			if err != nil {
 				return err
 			}
@@ -105,14 +111,15 @@ func copyXattrs(root *os.Root, src, dst string) error {
 		return err
 	}
 	for _, name := range names {
-		if err := setXattr(root, dst, name, values[name]); err != nil {
+		if err := SetXattr(root, dst, name, values[name]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func xattrList(proc string) ([]string, error) {
+// XattrList lists the xattr names of the file behind /proc name proc.
+func XattrList(proc string) ([]string, error) {
 	for size := 4096; ; size *= 4 {
 		buf := make([]byte, size)
 		n, err := unix.Listxattr(proc, buf)
@@ -132,7 +139,8 @@ func xattrList(proc string) ([]string, error) {
 	}
 }
 
-func xattrGet(proc, name string) ([]byte, error) {
+// XattrGet reads xattr name of the file behind /proc name proc.
+func XattrGet(proc, name string) ([]byte, error) {
 	for size := 4096; ; size *= 4 {
 		buf := make([]byte, size)
 		n, err := unix.Getxattr(proc, name, buf)
@@ -146,10 +154,10 @@ func xattrGet(proc, name string) ([]byte, error) {
 	}
 }
 
-// utimes sets atime and mtime of p itself (a symlink is not followed).
-func utimes(root *os.Root, p string, atime, mtime time.Time) error {
+// Utimes sets atime and mtime of p itself (a symlink is not followed).
+func Utimes(root *os.Root, p string, atime, mtime time.Time) error {
 	ts := []unix.Timespec{{Sec: atime.Unix(), Nsec: int64(atime.Nanosecond())}, {Sec: mtime.Unix(), Nsec: int64(mtime.Nanosecond())}}
-	return inParent(root, p, func(d *os.File, base string) error {
+	return InParent(root, p, func(d *os.File, base string) error {
 		if err := unix.UtimesNanoAt(int(d.Fd()), base, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return &os.PathError{Op: "utimensat", Path: p, Err: err}
 		}
@@ -157,7 +165,9 @@ func utimes(root *os.Root, p string, atime, mtime time.Time) error {
 	})
 }
 
-func fallocate(f *os.File, mode uint32, off, n int64) error {
+// Fallocate is fallocate(2) with the stream's mode bits, emulated where
+// the filesystem lacks it.
+func Fallocate(f *os.File, mode uint32, off, n int64) error {
 	err := unix.Fallocate(int(f.Fd()), mode, off, n)
 	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
 		return emulateFallocate(f, mode, off, n)
@@ -165,7 +175,7 @@ func fallocate(f *os.File, mode uint32, off, n int64) error {
 	return err
 }
 
-// reflinkErr turns the errors of a refused reflink into errUnsupported:
+// reflinkErr turns the errors of a refused reflink into ErrUnsupported:
 // another filesystem, one without reflinks, or a range it cannot share.
 func reflinkErr(err error) error {
 	switch {
@@ -173,12 +183,14 @@ func reflinkErr(err error) error {
 		return nil
 	case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.ENOTTY), errors.Is(err, unix.EXDEV),
 		errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EBADF):
-		return errUnsupported
+		return ErrUnsupported
 	}
 	return err
 }
 
-func cloneRange(dst *os.File, off int64, src *os.File, srcOff, n int64) error {
+// CloneRange reflinks n bytes of src at srcOff to dst at off
+// (FICLONERANGE); ErrUnsupported where it cannot.
+func CloneRange(dst *os.File, off int64, src *os.File, srcOff, n int64) error {
 	if n == 0 {
 		return nil
 	}
@@ -186,43 +198,47 @@ func cloneRange(dst *os.File, off int64, src *os.File, srcOff, n int64) error {
 	return reflinkErr(unix.IoctlFileCloneRange(int(dst.Fd()), &r))
 }
 
-func cloneFile(dst, src *os.File) error {
+// CloneFile reflinks all of src into dst (FICLONE).
+func CloneFile(dst, src *os.File) error {
 	return reflinkErr(unix.IoctlFileClone(int(dst.Fd()), int(src.Fd())))
 }
 
-// oNoatime keeps reads from updating access times; it needs ownership
+// ONoatime keeps reads from updating access times; it needs ownership
 // of the file, so callers retry without it on EPERM.
-const oNoatime = unix.O_NOATIME
+const ONoatime = unix.O_NOATIME
 
-// openNoatime opens directory p for reading without updating its access
+// OpenNoatime opens directory p for reading without updating its access
 // time where the caller may.
-func openNoatime(root *os.Root, p string) (*os.File, error) {
+func OpenNoatime(root *os.Root, p string) (*os.File, error) {
 	f, err := root.OpenFile(p, os.O_RDONLY|unix.O_NOATIME|unix.O_DIRECTORY, 0)
-	if isPermission(err) {
+	if IsPermission(err) {
 		return root.OpenFile(p, os.O_RDONLY|unix.O_DIRECTORY, 0)
 	}
 	return f, err
 }
 
-// fileID identifies an inode, to keep hard-link groups.
-type fileID struct{ dev, ino uint64 }
+// FileID identifies an inode, to keep hard-link groups.
+type FileID struct{ dev, ino uint64 }
 
-func idOf(fi fs.FileInfo) (fileID, bool) {
+// IDOf returns the identity of fi's inode, where the OS gives one.
+func IDOf(fi fs.FileInfo) (FileID, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return fileID{}, false
+		return FileID{}, false
 	}
-	return fileID{uint64(st.Dev), st.Ino}, true
+	return FileID{uint64(st.Dev), st.Ino}, true
 }
 
-func linkCount(fi fs.FileInfo) uint64 {
+// LinkCount returns fi's number of hard links (1 where unknown).
+func LinkCount(fi fs.FileInfo) uint64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return uint64(st.Nlink)
 	}
 	return 1
 }
 
-func ownerOf(fi fs.FileInfo) (uid, gid int, ok bool) {
+// OwnerOf returns fi's owner, where the OS gives one.
+func OwnerOf(fi fs.FileInfo) (uid, gid int, ok bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, 0, false
@@ -230,15 +246,16 @@ func ownerOf(fi fs.FileInfo) (uid, gid int, ok bool) {
 	return int(st.Uid), int(st.Gid), true
 }
 
-func timesOf(fi fs.FileInfo) (atime, mtime time.Time) {
+// TimesOf returns fi's access and modification times.
+func TimesOf(fi fs.FileInfo) (atime, mtime time.Time) {
 	st := fi.Sys().(*syscall.Stat_t)
 	return time.Unix(st.Atim.Sec, st.Atim.Nsec), time.Unix(st.Mtim.Sec, st.Mtim.Nsec)
 }
 
-// dataExtent returns where the first data at or after pos begins and where
+// DataExtent returns where the first data at or after pos begins and where
 // it ends (the next hole), both within [pos, end]; without data there,
 // both are end.
-func dataExtent(f *os.File, pos, end int64) (data, hole int64) {
+func DataExtent(f *os.File, pos, end int64) (data, hole int64) {
 	fd := int(f.Fd())
 	d, err := unix.Seek(fd, pos, unix.SEEK_DATA)
 	if errors.Is(err, unix.ENXIO) {
@@ -257,10 +274,11 @@ func dataExtent(f *os.File, pos, end int64) (data, hole int64) {
 	return d, min(h, end)
 }
 
-func punchHole(f *os.File, off, n int64) error {
-	err := unix.Fallocate(int(f.Fd()), fallocPunchHole|fallocKeepSize, off, n)
+// PunchHole deallocates [off, off+n) of f, keeping its size.
+func PunchHole(f *os.File, off, n int64) error {
+	err := unix.Fallocate(int(f.Fd()), FallocPunchHole|FallocKeepSize, off, n)
 	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
-		return errUnsupported
+		return ErrUnsupported
 	}
 	return err
 }
