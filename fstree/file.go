@@ -3,6 +3,7 @@ package fstree
 import (
 	"fmt"
 	"io"
+	"iter"
 
 	"github.com/coldsend/coldsend/btree"
 	"github.com/coldsend/coldsend/ondisk"
@@ -377,4 +378,54 @@ func (f *File) readVerified(buf []byte, logical uint64) error {
 		i := int(uint64(at)-logical) / ss
 		return fs.checkCsums(b, uint64(at), f.sums[i*fs.vol.CsumType().Size():], f.have[i:])
 	})
+}
+
+// Range is a byte range of a file.
+type Range struct {
+	Off, Len int64
+}
+
+// DataRanges iterates, in order and merged where adjacent, the ranges of
+// the file that hold data as lseek's SEEK_DATA and SEEK_HOLE report them
+// on the kernel's mount: regular and inline extents are data; holes
+// (explicit, or gaps between extents) and preallocated extents are not,
+// since the kernel's lseek counts unwritten extents as holes. Ranges stop
+// at i_size. Only extent items are read, not data.
+func (f *File) DataRanges() iter.Seq2[Range, error] {
+	return func(yield func(Range, error) bool) {
+		size := f.Size()
+		var cur Range
+		for it, err := range f.s.Tree.ObjectItems(f.Ino, ondisk.ExtentDataKey) {
+			if err != nil {
+				yield(Range{}, err)
+				return
+			}
+			fe, err := item.ParseFileExtent(it.Data)
+			if err != nil {
+				k := it.Key
+				yield(Range{}, &ondisk.BlockError{Tree: f.s.ID, Key: &k, Err: err})
+				return
+			}
+			if fe.Type == item.FileExtentPrealloc || fe.Type != item.FileExtentInline && fe.DiskBytenr == 0 || it.Key.Offset >= uint64(size) {
+				continue
+			}
+			// size <= MaxFileSize (OpenFile checks it): the sum cannot wrap.
+			start := int64(it.Key.Offset)
+			end := int64(min(it.Key.Offset+min(fileLen(&fe), item.MaxFileSize), uint64(size)))
+			if start >= end {
+				continue
+			}
+			if cur.Len > 0 && cur.Off+cur.Len == start {
+				cur.Len += end - start
+				continue
+			}
+			if cur.Len > 0 && !yield(cur, nil) {
+				return
+			}
+			cur = Range{start, end - start}
+		}
+		if cur.Len > 0 {
+			yield(cur, nil)
+		}
+	}
 }

@@ -77,13 +77,44 @@ func (e *WalkEntry) IsDir() bool {
 // a consumer that goes on walks the rest of the tree. Any other error
 // (reading the tree) comes last: the walk ends with it.
 func Walk(start Location) iter.Seq2[*WalkEntry, error] {
+	return WalkWith(start, WalkOptions{})
+}
+
+// WalkOptions adjust WalkWith.
+type WalkOptions struct {
+	// KeepGoing makes read errors not end the walk: a directory that
+	// cannot be listed (whole or in part) is followed by a *ReadError, an
+	// entry whose inode or subvolume cannot be read comes as a
+	// *ReadError instead, and the walk goes on with the rest.
+	KeepGoing bool
+	// OneSubvolume yields nested subvolumes' roots but does not enter
+	// them.
+	OneSubvolume bool
+	// DepthFirst enters each directory as soon as it is yielded, so that
+	// a directory's whole subtree follows it (the order tar -c writes
+	// and tar -x expects), instead of after its siblings.
+	DepthFirst bool
+}
+
+// ReadError is a part of the tree a KeepGoing walk could not read.
+type ReadError struct {
+	Path string // the directory or entry, from the walk's start
+	Err  error
+}
+
+func (e *ReadError) Error() string { return fmt.Sprintf("%s: %v", quotePath(e.Path), e.Err) }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// WalkWith is Walk with options.
+func WalkWith(start Location, opts WalkOptions) iter.Seq2[*WalkEntry, error] {
 	return func(yield func(*WalkEntry, error) bool) {
-		w := &walker{yield: yield}
+		w := &walker{yield: yield, opts: opts}
 		w.dir(start, nil)
 	}
 }
 
 type walker struct {
+	opts  WalkOptions
 	yield func(*WalkEntry, error) bool
 	// stack holds the directories from the start down to the one being
 	// listed, with their paths: the loop check, bounded by the depth.
@@ -102,6 +133,12 @@ func (w *walker) dir(loc Location, path []byte) bool {
 	var subs []*WalkEntry // only the subdirectories wait: memory follows the depth
 	for de, err := range loc.Subvol.Entries(loc.Ino) {
 		if err != nil {
+			if w.opts.KeepGoing {
+				if !w.yield(nil, &ReadError{Path: string(path), Err: err}) {
+					return false
+				}
+				break
+			}
 			w.yield(nil, err)
 			return false
 		}
@@ -111,13 +148,24 @@ func (w *walker) dir(loc Location, path []byte) bool {
 		}
 		descend, linkErr, err := w.resolve(loc, e)
 		if err != nil {
+			if w.opts.KeepGoing {
+				if !w.yield(nil, &ReadError{Path: string(e.Path), Err: err}) {
+					return false
+				}
+				continue
+			}
 			w.yield(nil, fmt.Errorf("%s: %w", e.Path, err))
 			return false
 		}
 		if !w.yield(e, nil) || linkErr != nil && !w.yield(nil, linkErr) {
 			return false
 		}
-		if descend {
+		switch {
+		case descend && w.opts.DepthFirst:
+			if !w.dir(e.Loc, e.Path) {
+				return false
+			}
+		case descend:
 			subs = append(subs, e)
 		}
 	}
@@ -146,7 +194,7 @@ func (w *walker) resolve(parent Location, e *WalkEntry) (descend bool, linkErr *
 		return false, nil, err
 	}
 	e.Inode = &ii
-	if !e.IsDir() {
+	if !e.IsDir() || e.IsSubvolume() && w.opts.OneSubvolume {
 		return false, nil, nil
 	}
 	if linkErr = w.ancestor(e); linkErr != nil {

@@ -63,7 +63,8 @@ func Main() {
 }
 
 // Run executes one command line and returns the exit status: 0 on
-// success, 1 on failure (one line on stderr), 2 for a usage error.
+// success, 1 on failure (one line on stderr), 2 for a usage error, 3
+// for an export that finished without everything (--keep-going).
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return run(&env{stdin: stdin, stdout: &outWriter{w: stdout}, rawStdout: stdout, stderr: stderr}, args)
 }
@@ -98,6 +99,10 @@ func run(e *env, args []string) (status int) {
 		return 2
 	}
 	fmt.Fprintf(stderr, "%s: %s\n", name, oneLine(err))
+	var partial *partialError
+	if errors.As(err, &partial) {
+		return 3
+	}
 	return 1
 }
 
@@ -168,6 +173,7 @@ func newRoot(e *env) (*cobra.Command, *bool) {
 		subvolume,
 		lsCommand(e),
 		catCommand(e),
+		exportCommand(e),
 		sendCommand(e),
 		receiveCommand(e),
 		dumpCommand(e),

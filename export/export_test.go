@@ -1,0 +1,4 @@
+package export
+
+// ModeString is modeString, for the external tests.
+var ModeString = modeString
