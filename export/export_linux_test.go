@@ -267,7 +267,7 @@ func TestToTarFixtures(t *testing.T) {
 			dest := t.TempDir()
 			cmd := exec.Command(argv[0], argv[1:]...)
 			cmd.Dir, cmd.Stdin = dest, bytes.NewReader(buf.Bytes())
-			if out, err := cmd.CombinedOutput(); err != nil {
+			if out, err := cmd.CombinedOutput(); err != nil && !onlyXattrErrors(string(out)) {
 				t.Fatalf("%s: %v: %s", name, err, out)
 			}
 			got, err := treecmp.Record(dest)
@@ -283,6 +283,22 @@ func TestToTarFixtures(t *testing.T) {
 			opts.Exclude = func(e *treecmp.Entry) bool { return e.Type == manifest.TypeSocket }
 			// GNU tar sets access times to the time of extraction.
 			opts.NoAtime = name == "gnu-tar"
+			if name == "bsdtar" {
+				for p, g := range got {
+					w := wx[p]
+					switch {
+					case w == nil:
+					case p == "":
+						// bsdtar leaves the times of the directory it
+						// extracts into.
+						g.Atime, g.Mtime = w.Atime, w.Mtime
+					case w.Mtime < 0 && w.Mtime%1e9 != 0 || w.Atime < 0 && w.Atime%1e9 != 0:
+						// libarchive reads "-1.5" as -0.5: a fraction
+						// before 1970 counts the wrong way.
+						g.Atime, g.Mtime = w.Atime, w.Mtime
+					}
+				}
+			}
 			w := wx
 			if d := treecmp.Diff(w, got, opts, 20); len(d) > 0 {
 				t.Errorf("%s extraction differs from the kernel's mount:\n%s", name, strings.Join(d, "\n"))
@@ -294,6 +310,18 @@ func TestToTarFixtures(t *testing.T) {
 		archives++
 	})
 	t.Logf("%d archives checked with archive/tar and %d extractors", archives, len(extractors))
+}
+
+// onlyXattrErrors reports whether an extractor failed only for xattrs
+// the destination filesystem cannot store (dropUnstorable leaves those
+// out of the comparison).
+func onlyXattrErrors(out string) bool {
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.Contains(l, "Cannot restore extended attributes") && !strings.Contains(l, "Error exit delayed") {
+			return false
+		}
+	}
+	return true
 }
 
 // checkTar reads an archive back with archive/tar and compares each

@@ -3,6 +3,7 @@ package export
 import (
 	"archive/tar"
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"maps"
@@ -22,7 +23,45 @@ const (
 	paxXattrPrefix  = "SCHILY.xattr."           // GNU tar --xattrs, bsdtar
 	paxCreationTime = "LIBARCHIVE.creationtime" // bsdtar's birth time
 	paxHdrCharset   = "hdrcharset"              // BINARY: names are bytes, not UTF-8
+	paxACLAccess    = "SCHILY.acl.access"       // star's ACL text, which bsdtar reads
+	paxACLDefault   = "SCHILY.acl.default"
 )
+
+// aclText turns a POSIX ACL xattr (version 2: a 4-byte header, then 8-byte
+// entries of tag, permissions and id) into star's text form, e.g.
+// "user::rw-,user:1000:r--:1000,group::r--,mask::r--,other::---".
+func aclText(b []byte) (string, bool) {
+	if len(b) < 4 || len(b)%8 != 4 || binary.LittleEndian.Uint32(b) != 2 {
+		return "", false
+	}
+	var out []string
+	for e := b[4:]; len(e) >= 8; e = e[8:] {
+		tag, perm, id := binary.LittleEndian.Uint16(e), binary.LittleEndian.Uint16(e[2:]), binary.LittleEndian.Uint32(e[4:])
+		p := []byte("---")
+		for i, c := range "rwx" {
+			if perm&(4>>i) != 0 {
+				p[i] = byte(c)
+			}
+		}
+		switch tag {
+		case 0x01:
+			out = append(out, "user::"+string(p))
+		case 0x02:
+			out = append(out, fmt.Sprintf("user:%d:%s:%d", id, p, id))
+		case 0x04:
+			out = append(out, "group::"+string(p))
+		case 0x08:
+			out = append(out, fmt.Sprintf("group:%d:%s:%d", id, p, id))
+		case 0x10:
+			out = append(out, "mask::"+string(p))
+		case 0x20:
+			out = append(out, "other::"+string(p))
+		default:
+			return "", false
+		}
+	}
+	return strings.Join(out, ","), true
+}
 
 // ToTar writes the directory at start to w as a POSIX PAX tar archive:
 // nanosecond times, xattrs as SCHILY.xattr records, btrfs's creation time
@@ -71,6 +110,11 @@ func (t *tarSink) records(e *entry, name string) map[string]string {
 	recs := map[string]string{}
 	for _, xa := range e.xattrs {
 		recs[paxXattrPrefix+string(xa.Name)] = string(xa.Value)
+		// libarchive restores ACLs only from star's text records.
+		key := map[string]string{"system.posix_acl_access": paxACLAccess, "system.posix_acl_default": paxACLDefault}[string(xa.Name)]
+		if text, ok := aclText(xa.Value); ok && key != "" {
+			recs[key] = text
+		}
 	}
 	if o := e.inode.Otime; o.Sec != 0 || o.Nsec != 0 {
 		recs[paxCreationTime] = paxTime(timeOf(o))
