@@ -359,4 +359,3 @@ func paxTime(t time.Time) string {
 	}
 	return strings.TrimRight(fmt.Sprintf("%s%d.%09d", sign, sec, nsec), "0")
 }
-
