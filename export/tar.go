@@ -78,6 +78,8 @@ type tarSink struct {
 	bw  *bufio.Writer // under tw; sparse entries are written to it directly
 	tw  *tar.Writer
 	sum *Summary
+	// sockets left out, so that their other names are left out too
+	omitted map[string]bool
 }
 
 func (t *tarSink) skip(why string) {
@@ -149,6 +151,10 @@ func (t *tarSink) file(e *entry, c *content) error {
 }
 
 func (t *tarSink) hardLink(e *entry, first string) error {
+	if t.omitted[first] {
+		t.skip("sockets left out (tar cannot hold them)")
+		return nil
+	}
 	h := t.header(e, tar.TypeLink, e.path)
 	h.Linkname = first
 	if !utf8.ValidString(first) {
@@ -177,6 +183,10 @@ func (t *tarSink) special(e *entry) error {
 		typ = tar.TypeBlock
 	default:
 		t.skip("sockets left out (tar cannot hold them)")
+		if t.omitted == nil {
+			t.omitted = map[string]bool{}
+		}
+		t.omitted[e.path] = true
 		return nil
 	}
 	h := t.header(e, typ, e.path)
@@ -306,11 +316,7 @@ func ustarHeader(typ byte, name string, mode int64, uid, gid uint64, size int64,
 	octal(b[100:108], uint64(mode))
 	octal(b[108:116], min(uid, maxOctal7))
 	octal(b[116:124], min(gid, maxOctal7))
-	if size <= maxOctal11 {
-		octal(b[124:136], uint64(size))
-	} else {
-		octal(b[124:136], 0) // the PAX size record holds it
-	}
+	octal(b[124:136], uint64(size))
 	octal(b[136:148], uint64(max(mtime.Unix(), 0)))
 	b[156] = typ
 	copy(b[257:263], "ustar\x00")
@@ -325,10 +331,15 @@ func ustarHeader(typ byte, name string, mode int64, uid, gid uint64, size int64,
 	return b
 }
 
-// octal writes v zero-padded in all but the field's last byte, a NUL.
+// octal writes v zero-padded in all but the field's last byte, a NUL; a
+// value too large for the field is written as 0 (the PAX records that
+// precede the header hold the real one).
 func octal(field []byte, v uint64) {
 	s := strconv.FormatUint(v, 8)
 	n := len(field) - 1
+	if len(s) > n {
+		s = "0"
+	}
 	copy(field[n-len(s):n], s)
 	for i := range n - len(s) {
 		field[i] = '0'

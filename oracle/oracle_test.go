@@ -322,6 +322,12 @@ func runCase(ctx context.Context, t *testing.T, c oracleCase) error {
 		}
 	}
 	if err == nil {
+		var r exportResult
+		if r, err = checkExports(ctx, out); err == nil {
+			t.Logf("export: %d subvolumes (%d entries, %d files) exported to directories and tar archives equal to the kernel's mount; %d extractions by GNU tar and bsdtar; %d files' holes equal to the mount's SEEK_DATA map", r.subvols, r.res.Entries, r.res.Files, r.extractions, r.holeFiles)
+		}
+	}
+	if err == nil {
 		var n int
 		var r degraded.Result
 		if n, r, err = degraded.CheckAll(out); err == nil && n > 0 {
