@@ -1,7 +1,6 @@
 package receive
 
 import (
-	"bytes"
 	"io/fs"
 	"os"
 	"path"
@@ -133,10 +132,6 @@ func (c *treeCopy) copyBytes(out, in *os.File) error {
 	}
 	return out.Truncate(fi.Size())
 }
-
-var zeros = make([]byte, copyBuffer)
-
-func allZero(b []byte) bool { return bytes.Equal(b, zeros[:len(b)]) }
 
 // meta gives dst the metadata of src (fi): owner, xattrs, mode, times,
 // in the order that keeps each (a chown clears set-id bits; xattrs like
