@@ -168,6 +168,7 @@ func newRoot(e *env) (*cobra.Command, *bool) {
 		subvolume,
 		lsCommand(e),
 		catCommand(e),
+		generationsCommand(e),
 		sendCommand(e),
 		receiveCommand(e),
 		dumpCommand(e),
