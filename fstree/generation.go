@@ -390,6 +390,9 @@ func chooseRoot(vol *volume.Volume, opts Options) (volume.TreeRoot, error) {
 		if opts.Generation != 0 && r.Generation != opts.Generation {
 			return root, fmt.Errorf("root-tree block at logical %d is of generation %d, not %d", opts.RootBytenr, r.Generation, opts.Generation)
 		}
+		if err := checkIsRoot(vol, r); err != nil {
+			return root, err
+		}
 		root, how = r, "the given root-tree block"
 	case opts.Generation == 0 || opts.Generation == sb.Generation:
 		return cur, nil
@@ -421,6 +424,38 @@ func chooseRoot(vol *volume.Volume, opts Options) (volume.TreeRoot, error) {
 		Msg: fmt.Sprintf("reading generation %d (root tree at logical %d, %s; %s), older than the superblock's %d: blocks freed since may have been reused, and a read that meets one fails naming it",
 			root.Generation, root.Bytenr, how, chunk, sb.Generation)})
 	return root, nil
+}
+
+// checkIsRoot refuses a root-tree block that is not the root of its
+// commit's root tree (a leaf or inner node, read alone, would show part
+// of the commit as if it were all of it): the superblock's or a backup
+// root's for its generation, or else one of the blocks a scan would
+// list for it.
+func checkIsRoot(vol *volume.Volume, r volume.TreeRoot) error {
+	sb := vol.Super()
+	named := func(root volume.TreeRoot) error {
+		if root == r {
+			return nil
+		}
+		return fmt.Errorf("logical %d is a level %d root-tree block of generation %d, whose root tree is at logical %d (level %d): read it with --generation %d",
+			r.Bytenr, r.Level, r.Generation, root.Bytenr, root.Level, r.Generation)
+	}
+	if r.Generation == sb.Generation {
+		return named(volume.TreeRoot{Bytenr: sb.Root, Level: sb.RootLevel, Generation: sb.Generation})
+	}
+	for _, b := range sb.Backups {
+		if b.TreeRootGen == r.Generation && b.TreeRoot != 0 {
+			return named(volume.TreeRoot{Bytenr: b.TreeRoot, Level: b.TreeRootLevel, Generation: b.TreeRootGen})
+		}
+	}
+	found, err := scanRootBlocks(vol)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(found, r) {
+		return fmt.Errorf("logical %d is a level %d root-tree block of generation %d, below the highest root-tree blocks of that generation: not the root of its commit (generations --scan lists those)", r.Bytenr, r.Level, r.Generation)
+	}
+	return nil
 }
 
 // scannedRoot finds the root-tree root of commit gen by scanning the

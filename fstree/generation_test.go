@@ -194,6 +194,11 @@ func TestOpenGeneration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rootNode, err := cur.RootTree().RootNode()
+	if err != nil || rootNode.Level == 0 {
+		t.Fatalf("the root tree's root is a leaf (%v): the fixture has no inner root-tree block", err)
+	}
+	rootLeaf, _ := rootNode.BlockPtr(0)
 	for _, tc := range []struct {
 		name    string
 		opts    Options
@@ -212,6 +217,7 @@ func TestOpenGeneration(t *testing.T) {
 		{name: "gone", opts: Options{Generation: gone}, wantErr: "no root-tree block of it was found", is: ErrNoGeneration},
 		{name: "future", opts: Options{Generation: sc.Generation + 1}, wantErr: "newer than the superblock's", is: ErrNoGeneration},
 		{name: "other tree", opts: Options{RootBytenr: extent.Bytenr}, wantErr: "belongs to EXTENT_TREE, not the root tree"},
+		{name: "a leaf of the root tree", opts: Options{RootBytenr: rootLeaf}, wantErr: "level 0 root-tree block of generation"},
 		{name: "unaligned", opts: Options{RootBytenr: extent.Bytenr + 1}, wantErr: "not aligned"},
 		{name: "unmapped", opts: Options{RootBytenr: 1 << 60}, wantErr: "no chunk maps this address"},
 	} {
