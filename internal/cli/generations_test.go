@@ -244,6 +244,10 @@ func TestGenerationFlags(t *testing.T) {
 			t.Errorf("%q: status %d, %q; want %d and %q", tc.args, st, errOut, tc.status, tc.want)
 		}
 	}
+	older := strconv.FormatUint(sc.Commits[len(sc.Commits)-1].Generation, 10)
+	if st, out, _ := runCLI("show", "--generation", older, img); st != 0 || !strings.Contains(out, "Generation: "+g+"\n") || !strings.Contains(out, "Reading generation: "+older+" ") {
+		t.Errorf("show --generation %s: status %d:\n%s", older, st, out)
+	}
 	// --generation completes with the superblock's and the backups'.
 	st, out, _ := runCLI("__complete", "ls", img, "/", "--generation", "")
 	if st != 0 || !strings.HasPrefix(out, g+"\n") || strings.Count(out, "\n") < 3 {
