@@ -7,5 +7,6 @@
 //
 // It imports ondisk (structures, devices, decompression) and btree
 // (search and iteration). It never writes, and never replays a log tree:
-// it reads the last committed state and says when a log was left behind.
+// it reads the last committed state and says when a log was left behind,
+// or an older commit still on disk (Generations, Options.Generation).
 package fstree

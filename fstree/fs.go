@@ -26,6 +26,17 @@ type Options struct {
 	CacheBytes int
 	// NoDataChecksums skips data checksum verification.
 	NoDataChecksums bool
+	// Generation, when not zero, reads the filesystem as of that commit
+	// instead of the latest: the superblock's, one of its backup roots',
+	// or else one a scan of the metadata chunks finds (see Generations).
+	// Every tree is then read through that commit's root tree, and a
+	// block reused since fails the read with an *OverwrittenError.
+	Generation uint64
+	// RootBytenr, when not zero, reads the commit whose root-tree root
+	// block is at this logical address, as Generations' scan reports
+	// them; the block must verify and belong to the root tree. With
+	// Generation also set, the block must be of that generation.
+	RootBytenr uint64
 }
 
 // FS is an opened filesystem: the volume, a block cache and the root tree.
@@ -40,30 +51,22 @@ type FS struct {
 
 	csumTree  *btree.Tree // nil when the filesystem has none
 	LogTreeOf []uint64    // subvolumes with uncommitted log trees
+	// gen is the commit being read (the superblock's unless an older one
+	// was asked for).
+	gen uint64
 }
 
 // OpenFiles opens the filesystem on the image files or block devices at
 // paths (one per device of a multi-device filesystem, in any order),
 // read-only. The FS owns the files: Close closes them.
 func OpenFiles(paths []string, opts Options) (*FS, error) {
-	var devs []*volume.Device
-	var closers []io.Closer
-	closeAll := func() {
-		for _, c := range closers {
-			c.Close()
-		}
-	}
-	for _, p := range paths {
-		d, c, err := volume.OpenDeviceFile(p)
-		if err != nil {
-			closeAll()
-			return nil, err
-		}
-		devs, closers = append(devs, d), append(closers, c)
+	devs, closers, err := openDeviceFiles(paths)
+	if err != nil {
+		return nil, err
 	}
 	fs, err := New(devs, opts)
 	if err != nil {
-		closeAll()
+		closeAll(closers)
 		return nil, err
 	}
 	fs.closers = closers
@@ -80,13 +83,22 @@ func New(devs []*volume.Device, opts Options) (*FS, error) {
 	if opts.Warn == nil {
 		opts.Warn = func(ondisk.Warning) {}
 	}
-	vol, err := volume.Open(devs, volume.Options{Warn: opts.Warn, Super: opts.Super})
+	vol, err := volume.Open(devs, volume.Options{Warn: opts.Warn, Super: opts.Super, Generation: opts.Generation})
 	if err != nil {
 		return nil, err
 	}
 	sb := vol.Super()
-	fs := &FS{vol: vol, cache: btree.NewCache(vol, opts.CacheBytes), opts: opts}
-	fs.root = btree.New(fs.cache, btree.Root{ID: ondisk.RootTreeObjectID, Bytenr: sb.Root, Level: sb.RootLevel, Generation: sb.Generation})
+	root, err := chooseRoot(vol, opts)
+	if err != nil {
+		return nil, err
+	}
+	fs := &FS{vol: vol, opts: opts, gen: root.Generation}
+	if root.Generation == sb.Generation {
+		fs.cache = btree.NewCache(vol, opts.CacheBytes)
+	} else {
+		fs.cache = btree.NewCache(olderReader{vol, root.Generation}, opts.CacheBytes)
+	}
+	fs.root = btree.New(fs.cache, btree.Root{ID: ondisk.RootTreeObjectID, Bytenr: root.Bytenr, Level: root.Level, Generation: root.Generation})
 	if _, err := fs.root.RootNode(); err != nil {
 		return nil, fmt.Errorf("reading the root tree: %w", err)
 	}
@@ -95,11 +107,16 @@ func New(devs []*volume.Device, opts Options) (*FS, error) {
 	} else if !errors.Is(err, btree.ErrNotFound) {
 		return nil, err
 	}
-	if sb.LogRoot != 0 {
+	// The log tree belongs to the superblock's commit.
+	if sb.LogRoot != 0 && fs.gen == sb.Generation {
 		fs.checkLogTree()
 	}
 	return fs, nil
 }
+
+// Generation is the commit being read: the superblock's, or the older
+// one Options asked for.
+func (fs *FS) Generation() uint64 { return fs.gen }
 
 // Close closes the files OpenFiles opened; for an FS from New it does
 // nothing. The FS must not be used after.

@@ -15,7 +15,8 @@ func (fs *FS) SubvolumesByUUID(u ondisk.UUID, received bool) ([]uint64, error) {
 		typ = ondisk.UUIDKeyReceivedSub
 	}
 	sb := fs.vol.Super()
-	if sb.UUIDTreeGeneration == sb.Generation {
+	// An older commit's uuid_tree_generation is unknown: scan instead.
+	if sb.UUIDTreeGeneration == sb.Generation && fs.gen == sb.Generation {
 		t, err := fs.Tree(ondisk.UUIDTreeObjectID)
 		if err == nil {
 			k := item.UUIDTreeKey(u, typ)

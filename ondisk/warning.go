@@ -21,6 +21,9 @@ const (
 	WarnFilesystem
 	// WarnLogTree: a log tree left by an unclean unmount.
 	WarnLogTree
+	// WarnGeneration: an older commit than the superblock's is being
+	// read, or a tree of it could not be and the current one stands in.
+	WarnGeneration
 )
 
 func (k WarningKind) String() string {
@@ -37,6 +40,8 @@ func (k WarningKind) String() string {
 		return "filesystem"
 	case WarnLogTree:
 		return "log tree"
+	case WarnGeneration:
+		return "generation"
 	}
 	return "warning"
 }

@@ -17,6 +17,11 @@
 //	COLDSEND_REQUIRE_ORACLE=1  fail instead of skipping when the machine
 //	                        cannot run the oracle
 //
+// Both modes also build scenarios that commit many times and read them as
+// of every recorded commit (the generations case, docs/GENERATIONS.md),
+// reporting how many recorded commits survive and how many generations
+// the scan finds beyond the backup roots.
+//
 // The run ends with a line "N passed, M failed"; every failing case names
 // its seed and how to rerun it.
 package oracle

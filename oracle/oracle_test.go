@@ -254,13 +254,13 @@ func selectCases(mode string) ([]oracleCase, error) {
 			seeds[i] = base + uint64(i)
 		}
 		fmt.Printf("oracle seeds: %v\n", seeds)
-		return append(random(seeds), orphanCase(), kernelCasesCase(), mountedCase(), subvolumeShowCase(), receiveFixturesCase()), nil
+		return append(random(seeds), orphanCase(), kernelCasesCase(), mountedCase(), subvolumeShowCase(), receiveFixturesCase(), generationsCase(seeds[:min(len(seeds), 3)])), nil
 	case "ci":
 		cases := random(ciSeeds)
 		for _, s := range scenario.Named() {
 			cases = append(cases, oracleCase{name: "named-" + s.Name, spec: s})
 		}
-		return append(cases, orphanCase(), kernelCasesCase(), mountedCase(), subvolumeShowCase(), receiveFixturesCase()), nil
+		return append(cases, orphanCase(), kernelCasesCase(), mountedCase(), subvolumeShowCase(), receiveFixturesCase(), generationsCase(ciGenerationSeeds)), nil
 	}
 	return nil, fmt.Errorf("COLDSEND_ORACLE=%q: want fresh or ci", mode)
 }

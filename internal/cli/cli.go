@@ -174,6 +174,7 @@ func newRoot(e *env) (*cobra.Command, *bool) {
 		lsCommand(e),
 		catCommand(e),
 		exportCommand(e),
+		generationsCommand(e),
 		sendCommand(e),
 		receiveCommand(e),
 		dumpCommand(e),

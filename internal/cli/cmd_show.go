@@ -33,6 +33,9 @@ func showCommand(e *env) *cobra.Command {
 			w.printf("\tMetadata uuid: %s\n", sb.MetadataFSID())
 		}
 		w.printf("\tGeneration: %d\n", sb.Generation)
+		if fs.Generation() != sb.Generation {
+			w.printf("\tReading generation: %d (an older commit)\n", fs.Generation())
+		}
 		w.printf("\tSector size: %d  Node size: %d  Checksum: %s\n", sb.SectorSize, sb.NodeSize, sb.CsumType)
 		w.printf("\tTotal bytes: %s  Bytes used: %s\n", humanSize(sb.TotalBytes), humanSize(sb.BytesUsed))
 		w.printf("\tIncompat features: %s\n", orNone(ondisk.IncompatNames(sb.IncompatFlags)))

@@ -50,11 +50,13 @@ func completeSubvolFlag(c *cobra.Command, args []string, prefix string) ([]strin
 	return subvolPaths(c, args[0], prefix), cobra.ShellCompDirectiveNoFileComp
 }
 
-// openForCompletion opens image with the command's --device flags,
-// discarding warnings.
+// openForCompletion opens image with the command's --device,
+// --generation and --root flags, discarding warnings.
 func openForCompletion(c *cobra.Command, image string) (*fstree.FS, error) {
 	devices, _ := c.Flags().GetStringArray("device")
-	return fstree.OpenFiles(append([]string{image}, devices...), fstree.Options{})
+	gen, _ := c.Flags().GetUint64("generation")
+	root, _ := c.Flags().GetUint64("root")
+	return fstree.OpenFiles(append([]string{image}, devices...), fstree.Options{Generation: gen, RootBytenr: root})
 }
 
 // subvolPaths lists the paths of the image's subvolumes that start with

@@ -58,13 +58,13 @@ func (o *openedFS) Close() error {
 // filesystem on them; warnings go to stderr, and a warning first if the
 // filesystem is mounted read-write right now.
 func (f *fsFlags) open(image string, stderr io.Writer) (*openedFS, error) {
-	super, err := f.superChoice()
+	p := &warnPrinter{w: stderr, verbose: f.verbose}
+	opts, err := f.options(p.warn)
 	if err != nil {
 		return nil, err
 	}
-	p := &warnPrinter{w: stderr, verbose: f.verbose}
 	paths := append([]string{image}, f.devices...)
-	fs, err := fstree.OpenFiles(paths, fstree.Options{Warn: p.warn, Super: super, NoDataChecksums: f.noCsum})
+	fs, err := fstree.OpenFiles(paths, opts)
 	if err != nil {
 		return nil, err
 	}

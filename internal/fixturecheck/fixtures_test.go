@@ -3,6 +3,8 @@ package fixturecheck
 import (
 	"path/filepath"
 	"testing"
+
+	"github.com/coldsend/coldsend/internal/manifest"
 )
 
 // TestCommittedFixtures compares every committed scenario with its
@@ -23,5 +25,25 @@ func TestCommittedFixtures(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestGenerationsFixture reads the generations fixture as of each commit
+// it recorded and guards what makes it worth having: some recorded
+// commits still read as recorded, some were overwritten by later ones,
+// and the scan finds more than the superblock's backup roots.
+func TestGenerationsFixture(t *testing.T) {
+	dir := "../../fixtures/images/generations"
+	sc, err := manifest.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, diffs := CheckCommits(dir, sc)
+	t.Log(rep)
+	for _, d := range diffs {
+		t.Error(d)
+	}
+	if rep.Intact == 0 || rep.Broken+rep.Gone == 0 || rep.Scanned == 0 || rep.Scanned == rep.ScannedIntact {
+		t.Errorf("the fixture no longer covers intact, broken and scanned generations: %v", rep)
 	}
 }

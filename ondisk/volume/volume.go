@@ -22,6 +22,19 @@ type Options struct {
 	// Super says which superblock copy to trust on every device; the
 	// zero value is SuperAuto.
 	Super SuperChoice
+	// Generation, when not zero and one of the superblock's backup roots
+	// is of that commit, reads the chunk tree that backup names instead
+	// of the superblock's. When it does not verify, Open warns and reads
+	// the superblock's.
+	Generation uint64
+}
+
+// TreeRoot locates the root block of a tree: its logical address, level
+// and the generation its header must carry.
+type TreeRoot struct {
+	Bytenr     uint64
+	Level      uint8
+	Generation uint64
 }
 
 // SuperChoice selects the superblock copy Open reads on each device.
@@ -58,6 +71,8 @@ type Volume struct {
 	chunks   *ChunkMap
 	stripes  [][]*Device // [chunk][stripe], nil where the device is missing
 	repairs  repairLog
+	// chunkRoot is the chunk tree the chunk map was loaded from.
+	chunkRoot TreeRoot
 }
 
 // givenDevice is a device passed to Open with the identity its
@@ -128,7 +143,7 @@ func Open(devs []*Device, opts Options) (*Volume, error) {
 	if err := v.checkReadable(); err != nil {
 		return nil, err
 	}
-	treeChunks, devItems, err := v.readChunkTree()
+	treeChunks, devItems, err := v.loadChunkTree(opts.Generation)
 	if err != nil {
 		return nil, err
 	}
@@ -347,10 +362,35 @@ func (v *Volume) checkReadable() error {
 		subject, verb, ondisk.BlockGroupTypeName(c.Type), c.Logical, c.ProfileName(), obj, more, obj)
 }
 
-// readChunkTree walks the whole chunk tree and returns its chunks and
-// devices. Child levels must decrease, and a block reached twice is an
-// error, so corrupt pointers cannot make the walk loop.
-func (v *Volume) readChunkTree() ([]Chunk, []ondisk.DevItem, error) {
+// loadChunkTree reads the chunk tree the backup root of commit gen
+// names, or the superblock's when there is none, it is the same, or it
+// does not verify (with a warning: an older commit's chunk tree may have
+// been overwritten since, and the current one still maps every chunk
+// that was not removed).
+func (v *Volume) loadChunkTree(gen uint64) ([]Chunk, []ondisk.DevItem, error) {
+	cur := TreeRoot{Bytenr: v.sb.ChunkRoot, Level: v.sb.ChunkRootLevel, Generation: v.sb.ChunkRootGeneration}
+	for _, b := range v.sb.Backups {
+		want := TreeRoot{Bytenr: b.ChunkRoot, Level: b.ChunkRootLevel, Generation: b.ChunkRootGen}
+		if gen == 0 || b.TreeRootGen != gen || want == cur {
+			continue
+		}
+		chunks, devItems, err := v.readChunkTree(want)
+		if err == nil {
+			v.chunkRoot = want
+			return chunks, devItems, nil
+		}
+		v.warn(ondisk.Warning{Kind: ondisk.WarnGeneration, Logical: want.Bytenr, Tree: ondisk.ChunkTreeObjectID,
+			Msg: fmt.Sprintf("generation %d: its chunk tree at logical %d does not verify (%v); using the current chunk tree, generation %d", gen, want.Bytenr, err, cur.Generation)})
+		break
+	}
+	v.chunkRoot = cur
+	return v.readChunkTree(cur)
+}
+
+// readChunkTree walks the whole chunk tree from root and returns its
+// chunks and devices. Child levels must decrease, and a block reached
+// twice is an error, so corrupt pointers cannot make the walk loop.
+func (v *Volume) readChunkTree(root TreeRoot) ([]Chunk, []ondisk.DevItem, error) {
 	var chunks []Chunk
 	var devItems []ondisk.DevItem
 	seenDev := map[uint64]bool{}
@@ -398,9 +438,12 @@ func (v *Volume) readChunkTree() ([]Chunk, []ondisk.DevItem, error) {
 		}
 		return nil
 	}
-	err := walk(v.sb.ChunkRoot, ondisk.BlockExpect{Level: v.sb.ChunkRootLevel, Generation: v.sb.ChunkRootGeneration, Owner: ondisk.ChunkTreeObjectID})
+	err := walk(root.Bytenr, ondisk.BlockExpect{Level: root.Level, Generation: root.Generation, Owner: ondisk.ChunkTreeObjectID})
 	return chunks, devItems, err
 }
+
+// ChunkRoot is the chunk tree the chunk map was loaded from.
+func (v *Volume) ChunkRoot() TreeRoot { return v.chunkRoot }
 
 // Super returns the superblock the filesystem was opened with (the newest
 // among the devices). It must not be modified.
