@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"archive/tar"
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/coldsend/coldsend/export"
+	"github.com/coldsend/coldsend/fstree"
+	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/item"
+	"github.com/coldsend/coldsend/ondisk/volume"
+)
+
+// TestExportCLI runs coldsend export as a user would: into a directory
+// with --hashes and --bodyfile, as a tar file and to standard output, and
+// the refusals and exit statuses.
+func TestExportCLI(t *testing.T) {
+	img, sc := unpackFixture(t)
+	tmp := t.TempDir()
+	dest, hashes, body := filepath.Join(tmp, "out"), filepath.Join(tmp, "sums"), filepath.Join(tmp, "body")
+	st, out, errOut := runCLI("export", "--one-subvolume", "--hashes", hashes, "--bodyfile", body, img, "vol", dest)
+	if st != 0 || out != "" || !strings.Contains(errOut, "coldsend export: ") {
+		t.Fatalf("export: status %d, stdout %q, stderr %q", st, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dest, export.IncompleteMarker)); err == nil {
+		t.Error("a whole export left its incomplete marker")
+	}
+	msv := sc.Subvolume("vol")
+	var files int
+	for _, e := range msv.Entries {
+		if e.Type == "file" {
+			files++
+		}
+	}
+	sums, _ := os.ReadFile(hashes)
+	if n := strings.Count(string(sums), "\n"); n != files {
+		t.Errorf("--hashes has %d lines for %d regular files' names", n, files)
+	}
+	bf, _ := os.ReadFile(body)
+	for _, l := range strings.Split(strings.TrimSpace(string(bf)), "\n") {
+		if f := strings.Split(l, "|"); len(f) < 11 || !strings.HasPrefix(f[1], "/vol/") && f[1] != "/vol/" {
+			t.Errorf("bodyfile line %q: want 11 fields and names under /vol", l)
+			break
+		}
+	}
+
+	// Refusals: a non-empty directory, both --generation and --root.
+	if st, _, errOut := runCLI("export", img, "vol", dest); st != 1 || !strings.Contains(errOut, "not empty") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("export into a non-empty directory: status %d, stderr %q", st, errOut)
+	}
+	if st, _, _ := runCLI("export", "--generation", "1", "--root", "2", img, "vol", filepath.Join(tmp, "x")); st != 2 {
+		t.Errorf("--generation with --root: status %d, want 2", st)
+	}
+	if st, _, errOut := runCLI("export", img, "vol/no-such", filepath.Join(tmp, "y")); st != 1 || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("export of a missing path: status %d, stderr %q", st, errOut)
+	}
+
+	// Tar to a file and to standard output: the same archive.
+	tarFile := filepath.Join(tmp, "vol.tar")
+	if st, _, errOut := runCLI("export", "-q", "--tar", img, "vol", tarFile); st != 0 || errOut != "" {
+		t.Fatalf("export --tar -q: status %d, stderr %q", st, errOut)
+	}
+	st, stdout, _ := runCLI("export", "-q", "--tar", img, "vol", "-")
+	fromFile, _ := os.ReadFile(tarFile)
+	if st != 0 || len(stdout) == 0 {
+		t.Fatalf("export --tar -: status %d, %d bytes", st, len(stdout))
+	}
+	for name, b := range map[string][]byte{"file": fromFile, "stdout": []byte(stdout)} {
+		r := tar.NewReader(bytes.NewReader(b))
+		n := 0
+		for {
+			_, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			n++
+		}
+		if n < len(msv.Entries)/2 {
+			t.Errorf("%s: %d entries in the archive", name, n)
+		}
+	}
+	if st, _, _ := runCLI("export", "--tar", img, "vol", tarFile); st != 1 {
+		t.Errorf("--tar onto an existing file: status %d, want 1 (it is not overwritten)", st)
+	}
+}
+
+// TestExportKeepGoingCLI: a data sector destroyed on every copy makes
+// export fail (status 1, one line) and export --keep-going finish with
+// status 3, the loss listed on stderr and in the partial marker.
+func TestExportKeepGoingCLI(t *testing.T) {
+	img, sc := unpackFixture(t)
+	fsys, err := fstree.OpenFiles([]string{img}, fstree.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msv := sc.Subvolume("vol")
+	sv, err := fsys.OpenSubvol(msv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at uint64
+	var victim string
+	for _, e := range msv.Entries {
+		if e.Type != "file" || at != 0 {
+			continue
+		}
+		for it, err := range sv.Tree.ObjectItems(e.Ino, ondisk.ExtentDataKey) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			fe, err := item.ParseFileExtent(it.Data)
+			if err == nil && fe.Type == item.FileExtentReg && fe.DiskBytenr != 0 && fe.Compression == item.CompressNone {
+				at, victim = fe.DiskBytenr+fe.Offset, string(e.Path)
+				break
+			}
+		}
+	}
+	vol := fsys.Volume()
+	f, err := os.OpenFile(img, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m := 0; m < vol.NumCopies(volume.Logical(at)); m++ {
+		_, phys, err := vol.MapPhysical(volume.Logical(at), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt(bytes.Repeat([]byte{0x5a}, 4096), int64(phys)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	fsys.Close()
+
+	tmp := t.TempDir()
+	st, _, errOut := runCLI("export", "-q", "--one-subvolume", img, "vol", filepath.Join(tmp, "a"))
+	if st != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "inode") {
+		t.Errorf("export of a damaged subvolume: status %d, stderr %q; want 1 and one line naming the inode", st, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "a", export.IncompleteMarker)); err != nil {
+		t.Errorf("a stopped export has no incomplete marker: %v", err)
+	}
+	st, _, errOut = runCLI("export", "-q", "--one-subvolume", "--keep-going", img, "vol", filepath.Join(tmp, "b"))
+	if st != 3 || !strings.Contains(errOut, "unreadable: \""+victim) || !strings.Contains(errOut, "partial export") {
+		t.Errorf("export --keep-going: status %d, stderr %q; want 3, %q listed and the partial line", st, errOut, victim)
+	}
+	if b, err := os.ReadFile(filepath.Join(tmp, "b", export.PartialMarker)); err != nil || !strings.Contains(string(b), victim) {
+		t.Errorf("partial marker %q, %v: want it to list %q", b, err, victim)
+	}
+}
