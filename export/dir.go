@@ -110,13 +110,13 @@ func (d *dirSink) file(e *entry, c *content) error {
 		// What is not written stays a hole, as on the image.
 		err = f.Truncate(c.size())
 	}
+	if err == nil {
+		err = d.meta(e, f)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err != nil {
-		return err
-	}
-	return d.meta(e)
+	return err
 }
 
 func (d *dirSink) hardLink(e *entry, first string) error {
@@ -132,7 +132,7 @@ func (d *dirSink) symlink(e *entry, target []byte) error {
 	if err != nil {
 		return err
 	}
-	return d.meta(e)
+	return d.meta(e, nil)
 }
 
 func (d *dirSink) special(e *entry) error {
@@ -156,7 +156,7 @@ func (d *dirSink) special(e *entry) error {
 	if err != nil {
 		return err
 	}
-	return d.meta(e)
+	return d.meta(e, nil)
 }
 
 func (d *dirSink) skip(why string) {
@@ -168,8 +168,10 @@ func (d *dirSink) skip(why string) {
 
 // meta gives e's name its owner, xattrs, mode and times, in the order
 // that keeps each: chown clears set-id bits and file capabilities, so it
-// comes first and chmod after the xattrs.
-func (d *dirSink) meta(e *entry) error {
+// comes first and chmod after the xattrs. With f, e's open file or
+// directory, each call goes to the descriptor instead of resolving the
+// name again.
+func (d *dirSink) meta(e *entry, f *os.File) error {
 	p := d.name(e)
 	ii := &e.inode
 	switch {
@@ -178,7 +180,13 @@ func (d *dirSink) meta(e *entry) error {
 			d.skip("owners not set (without --owners, or not running as root)")
 		}
 	default:
-		if err := d.r.Lchown(p, int(ii.UID), int(ii.GID)); err != nil {
+		var err error
+		if f != nil {
+			err = f.Chown(int(ii.UID), int(ii.GID))
+		} else {
+			err = d.r.Lchown(p, int(ii.UID), int(ii.GID))
+		}
+		if err != nil {
 			if !destfs.IsPermission(err) && !destfs.IsUnsupported(err) {
 				return err
 			}
@@ -186,7 +194,13 @@ func (d *dirSink) meta(e *entry) error {
 		}
 	}
 	for _, xa := range e.xattrs {
-		if err := destfs.SetXattr(d.r, p, string(xa.Name), xa.Value); err != nil {
+		var err error
+		if f != nil {
+			err = destfs.FSetXattr(f, string(xa.Name), xa.Value)
+		} else {
+			err = destfs.SetXattr(d.r, p, string(xa.Name), xa.Value)
+		}
+		if err != nil {
 			switch {
 			case destfs.IsPermission(err):
 				d.skip("xattrs not set (trusted.* and security.* need privileges)")
@@ -200,11 +214,24 @@ func (d *dirSink) meta(e *entry) error {
 		}
 	}
 	if e.typ() != item.ModeSymlink {
-		if err := d.r.Chmod(p, fileMode(ii.Mode)); err != nil {
+		var err error
+		if f != nil {
+			err = f.Chmod(fileMode(ii.Mode))
+		} else {
+			err = d.r.Chmod(p, fileMode(ii.Mode))
+		}
+		if err != nil {
 			return err
 		}
 	}
-	if err := destfs.Utimes(d.r, p, timeOf(ii.Atime), timeOf(ii.Mtime)); err != nil {
+	err := destfs.ErrUnsupported
+	if f != nil {
+		err = destfs.Futimens(f, timeOf(ii.Atime), timeOf(ii.Mtime))
+	}
+	if destfs.IsUnsupported(err) {
+		err = destfs.Utimes(d.r, p, timeOf(ii.Atime), timeOf(ii.Mtime))
+	}
+	if err != nil {
 		return err
 	}
 	if ii.Otime.Sec != 0 || ii.Otime.Nsec != 0 {
@@ -235,11 +262,24 @@ func (d *dirSink) finish(err error, partial []*Error) error {
 		return err
 	}
 	for i := len(d.dirs) - 1; i >= 0; i-- {
-		if err := d.meta(d.dirs[i]); err != nil {
+		if err := d.dirMeta(d.dirs[i]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// dirMeta gives a directory its metadata through a descriptor of it.
+func (d *dirSink) dirMeta(e *entry) error {
+	f, err := d.r.Open(d.name(e))
+	if err != nil {
+		return err
+	}
+	err = d.meta(e, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // fileMode turns st_mode's permission and set-id bits into an

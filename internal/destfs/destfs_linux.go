@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -281,4 +282,23 @@ func PunchHole(f *os.File, off, n int64) error {
 		return ErrUnsupported
 	}
 	return err
+}
+
+// FSetXattr sets xattr name of the open file f.
+func FSetXattr(f *os.File, name string, value []byte) error {
+	if err := unix.Fsetxattr(int(f.Fd()), name, value, 0); err != nil {
+		return &os.PathError{Op: "fsetxattr " + name, Path: f.Name(), Err: err}
+	}
+	return nil
+}
+
+// Futimens sets the access and modification times of the open file f
+// with nanoseconds (utimensat on the descriptor itself).
+func Futimens(f *os.File, atime, mtime time.Time) error {
+	ts := [2]unix.Timespec{{Sec: atime.Unix(), Nsec: int64(atime.Nanosecond())}, {Sec: mtime.Unix(), Nsec: int64(mtime.Nanosecond())}}
+	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, f.Fd(), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+	if e != 0 {
+		return &os.PathError{Op: "futimens", Path: f.Name(), Err: e}
+	}
+	return nil
 }

@@ -58,3 +58,10 @@ func OpenNoatime(root *os.Root, p string) (*os.File, error) { return root.OpenFi
 func DataExtent(_ *os.File, pos, end int64) (data, hole int64) { return pos, end }
 
 func PunchHole(*os.File, int64, int64) error { return ErrUnsupported }
+
+// FSetXattr is not offered here.
+func FSetXattr(*os.File, string, []byte) error { return ErrUnsupported }
+
+// Futimens sets f's times by its name; f must have been opened by a path
+// relative to the working directory or absolute, so callers use Utimes.
+func Futimens(*os.File, time.Time, time.Time) error { return ErrUnsupported }
