@@ -6,9 +6,7 @@ import (
 	"io"
 	"os"
 	"path"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/coldsend/coldsend/export"
@@ -83,16 +81,17 @@ and in .coldsend-export-partial, and unreadable bytes are zero-filled.`,
 				closers = append(closers, f.Close)
 				*out.w = f
 			}
-			var bar *progressbar.ProgressBar
+			var bar *progressBar
 			if !*quiet && (*progress || isTerminalWriter(e.stderr)) {
-				bar = exportProgress(e.stderr, loc, opts)
-				opts.Progress = func(n int64) { bar.Add64(n) }
+				sizeOpts := opts
+				bar = startProgress(e.stderr, func() (int64, bool) {
+					n, err := export.Size(loc, sizeOpts)
+					return n, err == nil
+				})
+				opts.Progress = func(n int64) { bar.bar.Add64(n) }
 			}
 			sum, err := runExport(e, loc, dest, *asTar, opts)
-			if bar != nil {
-				bar.Finish()
-				fmt.Fprintln(e.stderr)
-			}
+			bar.finish(err == nil)
 			for _, c := range closers {
 				if cerr := c(); err == nil && cerr != nil {
 					err = cerr
@@ -133,27 +132,6 @@ func runExport(e *env, loc fstree.Location, dest string, asTar bool, opts export
 		}
 	}
 	return sum, err
-}
-
-// exportProgress starts a bar whose total, the content to read, is
-// summed from metadata beside the export.
-func exportProgress(w io.Writer, loc fstree.Location, opts export.Options) *progressbar.ProgressBar {
-	bar := progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowTotalBytes(true),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionSetWidth(20),
-		progressbar.OptionUseIECUnits(true),
-	)
-	go func() {
-		if total, err := export.Size(loc, opts); err == nil {
-			bar.ChangeMax64(total)
-		}
-	}()
-	return bar
 }
 
 // exportReport prints what the export could not read or the destination

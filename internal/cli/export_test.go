@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,6 +48,16 @@ func TestExportCLI(t *testing.T) {
 			t.Errorf("bodyfile line %q: want 11 fields and names under /vol", l)
 			break
 		}
+	}
+
+	if _, err := exec.LookPath("mactime"); err == nil {
+		out, err := exec.Command("mactime", "-b", body, "-z", "UTC", "-d").CombinedOutput()
+		lines := strings.Count(string(out), "\n")
+		if err != nil || lines < strings.Count(string(bf), "\n")/2 {
+			t.Errorf("mactime -b on the bodyfile: %v, %d lines: %.500s", err, lines, out)
+		}
+	} else {
+		t.Log("mactime (sleuthkit) is not installed: the bodyfile is checked by its fields only")
 	}
 
 	// Refusals: a non-empty directory, both --generation and --root.
@@ -154,5 +165,19 @@ func TestExportKeepGoingCLI(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(tmp, "b", export.PartialMarker)); err != nil || !strings.Contains(string(b), victim) {
 		t.Errorf("partial marker %q, %v: want it to list %q", b, err, victim)
+	}
+}
+
+// TestExportProgress: --progress draws a bar that ends at the exact total
+// of file content, and -q silences it with the summary.
+func TestExportProgress(t *testing.T) {
+	img, _ := unpackFixture(t)
+	tmp := t.TempDir()
+	st, _, errOut := runCLI("export", "--progress", "--one-subvolume", img, "vol", filepath.Join(tmp, "a"))
+	if st != 0 || !strings.Contains(errOut, "100%") || !strings.Contains(errOut, "MiB") {
+		t.Errorf("export --progress: status %d, stderr %q; want a bar at 100%%", st, errOut)
+	}
+	if st, _, errOut := runCLI("export", "-q", "--progress", img, "vol", filepath.Join(tmp, "b")); st != 0 || errOut != "" {
+		t.Errorf("export -q --progress: status %d, stderr %q; want nothing", st, errOut)
 	}
 }

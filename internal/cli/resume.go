@@ -117,13 +117,28 @@ type progressBar struct {
 	sized chan struct{} // closed when the total is known (or cannot be)
 }
 
-// newProgressBar starts a bar whose total, the send's exact size (what
+// newProgressBar starts send's bar: its total, the send's exact size (what
 // its Skip leaves out excluded), is computed beside the send on another
-// goroutine: the size pass costs a third of a send's time or more, and
-// should not delay the first byte. Until it is known the bar counts
-// bytes without a total. A failing size pass leaves it so; the send
-// itself meets the same failure and reports it.
+// goroutine, since the size pass costs a third of a send's time or more
+// and should not delay the first byte. A failing size pass leaves the bar
+// without a total; the send itself meets the same failure and reports it.
 func newProgressBar(w io.Writer, subvols []*fstree.Subvol, many sendgen.ManyOptions) *progressBar {
+	return startProgress(w, func() (int64, bool) {
+		stats, err := sendgen.Size(subvols, many)
+		if err != nil {
+			return 0, false
+		}
+		var total int64
+		for _, s := range stats {
+			total += s.Bytes
+		}
+		return max(0, total-many.Skip), true
+	})
+}
+
+// startProgress starts a bar that counts bytes until total, run on
+// another goroutine, says how many to expect.
+func startProgress(w io.Writer, total func() (int64, bool)) *progressBar {
 	bar := progressbar.NewOptions64(-1,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionShowBytes(true),
@@ -138,15 +153,9 @@ func newProgressBar(w io.Writer, subvols []*fstree.Subvol, many sendgen.ManyOpti
 	p := &progressBar{bar: bar, w: w, sized: make(chan struct{})}
 	go func() {
 		defer close(p.sized)
-		stats, err := sendgen.Size(subvols, many)
-		if err != nil {
-			return
+		if n, ok := total(); ok {
+			bar.ChangeMax64(n)
 		}
-		var total int64
-		for _, s := range stats {
-			total += s.Bytes
-		}
-		bar.ChangeMax64(max(0, total-many.Skip))
 	}()
 	return p
 }
