@@ -387,13 +387,14 @@ type Range struct {
 
 // DataRanges iterates, in order and merged where adjacent, the ranges of
 // the file that hold data as lseek's SEEK_DATA and SEEK_HOLE report them
-// on the kernel's mount: regular and inline extents are data; holes
-// (explicit, or gaps between extents) and preallocated extents are not,
-// since the kernel's lseek counts unwritten extents as holes. Ranges stop
-// at i_size. Only extent items are read, not data.
+// on the kernel's mount: regular and inline extents are data, in whole
+// sectors; holes (explicit, or gaps between extents) and preallocated
+// extents are not, since the kernel's lseek counts unwritten extents as
+// holes. Ranges stop at i_size. Only extent items are read, not data.
 func (f *File) DataRanges() iter.Seq2[Range, error] {
 	return func(yield func(Range, error) bool) {
 		size := f.Size()
+		sector := int64(f.s.fs.vol.SectorSize())
 		var cur Range
 		for it, err := range f.s.Tree.ObjectItems(f.Ino, ondisk.ExtentDataKey) {
 			if err != nil {
@@ -410,13 +411,18 @@ func (f *File) DataRanges() iter.Seq2[Range, error] {
 				continue
 			}
 			// size <= MaxFileSize (OpenFile checks it): the sum cannot wrap.
-			start := int64(it.Key.Offset)
+			// The kernel's lseek works in whole sectors: an inline extent
+			// shorter than its sector, followed by a hole, is data up to the
+			// sector's end. (GNU tar also needs every range but the last to
+			// be a whole number of its 512-byte blocks.)
+			start := int64(it.Key.Offset) &^ (sector - 1)
 			end := int64(min(it.Key.Offset+min(fileLen(&fe), item.MaxFileSize), uint64(size)))
+			end = min((end+sector-1)&^(sector-1), size)
 			if start >= end {
 				continue
 			}
-			if cur.Len > 0 && cur.Off+cur.Len == start {
-				cur.Len += end - start
+			if cur.Len > 0 && cur.Off+cur.Len >= start {
+				cur.Len = max(cur.Len, end-cur.Off)
 				continue
 			}
 			if cur.Len > 0 && !yield(cur, nil) {
