@@ -3,12 +3,17 @@ package oracle
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/coldsend/coldsend/fstree"
+	"github.com/coldsend/coldsend/internal/exportcheck"
 	"github.com/coldsend/coldsend/internal/fixturecheck"
+	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/internal/manifest"
 	"github.com/coldsend/coldsend/internal/scenario"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // ciGenerationSeeds are the generations scenarios of COLDSEND_ORACLE=ci:
@@ -44,7 +49,11 @@ func generationsCase(seeds []uint64) oracleCase {
 			if len(diffs) > 0 {
 				return fmt.Errorf("seed %d: %v", seed, diffs)
 			}
-			t.Logf("seed %d (mkfs %v; %s): %v", seed, spec.MkfsArgs, spec.Description, rep)
+			exported, err := exportCommits(out, sc)
+			if err != nil {
+				return fmt.Errorf("seed %d: %w", seed, err)
+			}
+			t.Logf("seed %d (mkfs %v; %s): %v; %d intact commits exported equal to their records", seed, spec.MkfsArgs, spec.Description, rep, exported)
 			total.Recorded += rep.Recorded
 			total.Intact += rep.Intact
 			total.Broken += rep.Broken
@@ -56,4 +65,59 @@ func generationsCase(seeds []uint64) oracleCase {
 		t.Logf("generations, %d scenarios: %v", len(seeds), total)
 		return nil
 	}}
+}
+
+// exportCommits exports, with export --generation's library calls, every
+// subvolume of every recorded commit whose blocks all verify, and
+// compares each with the commit's record of the kernel's mount.
+func exportCommits(dir string, sc *manifest.Scenario) (int, error) {
+	var devs []*volume.Device
+	for _, d := range sc.Devices {
+		dev, err := imagefile.Load(filepath.Join(dir, d.File))
+		if err != nil {
+			return 0, err
+		}
+		devs = append(devs, dev)
+	}
+	gens, err := fstree.Generations(devs, fstree.Options{}, true)
+	if err != nil {
+		return 0, err
+	}
+	intact := map[uint64]bool{}
+	for _, g := range gens {
+		intact[g.Generation] = intact[g.Generation] || g.Intact()
+	}
+	tmp, err := os.MkdirTemp("", "coldsend-generations-export-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
+	extractors := exportcheck.Extractors()
+	var n int
+	for i := range sc.Commits {
+		rc := &sc.Commits[i]
+		if !intact[rc.Generation] {
+			continue
+		}
+		fsys, err := fstree.New(devs, fstree.Options{Generation: rc.Generation})
+		if err != nil {
+			return n, err
+		}
+		for j := range rc.Subvolumes {
+			msv := &rc.Subvolumes[j]
+			sv, err := fsys.OpenSubvol(msv.ID)
+			if err != nil {
+				return n, err
+			}
+			d := filepath.Join(tmp, fmt.Sprintf("%d-%d", rc.Generation, msv.ID))
+			if err := os.Mkdir(d, 0o755); err != nil {
+				return n, err
+			}
+			if _, err := exportcheck.Subvolume(sv, msv, d, extractors); err != nil {
+				return n, fmt.Errorf("generation %d, subvolume %q: %w", rc.Generation, msv.Path, err)
+			}
+		}
+		n++
+	}
+	return n, nil
 }

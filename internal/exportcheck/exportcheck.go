@@ -89,6 +89,17 @@ func Subvolume(sv *fstree.Subvol, msv *manifest.Subvolume, tmp string, extractor
 	}
 	fail("directory", treecmp.Diff(w, got, compareOpts(), maxDiffs))
 	fail("hashes", checkHashes(hashes.String(), w))
+	if _, err := exec.LookPath("sha256sum"); err == nil && hashes.Len() > 0 {
+		list := filepath.Join(tmp, "sha256sums")
+		if err := os.WriteFile(list, hashes.Bytes(), 0o644); err != nil {
+			return res, err
+		}
+		cmd := exec.Command("sha256sum", "-c", "--quiet", "--strict", list)
+		cmd.Dir = dest
+		if out, err := cmd.CombinedOutput(); err != nil {
+			diffs = append(diffs, fmt.Sprintf("sha256sum -c: %v: %.2000s", err, out))
+		}
+	}
 	holes, err := checkHoles(dest, sv, msv)
 	if err != nil {
 		return res, err
