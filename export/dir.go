@@ -216,9 +216,9 @@ func (d *dirSink) meta(e *entry, f *os.File) error {
 	if e.typ() != item.ModeSymlink {
 		var err error
 		if f != nil {
-			err = f.Chmod(fileMode(ii.Mode))
+			err = f.Chmod(destfs.FileMode(ii.Mode))
 		} else {
-			err = d.r.Chmod(p, fileMode(ii.Mode))
+			err = d.r.Chmod(p, destfs.FileMode(ii.Mode))
 		}
 		if err != nil {
 			return err
@@ -280,20 +280,4 @@ func (d *dirSink) dirMeta(e *entry) error {
 		err = cerr
 	}
 	return err
-}
-
-// fileMode turns st_mode's permission and set-id bits into an
-// os.FileMode for chmod.
-func fileMode(mode uint32) os.FileMode {
-	m := os.FileMode(mode & 0o777)
-	if mode&0o4000 != 0 {
-		m |= os.ModeSetuid
-	}
-	if mode&0o2000 != 0 {
-		m |= os.ModeSetgid
-	}
-	if mode&0o1000 != 0 {
-		m |= os.ModeSticky
-	}
-	return m
 }

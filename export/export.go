@@ -472,44 +472,18 @@ func bodyLine(prefix string, e *entry, target []byte) string {
 }
 
 // modeString is the Sleuth Kit's mode string, e.g. "r/rrw-r--r--": the
-// name's type, then the inode's type and permissions as ls shows them.
+// name's type, then the inode's type and permissions as ls shows them,
+// with "r" for a regular file.
 func modeString(mode uint32) string {
-	t := "-"
-	switch mode & item.ModeTypeMask {
-	case item.ModeRegular:
+	ls := item.ModeString(mode)
+	t := ls[:1]
+	switch t {
+	case "-":
 		t = "r"
-	case item.ModeDir:
-		t = "d"
-	case item.ModeSymlink:
-		t = "l"
-	case item.ModeChar:
-		t = "c"
-	case item.ModeBlock:
-		t = "b"
-	case item.ModeFIFO:
-		t = "p"
-	case item.ModeSocket:
-		t = "s"
+	case "?":
+		t = "-"
 	}
-	perm := []byte("rwxrwxrwx")
-	for i := range perm {
-		if mode&(1<<(8-i)) == 0 {
-			perm[i] = '-'
-		}
-	}
-	special := func(bit uint32, at int, set, unset byte) {
-		if mode&bit != 0 {
-			if perm[at] == '-' {
-				perm[at] = unset
-			} else {
-				perm[at] = set
-			}
-		}
-	}
-	special(0o4000, 2, 's', 'S')
-	special(0o2000, 5, 's', 'S')
-	special(0o1000, 8, 't', 'T')
-	return t + "/" + t + string(perm)
+	return t + "/" + t + ls[1:]
 }
 
 // timeOf converts a btrfs timestamp.

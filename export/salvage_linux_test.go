@@ -70,23 +70,7 @@ func dataExtents(t *testing.T, sv *fstree.Subvol, msv *manifest.Subvolume) map[u
 // with exactly the sector's bytes of each zero-filled, and that
 // everything else equals the kernel's manifest.
 func TestSalvageData(t *testing.T) {
-	sc, err := manifest.Load(dataFixture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := imagefile.Load(filepath.Join(dataFixture, sc.Devices[0].File))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clean, err := fstree.New([]*volume.Device{dev}, fstree.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msv := sc.Subvolume("vol")
-	sv, err := clean.OpenSubvol(msv.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev, clean, msv, sv := openVol(t, dataFixture)
 	// The shared extent with the most users: the damage must reach them all.
 	var target uint64
 	uses := dataExtents(t, sv, msv)
@@ -220,23 +204,7 @@ func TestSalvageData(t *testing.T) {
 // items lie in the leaf (their inode's, or their directory's entries),
 // and export every other name as the kernel showed it.
 func TestSalvageMetadata(t *testing.T) {
-	sc, err := manifest.Load(metaFixture)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := imagefile.Load(filepath.Join(metaFixture, sc.Devices[0].File))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clean, err := fstree.New([]*volume.Device{dev}, fstree.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	msv := sc.Subvolume("vol")
-	sv, err := clean.OpenSubvol(msv.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev, _, msv, sv := openVol(t, metaFixture)
 	leaves := leavesOf(t, sv.Tree)
 	if len(leaves) < 3 {
 		t.Fatalf("the subvolume tree has %d leaves, want 3 or more", len(leaves))
@@ -335,6 +303,30 @@ func TestSalvageMetadata(t *testing.T) {
 		}
 	}
 	t.Logf("leaf %d (objects %d-%d) destroyed: %d errors, %d untouched entries exported intact", leaf.Bytenr, first.ObjectID, last.ObjectID, len(sum.Errors), len(w))
+}
+
+// openVol opens the single-device fixture in dir, its subvolume "vol"
+// and that subvolume's manifest.
+func openVol(t *testing.T, dir string) (*volume.Device, *fstree.FS, *manifest.Subvolume, *fstree.Subvol) {
+	t.Helper()
+	sc, err := manifest.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := imagefile.Load(filepath.Join(dir, sc.Devices[0].File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := fstree.New([]*volume.Device{dev}, fstree.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msv := sc.Subvolume("vol")
+	sv, err := fsys.OpenSubvol(msv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dev, fsys, msv, sv
 }
 
 // leavesOf lists a tree's leaves in key order.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"strings"
@@ -339,7 +338,7 @@ func (r *receiver) apply(c *stream.Command) error {
 		}
 		return f.Truncate(int64(c.U64(stream.AttrSize)))
 	case stream.CmdChmod:
-		return sv.Chmod(p, unixMode(uint32(c.U64(stream.AttrMode))))
+		return sv.Chmod(p, destfs.FileMode(uint32(c.U64(stream.AttrMode))))
 	case stream.CmdChown:
 		err := sv.Lchown(p, int(c.U64(stream.AttrUID)), int(c.U64(stream.AttrGID)))
 		if destfs.IsPermission(err) || destfs.IsUnsupported(err) {
@@ -448,21 +447,6 @@ func isDeviceMode(m uint32) bool {
 }
 
 func toTime(t stream.Timespec) time.Time { return time.Unix(t.Sec, int64(t.Nsec)) }
-
-// unixMode turns st_mode permission bits into an fs.FileMode for chmod.
-func unixMode(m uint32) fs.FileMode {
-	mode := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		mode |= fs.ModeSticky
-	}
-	return mode
-}
 
 // skip counts one thing not applied; with Strict, a loss is an error.
 func (r *receiver) skip(k Skip, err error) error {

@@ -32,7 +32,7 @@ func catCommand(e *env) *cobra.Command {
 				}
 				return fmt.Errorf("%s is a symbolic link to %s", args[1], escapeName(t))
 			default:
-				return fmt.Errorf("%s is not a regular file (%s)", args[1], modeString(f.Inode.Mode))
+				return fmt.Errorf("%s is not a regular file (%s)", args[1], item.ModeString(f.Inode.Mode))
 			}
 			// The file streams through in buffers of at most 1 MiB.
 			if _, err := f.WriteTo(e.stdout); err != nil {

@@ -175,48 +175,8 @@ func (l *lister) entry(s *fstree.Subvol, ino uint64, ii *item.Inode, name []byte
 		}
 		target = " -> " + escapeName(t)
 	}
-	l.w.printf("%s %3d %5d %5d %9s %s %s%s\n", modeString(ii.Mode), ii.Nlink, ii.UID, ii.GID, size, mtime, escapeName(name), target)
+	l.w.printf("%s %3d %5d %5d %9s %s %s%s\n", item.ModeString(ii.Mode), ii.Nlink, ii.UID, ii.GID, size, mtime, escapeName(name), target)
 	return nil
-}
-
-// modeString renders st_mode like ls -l.
-func modeString(mode uint32) string {
-	b := []byte("?---------")
-	switch mode & item.ModeTypeMask {
-	case item.ModeRegular:
-		b[0] = '-'
-	case item.ModeDir:
-		b[0] = 'd'
-	case item.ModeSymlink:
-		b[0] = 'l'
-	case item.ModeChar:
-		b[0] = 'c'
-	case item.ModeBlock:
-		b[0] = 'b'
-	case item.ModeFIFO:
-		b[0] = 'p'
-	case item.ModeSocket:
-		b[0] = 's'
-	}
-	const rwx = "rwxrwxrwx"
-	for i := 0; i < 9; i++ {
-		if mode&(1<<(8-i)) != 0 {
-			b[1+i] = rwx[i]
-		}
-	}
-	special := func(bit uint32, pos int, set, setNoExec byte) {
-		if mode&bit != 0 {
-			if b[pos] == 'x' {
-				b[pos] = set
-			} else {
-				b[pos] = setNoExec
-			}
-		}
-	}
-	special(0o4000, 3, 's', 'S')
-	special(0o2000, 6, 's', 'S')
-	special(0o1000, 9, 't', 'T')
-	return string(b)
 }
 
 // btrfs stores the kernel's internal dev_t: major<<20 | minor.

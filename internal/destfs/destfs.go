@@ -125,3 +125,19 @@ func ZeroRange(f *os.File, at, n int64) error {
 	}
 	return nil
 }
+
+// FileMode turns st_mode's permission, set-id and sticky bits into an
+// fs.FileMode for chmod.
+func FileMode(mode uint32) fs.FileMode {
+	m := fs.FileMode(mode & 0o777)
+	if mode&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if mode&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if mode&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}

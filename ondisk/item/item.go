@@ -205,6 +205,47 @@ const (
 	ModeFIFO     = 0o010000
 )
 
+// ModeString renders st_mode as ls -l does, e.g. "drwxr-xr-x" ("?" for
+// an unknown file type).
+func ModeString(mode uint32) string {
+	b := []byte("?---------")
+	switch mode & ModeTypeMask {
+	case ModeRegular:
+		b[0] = '-'
+	case ModeDir:
+		b[0] = 'd'
+	case ModeSymlink:
+		b[0] = 'l'
+	case ModeChar:
+		b[0] = 'c'
+	case ModeBlock:
+		b[0] = 'b'
+	case ModeFIFO:
+		b[0] = 'p'
+	case ModeSocket:
+		b[0] = 's'
+	}
+	const rwx = "rwxrwxrwx"
+	for i := 0; i < 9; i++ {
+		if mode&(1<<(8-i)) != 0 {
+			b[1+i] = rwx[i]
+		}
+	}
+	special := func(bit uint32, pos int, set, setNoExec byte) {
+		if mode&bit != 0 {
+			if b[pos] == 'x' {
+				b[pos] = set
+			} else {
+				b[pos] = setNoExec
+			}
+		}
+	}
+	special(0o4000, 3, 's', 'S')
+	special(0o2000, 6, 's', 'S')
+	special(0o1000, 9, 't', 'T')
+	return string(b)
+}
+
 // FileType is a directory entry's type (BTRFS_FT_*), Dir.Type.
 type FileType uint8
 
