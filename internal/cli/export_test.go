@@ -3,12 +3,15 @@ package cli
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coldsend/coldsend/export"
 	"github.com/coldsend/coldsend/fstree"
@@ -179,5 +182,46 @@ func TestExportProgress(t *testing.T) {
 	}
 	if st, _, errOut := runCLI("export", "-q", "--progress", img, "vol", filepath.Join(tmp, "b")); st != 0 || errOut != "" {
 		t.Errorf("export -q --progress: status %d, stderr %q; want nothing", st, errOut)
+	}
+}
+
+// TestReadingLeavesImageUnchanged runs every command that reads an image
+// on a fixture and checks that the image file's bytes and times are as
+// before: coldsend opens images read-only and never writes to them.
+func TestReadingLeavesImageUnchanged(t *testing.T) {
+	img, _ := unpackFixture(t)
+	sum := func() (string, time.Time) {
+		b, err := os.ReadFile(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := sha256.Sum256(b)
+		return hex.EncodeToString(s[:]), fi.ModTime()
+	}
+	before, mtime := sum()
+	tmp := t.TempDir()
+	for i, args := range [][]string{
+		{"show", img},
+		{"subvolume", "list", img},
+		{"subvolume", "show", img, "vol"},
+		{"ls", "-l", "-R", img, "vol"},
+		{"cat", img, "vol/inline-2000"},
+		{"send", "-q", "-f", filepath.Join(tmp, "s"), img, "vol.1"},
+		{"send", "--size", img, "vol.1"},
+		{"export", "-q", img, "vol", filepath.Join(tmp, "dir")},
+		{"export", "-q", "--tar", img, "vol", filepath.Join(tmp, "tar")},
+		{"generations", "--scan", img},
+		{"ls", "--generation", "0", img, "vol"},
+	} {
+		if st, _, errOut := runCLI(args...); st != 0 {
+			t.Errorf("%d %v: status %d: %s", i, args, st, errOut)
+		}
+		if after, m := sum(); after != before || !m.Equal(mtime) {
+			t.Fatalf("%v changed the image (sha256 %s -> %s, mtime %v -> %v)", args, before, after, mtime, m)
+		}
 	}
 }
