@@ -6,7 +6,8 @@
 // The tests only run when COLDSEND_ORACLE is set, because they need root,
 // loop devices and btrfs:
 //
-//	COLDSEND_ORACLE=fresh   random scenarios from fresh seeds (make oracle);
+//	COLDSEND_ORACLE=fresh   random scenarios from fresh seeds (make oracle),
+//	                        each seed also as a random crash scenario;
 //	                        COLDSEND_ORACLE_SEEDS sets how many (default 5)
 //	COLDSEND_ORACLE=ci      a fixed list of seeds plus every named scenario
 //	                        (make oracle-ci)
@@ -16,6 +17,9 @@
 //	                        case under D for inspection
 //	COLDSEND_REQUIRE_ORACLE=1  fail instead of skipping when the machine
 //	                        cannot run the oracle
+//	COLDSEND_LOGREPLAY=1    crash scenarios fail where coldsend differs from
+//	                        the kernel after log replay (off until coldsend
+//	                        replays the log; the differences are logged)
 //
 // Both modes also build scenarios that commit many times and read them as
 // of every recorded commit (the generations case, docs/GENERATIONS.md),

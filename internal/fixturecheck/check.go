@@ -59,6 +59,9 @@ func CheckScenario(dir string) error {
 	}
 	diffs := Compare(fs, sc)
 	diffs = append(diffs, expectedWarnings(sc, warnings)...)
+	if sc.Crash != nil {
+		diffs = append(diffs, crashLog(fs, sc, warnings)...)
+	}
 	if len(sc.Commits) > 0 {
 		_, cdiffs := CheckCommits(dir, sc)
 		diffs = append(diffs, cdiffs...)
@@ -87,28 +90,57 @@ func expectedWarnings(sc *manifest.Scenario, warnings []string) []string {
 	return diffs
 }
 
+// crashLog checks that coldsend found the crash image's log tree, for
+// the subvolumes the kernel's log root tree names, and said so.
+func crashLog(fs *fstree.FS, sc *manifest.Scenario, warnings []string) []string {
+	var diffs []string
+	if got, want := fmt.Sprint(fs.LogTreeOf), fmt.Sprint(sc.Crash.LogSubvolumes); got != want {
+		diffs = append(diffs, fmt.Sprintf("log trees: coldsend found them for subvolumes %s, the log root tree names %s", got, want))
+	}
+	if !slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, "not cleanly unmounted") }) {
+		diffs = append(diffs, fmt.Sprintf("the log tree was not reported; warnings: %q", warnings))
+	}
+	return diffs
+}
+
 // Compare returns every difference between fs and the manifest: the
 // superblock facts, the subvolume list and every entry of every subvolume.
 func Compare(fs *fstree.FS, sc *manifest.Scenario) []string {
-	c := &comparer{fs: fs}
+	c := &comparer{fs: fs, limit: maxReported}
 	c.super(sc)
-	c.subvolumes(sc)
+	c.subvolumes(sc.Subvolumes)
+	return c.diffs
+}
+
+// CompareReplayed returns every difference, none left out, between fs
+// and what the kernel showed of a crash scenario after replaying its log
+// (the manifest's Crash.Replayed): the subvolume list and every entry.
+// The root items' fields are not compared, the replay's commit changed
+// them. Without replay in coldsend this lists what only the log holds.
+func CompareReplayed(fs *fstree.FS, sc *manifest.Scenario) []string {
+	if sc.Crash == nil {
+		return []string{fmt.Sprintf("%s is no crash scenario", sc.Name)}
+	}
+	c := &comparer{fs: fs, mounted: true}
+	c.subvolumes(sc.Crash.Replayed)
 	return c.diffs
 }
 
 type comparer struct {
 	fs    *fstree.FS
 	diffs []string
+	// limit bounds the differences listed (0: no bound).
+	limit int
 	// mounted: the subvolumes were recorded while mounted, without the
 	// fields read from root items after unmounting.
 	mounted bool
 }
 
 func (c *comparer) addf(format string, args ...any) {
-	if len(c.diffs) == maxReported {
+	if c.limit > 0 && len(c.diffs) == c.limit {
 		c.diffs = append(c.diffs, "... (more differences not listed)")
 	}
-	if len(c.diffs) < maxReported {
+	if c.limit == 0 || len(c.diffs) < c.limit {
 		c.diffs = append(c.diffs, fmt.Sprintf(format, args...))
 	}
 }
@@ -129,7 +161,7 @@ func (c *comparer) super(sc *manifest.Scenario) {
 	check("compat_ro flags", sb.CompatROFlags, sc.CompatROFlags)
 }
 
-func (c *comparer) subvolumes(sc *manifest.Scenario) {
+func (c *comparer) subvolumes(want []manifest.Subvolume) {
 	list, err := seq.Collect(c.fs.Subvolumes())
 	if err != nil {
 		c.addf("listing subvolumes: %v", err)
@@ -139,8 +171,8 @@ func (c *comparer) subvolumes(sc *manifest.Scenario) {
 	for _, sv := range list {
 		byID[sv.ID] = sv
 	}
-	for i := range sc.Subvolumes {
-		want := &sc.Subvolumes[i]
+	for i := range want {
+		want := &want[i]
 		got := byID[want.ID]
 		if got == nil {
 			c.addf("subvolume %d (%s): not listed by coldsend", want.ID, want.Path)

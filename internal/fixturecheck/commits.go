@@ -50,7 +50,7 @@ func CheckCommits(dir string, sc *manifest.Scenario) (CommitReport, []string) {
 	if err != nil {
 		return rep, []string{fmt.Sprintf("listing generations: %v", err)}
 	}
-	c := &comparer{mounted: true}
+	c := &comparer{mounted: true, limit: maxReported}
 	byGen := map[uint64]*fstree.Generation{}
 	for i := range gens {
 		g := &gens[i]
@@ -93,7 +93,7 @@ func CheckCommits(dir string, sc *manifest.Scenario) (CommitReport, []string) {
 				c.addf("generation %d: opened generation %d", rc.Generation, fs.Generation())
 			}
 			c.fs = fs
-			c.subvolumes(&manifest.Scenario{Subvolumes: rc.Subvolumes})
+			c.subvolumes(rc.Subvolumes)
 			if len(c.diffs) == before {
 				rep.Intact++
 			} else {

@@ -63,26 +63,41 @@ func Orphans(dir string) (checked int, err error) {
 		if err := sendgen.Send(&got, sv, opts); err != nil {
 			return checked, fmt.Errorf("%s: coldsend send: %w", o.stream, err)
 		}
-		g, err := afterFirstCommand(got.Bytes())
+		d, err := DiffAfterFirstCommand(got.Bytes(), want)
 		if err != nil {
-			return checked, fmt.Errorf("%s: coldsend: %w", o.stream, err)
+			return checked, fmt.Errorf("%s: %w", o.stream, err)
 		}
-		w, err := afterFirstCommand(want)
-		if err != nil {
-			return checked, fmt.Errorf("%s: kernel: %w", o.stream, err)
-		}
-		if !bytes.Equal(g, w) {
-			// Both without their first command, for the diff.
-			hdr := want[:17]
-			return checked, fmt.Errorf("%s: coldsend's send of %s differs from the kernel's after orphan cleanup: %s", o.stream, o.subvol,
-				streamdiff.First(append(bytes.Clone(hdr), g...), append(bytes.Clone(hdr), w...)))
+		if d != "" {
+			return checked, fmt.Errorf("%s: coldsend's send of %s differs from the kernel's after orphan cleanup: %s", o.stream, o.subvol, d)
 		}
 		checked++
 	}
 	return checked, nil
 }
 
-// afterFirstCommand cuts a v1 stream's header and first command.
+// DiffAfterFirstCommand compares coldsend's stream got with the kernel's
+// want apart from their first command, the SUBVOL or SNAPSHOT command,
+// which names what was sent (the kernel had to send a snapshot where
+// coldsend sends the subvolume itself): "" when the rest is identical,
+// otherwise the first differing command.
+func DiffAfterFirstCommand(got, want []byte) (string, error) {
+	g, err := afterFirstCommand(got)
+	if err != nil {
+		return "", fmt.Errorf("coldsend: %w", err)
+	}
+	w, err := afterFirstCommand(want)
+	if err != nil {
+		return "", fmt.Errorf("kernel: %w", err)
+	}
+	if bytes.Equal(g, w) {
+		return "", nil
+	}
+	// Both without their first command, behind the kernel's header.
+	hdr := want[:17]
+	return streamdiff.First(append(bytes.Clone(hdr), g...), append(bytes.Clone(hdr), w...)), nil
+}
+
+// afterFirstCommand cuts a stream's header and first command.
 func afterFirstCommand(b []byte) ([]byte, error) {
 	const header, cmdHeader = 17, 10
 	if len(b) < header+cmdHeader {
