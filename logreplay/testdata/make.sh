@@ -10,6 +10,8 @@
 #   NAME.img.zst   the crash image (zstd)
 #   NAME.view      the kernel's view of the top-level subvolume after its
 #                  replay
+#   NAME.kernel.img.zst  that copy after the kernel's replay and unmount,
+#                  for an item by item comparison of the trees
 #   versions.txt   kernel and btrfs-progs
 #
 # A case whose copy has no log (something committed the filesystem, a
@@ -65,6 +67,7 @@ run() {
 	"$work/fsview" "$r" >"$out/$name.view"
 	umount "$r"
 	zstd -q -19 -f "$work/$name.crash.img" -o "$out/$name.img.zst"
+	zstd -q -19 -f "$work/$name.kernel.img" -o "$out/$name.kernel.img.zst"
 	echo "$name: $(wc -l <"$out/$name.view") names" >&2
 }
 
