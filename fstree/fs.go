@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/coldsend/coldsend/btree"
+	"github.com/coldsend/coldsend/logreplay"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/ondisk/volume"
@@ -37,6 +39,12 @@ type Options struct {
 	// them; the block must verify and belong to the root tree. With
 	// Generation also set, the block must be of that generation.
 	RootBytenr uint64
+	// NoLogReplay reads the last commit of a filesystem that was not
+	// cleanly unmounted, leaving out what its log tree holds (what the
+	// kernel's mount shows with rescue=nologreplay). By default the log
+	// is replayed in memory, as the kernel's mount replays it. An older
+	// generation never has its log replayed.
+	NoLogReplay bool
 }
 
 // FS is an opened filesystem: the volume, a block cache and the root tree.
@@ -48,6 +56,11 @@ type FS struct {
 	root    *btree.Tree
 	opts    Options
 	closers []io.Closer // the files OpenFiles opened
+
+	// blocks is what every tree is read through: the cache, or after a
+	// log replay the replayed blocks over it.
+	blocks   btree.Reader
+	replayed map[uint64]btree.Root // trees the log replay changed, by ID
 
 	csumTree  *btree.Tree // nil when the filesystem has none
 	LogTreeOf []uint64    // subvolumes with uncommitted log trees
@@ -102,16 +115,35 @@ func New(devs []*volume.Device, opts Options) (*FS, error) {
 	if _, err := fs.root.RootNode(); err != nil {
 		return nil, fmt.Errorf("reading the root tree: %w", err)
 	}
+	fs.blocks = fs.cache
+	// The log tree belongs to the superblock's commit.
+	if sb.LogRoot != 0 && fs.gen == sb.Generation {
+		if opts.NoLogReplay {
+			fs.checkLogTree()
+		} else if err := fs.replayLog(); err != nil {
+			return nil, err
+		}
+	}
 	if r, _, err := fs.TreeRoot(ondisk.CsumTreeObjectID); err == nil {
-		fs.csumTree = btree.New(fs.cache, r)
+		fs.csumTree = btree.New(fs.blocks, r)
 	} else if !errors.Is(err, btree.ErrNotFound) {
 		return nil, err
 	}
-	// The log tree belongs to the superblock's commit.
-	if sb.LogRoot != 0 && fs.gen == sb.Generation {
-		fs.checkLogTree()
-	}
 	return fs, nil
+}
+
+// replayLog replays the log tree in memory, as the kernel's mount does,
+// and reads every tree through the result from then on.
+func (fs *FS) replayLog() error {
+	sb := fs.vol.Super()
+	res, err := logreplay.Replay(logreplay.Input{Reader: fs.cache, RootTree: fs.root, Super: sb})
+	if err != nil {
+		return fmt.Errorf("replaying the log tree at logical %d (the filesystem was not cleanly unmounted): %w; --no-log-replay reads the last commit, generation %d", sb.LogRoot, err, sb.Generation)
+	}
+	fs.blocks, fs.replayed, fs.LogTreeOf = res.Mem, res.Roots, res.Subvolumes
+	fs.opts.Warn(ondisk.Warning{Kind: ondisk.WarnLogTree, Logical: sb.LogRoot, Tree: ondisk.TreeLogObjectID,
+		Msg: fmt.Sprintf("the filesystem was not cleanly unmounted: its log tree was replayed in memory for %s, as the kernel's mount would (nothing is written; --no-log-replay reads the last commit, generation %d)", subvolList(slices.Sorted(slices.Values(res.Subvolumes))), sb.Generation)})
+	return nil
 }
 
 // Generation is the commit being read: the superblock's, or the older
@@ -172,6 +204,10 @@ func (fs *FS) Volume() *volume.Volume { return fs.vol }
 // Cache returns the tree-block cache shared by every tree of fs.
 func (fs *FS) Cache() *btree.Cache { return fs.cache }
 
+// Blocks returns the reader every tree of fs reads through: the cache, or
+// after a log replay the replayed blocks over it.
+func (fs *FS) Blocks() btree.Reader { return fs.blocks }
+
 // RootTree returns the tree of tree roots.
 func (fs *FS) RootTree() *btree.Tree { return fs.root }
 
@@ -191,6 +227,9 @@ func (fs *FS) TreeRoot(id uint64) (btree.Root, *item.Root, error) {
 		leaf, _ := c.Leaf()
 		return btree.Root{}, nil, &ondisk.BlockError{Logical: leaf.Bytenr, Tree: ondisk.RootTreeObjectID, Key: &k, Err: err}
 	}
+	if r, ok := fs.replayed[id]; ok {
+		return r, &ri, nil
+	}
 	return btree.Root{ID: id, Bytenr: ri.Bytenr, Level: ri.Level, Generation: ri.Generation}, &ri, nil
 }
 
@@ -204,7 +243,7 @@ func (fs *FS) Tree(id uint64) (*btree.Tree, error) {
 		}
 		return nil, err
 	}
-	return btree.New(fs.cache, r), nil
+	return btree.New(fs.blocks, r), nil
 }
 
 // corruptf reports an inconsistency between items that only corruption

@@ -30,7 +30,8 @@ func loadFuzzImage() error {
 			return
 		}
 		fuzzImage.dev = dev
-		fs, err := New([]*volume.Device{dev}, Options{})
+		// The blocks to damage are the image's, not the replayed log's.
+		fs, err := New([]*volume.Device{dev}, Options{NoLogReplay: true})
 		if err != nil {
 			fuzzImage.err = err
 			return

@@ -189,7 +189,7 @@ func (fs *FS) OpenSubvol(id uint64) (*Subvol, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Subvol{fs: fs, ID: id, Item: *ri, Tree: btree.New(fs.cache, r)}, nil
+	return &Subvol{fs: fs, ID: id, Item: *ri, Tree: btree.New(fs.blocks, r)}, nil
 }
 
 // FS returns the filesystem s belongs to.

@@ -379,7 +379,7 @@ func (w *backrefWalk) findLeaves() (leaves []leafRefs, stop bool, err error) {
 		}
 		elems := ref.elems
 		if len(elems) == 0 && ref.level == 0 {
-			leaf, err := w.s.fs.Cache().ReadTreeBlock(volume.Logical(ref.parent), ondisk.BlockExpect{Level: 0})
+			leaf, err := w.s.fs.Blocks().ReadTreeBlock(volume.Logical(ref.parent), ondisk.BlockExpect{Level: 0})
 			if err != nil {
 				return nil, false, fmt.Errorf("leaf %d referring to extent %d: %w", ref.parent, w.bytenr, err)
 			}
@@ -603,7 +603,7 @@ func (w *backrefWalk) treeBlockParents(bytenr uint64, queue, roots *ulist) error
 	// add_missing_keys: the block's first key is what each tree is
 	// searched for.
 	if len(missingKeys) > 0 {
-		blk, err := w.s.fs.Cache().ReadTreeBlock(volume.Logical(bytenr), ondisk.BlockExpect{Level: uint8(level)})
+		blk, err := w.s.fs.Blocks().ReadTreeBlock(volume.Logical(bytenr), ondisk.BlockExpect{Level: uint8(level)})
 		if err != nil {
 			return fmt.Errorf("tree block %d: %w", bytenr, err)
 		}
@@ -687,7 +687,7 @@ func (d *dataState) tree(id uint64) (*btree.Tree, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := btree.New(d.s.fs.Cache(), r)
+	t := btree.New(d.s.fs.Blocks(), r)
 	d.trees[id] = t
 	return t, nil
 }

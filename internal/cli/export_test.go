@@ -15,6 +15,7 @@ import (
 
 	"github.com/coldsend/coldsend/export"
 	"github.com/coldsend/coldsend/fstree"
+	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/ondisk/item"
 	"github.com/coldsend/coldsend/ondisk/volume"
@@ -223,5 +224,32 @@ func TestReadingLeavesImageUnchanged(t *testing.T) {
 		if after, m := sum(); after != before || !m.Equal(mtime) {
 			t.Fatalf("%v changed the image (sha256 %s -> %s, mtime %v -> %v)", args, before, after, mtime, m)
 		}
+	}
+}
+
+// TestLogReplayFlag reads a kernel-made crash image: by default its log
+// is replayed (the notice says so, and the listing shows what only the
+// log holds); with --no-log-replay the last commit is read. Neither
+// writes to the image.
+func TestLogReplayFlag(t *testing.T) {
+	paths, err := imagefile.Unpack("../../fixtures/images/crash-files", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := paths[0]
+	before, _ := os.ReadFile(img)
+	st, replayed, errOut := runCLI("ls", "-R", img, "/")
+	if st != 0 || !strings.Contains(errOut, "log tree was replayed in memory") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("ls of a crash image: status %d, stderr %q; want one notice of the replay", st, errOut)
+	}
+	st, committed, errOut := runCLI("ls", "-R", "--no-log-replay", img, "/")
+	if st != 0 || !strings.Contains(errOut, "without them") {
+		t.Fatalf("ls --no-log-replay: status %d, stderr %q; want the warning that the log is left out", st, errOut)
+	}
+	if replayed == committed {
+		t.Error("the replayed listing equals the last commit's: the fixture's log changed nothing?")
+	}
+	if after, _ := os.ReadFile(img); !bytes.Equal(before, after) {
+		t.Error("reading a crash image changed it")
 	}
 }

@@ -18,6 +18,7 @@ type fsFlags struct {
 	super      int
 	verbose    bool
 	generation uint64
+	noReplay   bool
 	rootBytenr uint64
 }
 
@@ -31,6 +32,7 @@ func newFSFlags(c *cobra.Command, readsData bool) *fsFlags {
 	}
 	fl.Uint64Var(&f.generation, "generation", 0, "read the filesystem as of older commit `G` (see coldsend generations); a tree block reused since fails the read, naming it")
 	fl.Uint64Var(&f.rootBytenr, "root", 0, "read the commit whose root-tree block is at logical address `BYTENR` (as generations --scan lists them)")
+	fl.BoolVar(&f.noReplay, "no-log-replay", false, "read the last commit of a filesystem that was not cleanly unmounted, without what its log tree holds (by default the log is replayed in memory, as the kernel's mount does; nothing is written)")
 	_ = c.RegisterFlagCompletionFunc("generation", completeGeneration)
 	_ = c.RegisterFlagCompletionFunc("root", cobra.NoFileCompletions)
 	return f
@@ -58,7 +60,7 @@ func (f *fsFlags) options(warn func(ondisk.Warning)) (fstree.Options, error) {
 	if f.cmd.Flags().Changed("generation") && f.cmd.Flags().Changed("root") {
 		return fstree.Options{}, &usageError{"--generation and --root exclude each other"}
 	}
-	return fstree.Options{Warn: warn, Super: super, NoDataChecksums: f.noCsum, Generation: f.generation, RootBytenr: f.rootBytenr}, nil
+	return fstree.Options{Warn: warn, Super: super, NoDataChecksums: f.noCsum, Generation: f.generation, RootBytenr: f.rootBytenr, NoLogReplay: f.noReplay}, nil
 }
 
 // superChoice turns --super into volume's choice.

@@ -58,7 +58,7 @@ func Check(dir string) (*Report, error) {
 	if sc.Crash == nil {
 		return nil, fmt.Errorf("%s: no crash record in the manifest", sc.Name)
 	}
-	fs, err := fixturecheck.Open(dir, sc, nil)
+	fs, err := fixturecheck.OpenReplayed(dir, sc, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: opening: %w", sc.Name, err)
 	}

@@ -25,9 +25,21 @@ import (
 const maxReported = 40
 
 // Open loads the scenario's shipped device images into memory and opens
-// the filesystem on them. Warnings are collected into *warnings when
-// non-nil.
+// the filesystem on them as its manifest's subvolumes record it: a crash
+// image without its log replayed (the manifest holds its last commit, as
+// the kernel shows it with rescue=nologreplay). Warnings are collected
+// into *warnings when non-nil.
 func Open(dir string, sc *manifest.Scenario, warnings *[]string) (*fstree.FS, error) {
+	return open(dir, sc, warnings, sc.Crash != nil)
+}
+
+// OpenReplayed opens a crash image with its log replayed, the view
+// CompareReplayed checks.
+func OpenReplayed(dir string, sc *manifest.Scenario, warnings *[]string) (*fstree.FS, error) {
+	return open(dir, sc, warnings, false)
+}
+
+func open(dir string, sc *manifest.Scenario, warnings *[]string, noLogReplay bool) (*fstree.FS, error) {
 	var devs []*volume.Device
 	for _, d := range sc.Devices {
 		dev, err := imagefile.Load(filepath.Join(dir, d.File))
@@ -41,7 +53,7 @@ func Open(dir string, sc *manifest.Scenario, warnings *[]string) (*fstree.FS, er
 			*warnings = append(*warnings, w.Msg)
 		}
 	}
-	return fstree.New(devs, fstree.Options{Warn: warn})
+	return fstree.New(devs, fstree.Options{Warn: warn, NoLogReplay: noLogReplay})
 }
 
 // CheckScenario loads the scenario in dir and compares everything the
