@@ -228,12 +228,115 @@ work_compress() {
 	fsync "$m/c" "$m/f"
 }
 
+# A second subvolume with its own log, and the top level's.
+setup_subvol() { btrfs subvolume create "$m/sv" >/dev/null; pattern "$m/sv/old" 0 5000 1; mkdir "$m/sv/d"; pattern "$m/top" 0 100 2; }
+work_subvol() {
+	pattern "$m/sv/new" 0 9000 3
+	mv "$m/sv/old" "$m/sv/d/old"
+	fsync "$m/sv/new" "$m/sv/d/old"
+	pattern "$m/top" 100 100 4
+	fsync "$m/top"
+}
+
+# Hard links enough to overflow an inode reference item: extended refs,
+# which the link count fixup counts. (A new link to such an inode makes
+# its fsync commit the filesystem; a data fsync is logged.)
+setup_extref() { mkdir "$m/d"; pattern "$m/d/f" 0 100 1; for i in $(seq 1 100); do ln "$m/d/f" "$m/d/link-with-a-rather-long-name-$i"; done; }
+work_extref() {
+	pattern "$m/d/f" 100 5000 2
+	fsync "$m/d/f"
+}
+
+# Clones inside a file and from another (shared extents, partly
+# referenced), then an overwrite of a cloned range.
+setup_reflink() { pattern "$m/src" 0 262144 1; pattern "$m/f" 0 131072 2; }
+work_reflink() {
+	xfs_io -c "reflink $m/src 0 0 65536" -c "reflink $m/src 131072 65536 32768" "$m/f" >/dev/null
+	xfs_io -c "reflink $m/f 0 196608 16384" "$m/f" >/dev/null
+	pattern "$m/f" 4096 4096 3
+	fsync "$m/f"
+}
+
+# Preallocated space written in pieces with fsyncs in between.
+setup_preallocwrite() { xfs_io -f -c "falloc 0 262144" "$m/f"; }
+work_preallocwrite() {
+	pattern "$m/f" 8192 8192 1
+	fsync "$m/f"
+	pattern "$m/f" 65536 4096 2
+	pattern "$m/f" 100000 50000 3
+	fsync "$m/f"
+}
+
+# A small inline file grown past the inline limit, another shrunk to
+# inline size.
+setup_inline() { echo tiny >"$m/grow"; pattern "$m/shrink" 0 10000 1; echo keep >"$m/keep"; }
+work_inline() {
+	pattern "$m/grow" 5 20000 2
+	xfs_io -c "truncate 100" "$m/shrink"
+	echo more >>"$m/keep"
+	fsync "$m/grow" "$m/shrink" "$m/keep"
+}
+
+# A directory renamed, then a new file in it fsynced.
+setup_dirrename() { mkdir -p "$m/a/sub"; pattern "$m/a/sub/f" 0 100 1; mkdir "$m/b"; }
+work_dirrename() {
+	mv "$m/a/sub" "$m/b/sub2"
+	pattern "$m/b/sub2/g" 0 100 2
+	fsync "$m/b/sub2/g"
+}
+
+# A file unlinked while open, then fsynced through the open descriptor,
+# and an O_TMPFILE fsynced without a link.
+setup_openunlink() { mkdir "$m/d"; pattern "$m/d/f" 0 5000 1; pattern "$m/d/g" 0 100 2; }
+work_openunlink() {
+	exec 3<>"$m/d/f"
+	rm "$m/d/f"
+	xfs_io -c "pwrite -q 5000 100" -c fsync "/proc/$$/fd/3"
+	exec 3>&-
+	xfs_io -T -c "pwrite -q 0 100" -c fsync "$m/d"
+	pattern "$m/d/g" 100 100 3
+	fsync "$m/d/g"
+}
+
+# Holes as items (no-holes off): punched and past the end.
+setup_holes() { pattern "$m/f" 0 65536 1; }
+work_holes() {
+	xfs_io -c "fpunch 4096 8192" "$m/f"
+	pattern "$m/f" 200000 100 2
+	xfs_io -f -c "truncate 50000" -c "pwrite -q 40000 100" "$m/g"
+	fsync "$m/f" "$m/g"
+}
+
+# A file without data checksums (nodatacow).
+setup_nodatasum() { touch "$m/f"; chattr +C "$m/f"; pattern "$m/f" 0 8192 1; }
+work_nodatasum() {
+	pattern "$m/f" 4096 8192 2
+	fsync "$m/f"
+}
+
+# Many extents and checksums: a log of several leaves and checksum items.
+setup_bigfile() { :; }
+work_bigfile() {
+	for i in $(seq 0 150); do pattern "$m/f" $((i * 12288)) 4096 $((i % 200 + 1)); done
+	fsync "$m/f"
+}
+
+# A directory of names removed entirely (rm -r) with the parent fsynced.
+setup_rmtree() { mkdir -p "$m/p/t/u"; for i in 1 2 3; do pattern "$m/p/t/f$i" 0 100 $i; done; pattern "$m/p/t/u/g" 0 100 4; pattern "$m/p/keep" 0 100 5; }
+work_rmtree() {
+	rm -r "$m/p/t"
+	touch "$m/p/new"
+	fsync "$m/p"
+}
+
 uname -r >"$out/versions.txt"
 mkfs.btrfs --version | head -n1 >>"$out/versions.txt"
-cases="newfiles append overwrite truncate punch prealloc rename crossdir hardlink unlinkdir xattr symlink tmpfile parentrename replace manyfiles compress"
+cases="newfiles append overwrite truncate punch prealloc rename crossdir hardlink unlinkdir xattr symlink tmpfile parentrename replace manyfiles compress subvol extref reflink preallocwrite inline dirrename openunlink holes nodatasum bigfile rmtree"
 for c in ${ONLY:-$cases}; do
 	case $c in
 	compress) run "$c" "" ",compress=zstd" ;;
+	extref) run "$c" "-n 4096" "" ;;
+	holes) run "$c" "-O ^no-holes" "" ;;
 	*) run "$c" "" "" ;;
 	esac
 done
