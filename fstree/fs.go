@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/coldsend/coldsend/btree"
 	"github.com/coldsend/coldsend/logreplay"
@@ -45,6 +46,11 @@ type Options struct {
 	// is replayed in memory, as the kernel's mount replays it. An older
 	// generation never has its log replayed.
 	NoLogReplay bool
+	// LogReplayTime, when not zero, is the time a replay gives the inodes
+	// whose times the kernel's replay sets to the time of the mount. By
+	// default they keep their times, so that the view does not depend on
+	// when it is read.
+	LogReplayTime time.Time
 }
 
 // FS is an opened filesystem: the volume, a block cache and the root tree.
@@ -139,6 +145,11 @@ func (fs *FS) replayLog() error {
 	res, err := logreplay.Replay(logreplay.Input{Reader: fs.cache, RootTree: fs.root, Super: sb})
 	if err != nil {
 		return fmt.Errorf("replaying the log tree at logical %d (the filesystem was not cleanly unmounted): %w; --no-log-replay reads the last commit, generation %d", sb.LogRoot, err, sb.Generation)
+	}
+	if !fs.opts.LogReplayTime.IsZero() {
+		if err := res.StampTimes(fs.opts.LogReplayTime); err != nil {
+			return err
+		}
 	}
 	fs.blocks, fs.replayed, fs.LogTreeOf = res.Mem, res.Roots, res.Subvolumes
 	fs.opts.Warn(ondisk.Warning{Kind: ondisk.WarnLogTree, Logical: sb.LogRoot, Tree: ondisk.TreeLogObjectID,

@@ -17,9 +17,6 @@
 //	                        case under D for inspection
 //	COLDSEND_REQUIRE_ORACLE=1  fail instead of skipping when the machine
 //	                        cannot run the oracle
-//	COLDSEND_LOGREPLAY=1    crash scenarios fail where coldsend differs from
-//	                        the kernel after log replay (off until coldsend
-//	                        replays the log; the differences are logged)
 //
 // Both modes also build scenarios that commit many times and read them as
 // of every recorded commit (the generations case, docs/GENERATIONS.md),

@@ -359,16 +359,15 @@ func runCase(ctx context.Context, t *testing.T, c oracleCase) error {
 }
 
 // checkCrash compares coldsend with the kernel's view of a crash image
-// after log replay (internal/crashcheck) and logs how they differ. Until
-// coldsend replays the log, differences fail the case only with
-// COLDSEND_LOGREPLAY=1; once replay works this becomes the default.
+// after log replay (internal/crashcheck): the view and every stream must
+// be the kernel's.
 func checkCrash(t *testing.T, dir string) error {
 	r, err := crashcheck.Check(dir)
 	if err != nil {
 		return err
 	}
 	t.Logf("log replay: %v", r)
-	if os.Getenv("COLDSEND_LOGREPLAY") == "1" && r.Differences() > 0 {
+	if r.Differences() > 0 {
 		diffs := r.View
 		for f, d := range r.Streams {
 			if d != "" {

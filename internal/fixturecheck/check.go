@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/internal/imagefile"
@@ -30,16 +31,26 @@ const maxReported = 40
 // the kernel shows it with rescue=nologreplay). Warnings are collected
 // into *warnings when non-nil.
 func Open(dir string, sc *manifest.Scenario, warnings *[]string) (*fstree.FS, error) {
-	return open(dir, sc, warnings, sc.Crash != nil)
+	return open(dir, sc, warnings, fstree.Options{NoLogReplay: sc.Crash != nil})
 }
 
 // OpenReplayed opens a crash image with its log replayed, the view
-// CompareReplayed checks.
+// CompareReplayed checks. The times the kernel's replay set to the time
+// of its mount are set to that time, read from the kernel's record: the
+// latest ctime it shows (nothing in the image is later than the mount).
 func OpenReplayed(dir string, sc *manifest.Scenario, warnings *[]string) (*fstree.FS, error) {
-	return open(dir, sc, warnings, false)
+	var mounted int64
+	if sc.Crash != nil {
+		for _, sv := range sc.Crash.Replayed {
+			for _, e := range sv.Entries {
+				mounted = max(mounted, e.Ctime)
+			}
+		}
+	}
+	return open(dir, sc, warnings, fstree.Options{LogReplayTime: time.Unix(0, mounted)})
 }
 
-func open(dir string, sc *manifest.Scenario, warnings *[]string, noLogReplay bool) (*fstree.FS, error) {
+func open(dir string, sc *manifest.Scenario, warnings *[]string, opts fstree.Options) (*fstree.FS, error) {
 	var devs []*volume.Device
 	for _, d := range sc.Devices {
 		dev, err := imagefile.Load(filepath.Join(dir, d.File))
@@ -53,7 +64,8 @@ func open(dir string, sc *manifest.Scenario, warnings *[]string, noLogReplay boo
 			*warnings = append(*warnings, w.Msg)
 		}
 	}
-	return fstree.New(devs, fstree.Options{Warn: warn, NoLogReplay: noLogReplay})
+	opts.Warn = warn
+	return fstree.New(devs, opts)
 }
 
 // CheckScenario loads the scenario in dir and compares everything the
