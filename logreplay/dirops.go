@@ -19,7 +19,7 @@ var (
 	errExist    = errors.New("already exists")      // -EEXIST
 	errOverflow = errors.New("item would overflow") // -EOVERFLOW
 	errMlink    = errors.New("too many links")      // -EMLINK
-	errBadItem  = errors.New("inconsistent subvolume item")
+	errBadItem  = fmt.Errorf("%w: inconsistent item", ondisk.ErrCorrupt)
 )
 
 const (

@@ -1,6 +1,7 @@
 package logreplay_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"strconv"
 	"strings"
@@ -107,6 +108,9 @@ func FuzzDamagedLog(f *testing.F) {
 		}
 		_, res, err := replayDev(bad)
 		if err != nil {
+			if strings.Contains(err.Error(), "internal error") {
+				t.Fatal(err)
+			}
 			if res != nil {
 				t.Fatalf("Replay returned a Result with its error %v", err)
 			}
@@ -207,4 +211,38 @@ func TestNoLog(t *testing.T) {
 	if len(res.Roots) != 0 || len(res.Subvolumes) != 0 || res.Mem.Bytes() != 0 {
 		t.Fatalf("replay of a clean filesystem: %+v", res)
 	}
+}
+
+// TestReversedDirLogRange: a logged index range that ends before it
+// starts (the kernel would walk the ranges forever) is refused, naming
+// the item.
+func TestReversedDirLogRange(t *testing.T) {
+	imgs, err := loadFuzzImages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi := imgs[3] // unlinkdir
+	logTree := logTrees(fi.im.Vol)[1]
+	var k ondisk.Key
+	for it, err := range logTree.Items(ondisk.Key{}, ondisk.MaxKey) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.Key.Type == ondisk.DirLogIndexKey && it.Key.Offset > 0 {
+			k = it.Key
+			break
+		}
+	}
+	if k.Type == 0 {
+		t.Fatal("no DIR_LOG_INDEX item in the log")
+	}
+	bad, err := fi.im.Item(logTree, k, func(p []byte) { binary.LittleEndian.PutUint64(p, k.Offset-1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, res, err := replayDev(bad)
+	if err == nil || res != nil || !strings.Contains(err.Error(), k.String()) {
+		t.Fatalf("Replay with a reversed dir log range %v: %v, %v", k, res, err)
+	}
+	t.Log(err)
 }

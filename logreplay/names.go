@@ -625,11 +625,18 @@ func (w *walk) findDirRange(dirID, start uint64) (uint64, uint64, bool, error) {
 	return ck.Offset, end, true, nil
 }
 
+// dirLogEnd reads a DIR_LOG_INDEX item: the end of the logged range. A
+// range ending before it starts would make the kernel's walk over the
+// ranges go round forever; it is refused.
 func dirLogEnd(k ondisk.Key, b []byte) (uint64, error) {
 	if len(b) != 8 {
 		return 0, fmt.Errorf("%v: dir log item of %d bytes, want 8: %w", k, len(b), errBadItem)
 	}
-	return binary.LittleEndian.Uint64(b), nil
+	end := binary.LittleEndian.Uint64(b)
+	if end < k.Offset {
+		return 0, fmt.Errorf("%v: dir log range ends at %d, before it starts: %w", k, end, errBadItem)
+	}
+	return end, nil
 }
 
 // checkItemInLog is check_item_in_log: a directory index entry of the

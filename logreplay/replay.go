@@ -82,6 +82,13 @@ func Replay(in Input) (res *Result, err error) {
 	if sb == nil || in.Reader == nil || in.RootTree == nil {
 		return nil, errors.New("logreplay: Input needs Reader, RootTree and Super")
 	}
+	// Every input is checked as it is read; should a check be missing
+	// somewhere, damage must still end in an error, not a crash.
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("logreplay: internal error replaying the log: %v", p)
+		}
+	}()
 	mem := btree.NewMemBlocks(in.Reader, int(sb.NodeSize))
 	res = &Result{Mem: mem, Roots: map[uint64]btree.Root{}}
 	if sb.LogRoot == 0 {
