@@ -68,8 +68,11 @@ type FS struct {
 	blocks   btree.Reader
 	replayed map[uint64]btree.Root // trees the log replay changed, by ID
 
-	csumTree  *btree.Tree // nil when the filesystem has none
-	LogTreeOf []uint64    // subvolumes with uncommitted log trees
+	csumTree *btree.Tree // nil when the filesystem has none
+	// LogStamped names the inodes whose times the kernel's log replay
+	// sets to the time of the mount (see Options.LogReplayTime).
+	LogStamped map[InodeID]bool
+	LogTreeOf  []uint64 // subvolumes with uncommitted log trees
 	// gen is the commit being read (the superblock's unless an older one
 	// was asked for).
 	gen uint64
@@ -138,6 +141,9 @@ func New(devs []*volume.Device, opts Options) (*FS, error) {
 	return fs, nil
 }
 
+// InodeID names an inode by subvolume ID and inode number.
+type InodeID struct{ Subvol, Ino uint64 }
+
 // replayLog replays the log tree in memory, as the kernel's mount does,
 // and reads every tree through the result from then on.
 func (fs *FS) replayLog() error {
@@ -152,6 +158,14 @@ func (fs *FS) replayLog() error {
 		}
 	}
 	fs.blocks, fs.replayed, fs.LogTreeOf = res.Mem, res.Roots, res.Subvolumes
+	for subvol, inos := range res.MountTimes {
+		for ino := range inos {
+			if fs.LogStamped == nil {
+				fs.LogStamped = map[InodeID]bool{}
+			}
+			fs.LogStamped[InodeID{subvol, ino}] = true
+		}
+	}
 	fs.opts.Warn(ondisk.Warning{Kind: ondisk.WarnLogTree, Logical: sb.LogRoot, Tree: ondisk.TreeLogObjectID,
 		Msg: fmt.Sprintf("the filesystem was not cleanly unmounted: its log tree was replayed in memory for %s, as the kernel's mount would (nothing is written; --no-log-replay reads the last commit, generation %d)", subvolList(slices.Sorted(slices.Values(res.Subvolumes))), sb.Generation)})
 	return nil

@@ -35,19 +35,25 @@ func Open(dir string, sc *manifest.Scenario, warnings *[]string) (*fstree.FS, er
 }
 
 // OpenReplayed opens a crash image with its log replayed, the view
-// CompareReplayed checks. The times the kernel's replay set to the time
-// of its mount are set to that time, read from the kernel's record: the
-// latest ctime it shows (nothing in the image is later than the mount).
+// CompareReplayed checks. The inodes whose times the kernel's replay set
+// to the time of its mount get that time, read from the kernel's record
+// of one of them.
 func OpenReplayed(dir string, sc *manifest.Scenario, warnings *[]string) (*fstree.FS, error) {
-	var mounted int64
-	if sc.Crash != nil {
-		for _, sv := range sc.Crash.Replayed {
-			for _, e := range sv.Entries {
-				mounted = max(mounted, e.Ctime)
+	fs, err := open(dir, sc, warnings, fstree.Options{})
+	if err != nil || sc.Crash == nil || len(fs.LogStamped) == 0 {
+		return fs, err
+	}
+	for _, sv := range sc.Crash.Replayed {
+		for _, e := range sv.Entries {
+			if fs.LogStamped[fstree.InodeID{Subvol: sv.ID, Ino: e.Ino}] {
+				if warnings != nil {
+					*warnings = nil
+				}
+				return open(dir, sc, warnings, fstree.Options{LogReplayTime: time.Unix(0, e.Ctime)})
 			}
 		}
 	}
-	return open(dir, sc, warnings, fstree.Options{LogReplayTime: time.Unix(0, mounted)})
+	return fs, nil
 }
 
 func open(dir string, sc *manifest.Scenario, warnings *[]string, opts fstree.Options) (*fstree.FS, error) {

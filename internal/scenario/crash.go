@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,11 @@ import (
 
 	"github.com/coldsend/coldsend/internal/manifest"
 )
+
+// ErrNoLog is a crash scenario whose copy has no log tree: a commit came
+// between the last fsync and the copy (the kernel commits on its own for
+// some fsyncs), so the run proves nothing either way.
+var ErrNoLog = errors.New("the copy has no log tree")
 
 // validateCrash checks what a crash build relies on.
 func (s *Spec) validateCrash() error {
@@ -171,7 +177,7 @@ func (r *runner) buildCrash(start time.Time) (*manifest.Scenario, error) {
 		return nil, err
 	}
 	if logRoot == 0 {
-		return nil, fmt.Errorf("the copy has no log tree (log_root 0 at generation %d), so it is no crash image: %s", gen, fsyncSummary(r.fsyncs))
+		return nil, fmt.Errorf("%w (log_root 0 at generation %d), so it is no crash image: %s", ErrNoLog, gen, fsyncSummary(r.fsyncs))
 	}
 	m := &manifest.Scenario{
 		Schema: manifest.SchemaVersion, Name: spec.Name, Description: spec.Description,
