@@ -158,7 +158,7 @@ func run(start fstree.Location, s sink, opts Options, sum *Summary) (*Summary, e
 }
 
 func (x *exporter) walk(start fstree.Location) error {
-	root, err := x.entry("", start)
+	root, err := x.entry("", start, nil)
 	if err != nil {
 		return err
 	}
@@ -192,17 +192,21 @@ func (x *exporter) walk(start fstree.Location) error {
 	return nil
 }
 
-// entry reads what an export needs of loc.
-func (x *exporter) entry(path string, loc fstree.Location) (*entry, error) {
-	ii, err := loc.Subvol.Inode(loc.Ino)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", quote(path), err)
+// entry reads what an export needs of loc; ii is its inode item when the
+// walk already read it, or nil.
+func (x *exporter) entry(path string, loc fstree.Location, ii *item.Inode) (*entry, error) {
+	if ii == nil {
+		read, err := loc.Subvol.Inode(loc.Ino)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", quote(path), err)
+		}
+		ii = &read
 	}
 	xa, err := loc.Subvol.Xattrs(loc.Ino)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", quote(path), err)
 	}
-	return &entry{path: path, loc: loc, inode: ii, xattrs: xa}, nil
+	return &entry{path: path, loc: loc, inode: *ii, xattrs: xa}, nil
 }
 
 // lose records a failure of e under KeepGoing, or returns it.
@@ -221,7 +225,7 @@ func (x *exporter) one(we *fstree.WalkEntry) error {
 		x.sum.Dirs++
 		return x.sink.dir(e)
 	}
-	e, err := x.entry(path, we.Loc)
+	e, err := x.entry(path, we.Loc, we.Inode)
 	if err != nil {
 		if x.opts.KeepGoing {
 			x.sum.Errors = append(x.sum.Errors, &Error{Path: path, Subvol: we.Loc.Subvol.ID, Ino: we.Loc.Ino, Err: err})

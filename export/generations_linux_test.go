@@ -10,9 +10,8 @@ import (
 	"github.com/coldsend/coldsend/export"
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/internal/exportcheck"
-	"github.com/coldsend/coldsend/internal/imagefile"
+	"github.com/coldsend/coldsend/internal/fixturecheck"
 	"github.com/coldsend/coldsend/internal/manifest"
-	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // TestOlderGenerations exports every subvolume of every commit recorded
@@ -25,13 +24,9 @@ func TestOlderGenerations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var devs []*volume.Device
-	for _, d := range sc.Devices {
-		dev, err := imagefile.Load(filepath.Join(dir, d.File))
-		if err != nil {
-			t.Fatal(err)
-		}
-		devs = append(devs, dev)
+	devs, err := fixturecheck.Devices(dir, sc)
+	if err != nil {
+		t.Fatal(err)
 	}
 	gens, err := fstree.Generations(devs, fstree.Options{}, true)
 	if err != nil {

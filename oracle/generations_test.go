@@ -10,10 +10,8 @@ import (
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/internal/exportcheck"
 	"github.com/coldsend/coldsend/internal/fixturecheck"
-	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/internal/manifest"
 	"github.com/coldsend/coldsend/internal/scenario"
-	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // ciGenerationSeeds are the generations scenarios of COLDSEND_ORACLE=ci:
@@ -71,13 +69,9 @@ func generationsCase(seeds []uint64) oracleCase {
 // subvolume of every recorded commit whose blocks all verify, and
 // compares each with the commit's record of the kernel's mount.
 func exportCommits(dir string, sc *manifest.Scenario) (int, error) {
-	var devs []*volume.Device
-	for _, d := range sc.Devices {
-		dev, err := imagefile.Load(filepath.Join(dir, d.File))
-		if err != nil {
-			return 0, err
-		}
-		devs = append(devs, dev)
+	devs, err := fixturecheck.Devices(dir, sc)
+	if err != nil {
+		return 0, err
 	}
 	gens, err := fstree.Generations(devs, fstree.Options{}, true)
 	if err != nil {

@@ -56,7 +56,9 @@ func OpenReplayed(dir string, sc *manifest.Scenario, warnings *[]string) (*fstre
 	return fs, nil
 }
 
-func open(dir string, sc *manifest.Scenario, warnings *[]string, opts fstree.Options) (*fstree.FS, error) {
+// Devices loads the scenario's device images into memory, in manifest
+// order.
+func Devices(dir string, sc *manifest.Scenario) ([]*volume.Device, error) {
 	var devs []*volume.Device
 	for _, d := range sc.Devices {
 		dev, err := imagefile.Load(filepath.Join(dir, d.File))
@@ -64,6 +66,14 @@ func open(dir string, sc *manifest.Scenario, warnings *[]string, opts fstree.Opt
 			return nil, err
 		}
 		devs = append(devs, dev)
+	}
+	return devs, nil
+}
+
+func open(dir string, sc *manifest.Scenario, warnings *[]string, opts fstree.Options) (*fstree.FS, error) {
+	devs, err := Devices(dir, sc)
+	if err != nil {
+		return nil, err
 	}
 	warn := func(w ondisk.Warning) {
 		if warnings != nil {

@@ -3,11 +3,9 @@ package fixturecheck
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/coldsend/coldsend/fstree"
-	"github.com/coldsend/coldsend/internal/imagefile"
 	"github.com/coldsend/coldsend/internal/manifest"
 	"github.com/coldsend/coldsend/ondisk"
 	"github.com/coldsend/coldsend/ondisk/volume"
@@ -38,13 +36,9 @@ func (r CommitReport) String() string {
 // one not listed must be refused as ErrNoGeneration.
 func CheckCommits(dir string, sc *manifest.Scenario) (CommitReport, []string) {
 	rep := CommitReport{Recorded: len(sc.Commits)}
-	var devs []*volume.Device
-	for _, d := range sc.Devices {
-		dev, err := imagefile.Load(filepath.Join(dir, d.File))
-		if err != nil {
-			return rep, []string{err.Error()}
-		}
-		devs = append(devs, dev)
+	devs, err := Devices(dir, sc)
+	if err != nil {
+		return rep, []string{err.Error()}
 	}
 	gens, err := fstree.Generations(devs, fstree.Options{}, true)
 	if err != nil {
