@@ -511,7 +511,11 @@ func TestKernelCases(t *testing.T) {
 			kim := openImage(t, filepath.Join(dir, name+".kernel.img.zst"))
 			kim.res = &logreplay.Result{Mem: btree.NewMemBlocks(kim.input.Reader, int(kim.sb.NodeSize))}
 			compareTrees(t, im, kim)
-			// The case must need its log: the last commit shows less.
+			// A fixed case must need its log: the last commit shows less.
+			// (A random one may fsync nothing new.)
+			if dir != "testdata" {
+				return
+			}
 			im.res = &logreplay.Result{Mem: btree.NewMemBlocks(im.input.Reader, int(im.sb.NodeSize))}
 			committed := &viewer{t: t, im: im, sub: im.tree(t, ondisk.FSTreeObjectID), csum: im.tree(t, ondisk.CsumTreeObjectID)}
 			if es, err := committed.view(); err == nil && fsview.Format(es) == want {
