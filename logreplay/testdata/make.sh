@@ -232,8 +232,9 @@ work_compress() {
 setup_subvol() { btrfs subvolume create "$m/sv" >/dev/null; pattern "$m/sv/old" 0 5000 1; mkdir "$m/sv/d"; pattern "$m/top" 0 100 2; }
 work_subvol() {
 	pattern "$m/sv/new" 0 9000 3
-	mv "$m/sv/old" "$m/sv/d/old"
-	fsync "$m/sv/new" "$m/sv/d/old"
+	ln "$m/sv/old" "$m/sv/d/old2"
+	pattern "$m/sv/old" 5000 100 5
+	fsync "$m/sv/new" "$m/sv/old"
 	pattern "$m/top" 100 100 4
 	fsync "$m/top"
 }
