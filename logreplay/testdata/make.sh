@@ -330,9 +330,27 @@ work_rmtree() {
 	fsync "$m/p"
 }
 
+# Two names swapped through a third, both fsynced: each name is held by
+# the other inode in the subvolume (the conflicts of __add_inode_ref).
+setup_swap() { mkdir "$m/d"; pattern "$m/d/a" 0 1000 1; pattern "$m/d/b" 0 2000 2; }
+work_swap() {
+	mv "$m/d/a" "$m/d/t"
+	mv "$m/d/b" "$m/d/a"
+	mv "$m/d/t" "$m/d/b"
+	fsync "$m/d/a" "$m/d/b"
+}
+
+# A directory renamed over an empty one, a file linked over another name.
+setup_over() { mkdir -p "$m/p/x" "$m/p/y"; pattern "$m/p/x/f" 0 100 1; pattern "$m/p/g" 0 100 2; pattern "$m/p/h" 0 100 3; }
+work_over() {
+	mv -T "$m/p/x" "$m/p/y"
+	ln -f "$m/p/g" "$m/p/h"
+	fsync "$m/p/y/f" "$m/p/g"
+}
+
 uname -r >"$out/versions.txt"
 mkfs.btrfs --version | head -n1 >>"$out/versions.txt"
-cases="newfiles append overwrite truncate punch prealloc rename crossdir hardlink unlinkdir xattr symlink tmpfile parentrename replace manyfiles compress subvol extref reflink preallocwrite inline dirrename openunlink holes nodatasum bigfile rmtree"
+cases="newfiles append overwrite truncate punch prealloc rename crossdir hardlink unlinkdir xattr symlink tmpfile parentrename replace manyfiles compress subvol extref reflink preallocwrite inline dirrename openunlink holes nodatasum bigfile rmtree swap over"
 for c in ${ONLY:-$cases}; do
 	case $c in
 	compress) run "$c" "" ",compress=zstd" ;;
