@@ -10,7 +10,8 @@
 #   LOGREPLAY_CASES=OUTDIR go test -run TestKernelCases ./logreplay
 #
 # replays each and compares with the kernel. MKFS and MOUNT add options
-# (MKFS="-n 4096" for logs of several levels, MOUNT=",compress=zstd").
+# (MKFS="-n 4096" for logs of several levels, MOUNT=",compress=zstd");
+# OPS sets how many operations (10 to 10+OPS) follow the commit.
 # Root required.
 set -euo pipefail
 outdir=$(mkdir -p "$1" && cd "$1" && pwd)
@@ -76,7 +77,7 @@ while [ "$made" -lt "$count" ]; do
 	if [ $((RANDOM % 3)) = 0 ]; then btrfs subvolume create "$m/sv" >/dev/null; fi
 	for _ in $(seq 1 $((RANDOM % 20 + 10))); do op || true; done
 	btrfs filesystem sync "$m" >/dev/null
-	for _ in $(seq 1 $((RANDOM % 30 + 10))); do op || true; done
+	for _ in $(seq 1 $((RANDOM % ${OPS:-30} + 10))); do op || true; done
 	f=$(anyfile)
 	if [ -n "$f" ]; then xfs_io -r -c fsync "$m/$f" 2>/dev/null || true; fi
 	cp --sparse=always "$img" "$work/crash.img"
