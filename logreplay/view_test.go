@@ -98,7 +98,8 @@ func (v *viewer) entry(path string, ino uint64) (*fsview.Entry, error) {
 		Nlink: ii.Nlink, Size: ii.Size, Mtime: ii.Mtime.Sec*1e9 + int64(ii.Mtime.Nsec), Ctime: ii.Ctime.Sec*1e9 + int64(ii.Ctime.Nsec),
 		Xattrs: map[string][]byte{}}
 	if e.Type == "chr" || e.Type == "blk" {
-		e.Rdev = ii.Rdev
+		// The kernel's dev_t as stored, as user space sees it.
+		e.Rdev = makedev(ii.Rdev>>20, ii.Rdev&0xfffff)
 	}
 	switch e.Type {
 	case "reg", "lnk":
@@ -837,4 +838,9 @@ func compareTrees(t *testing.T, im, kim *image) {
 	if len(diffs) > 0 {
 		t.Errorf("replayed trees differ from the kernel's:\n%s", strings.Join(diffs, "\n"))
 	}
+}
+
+// makedev is glibc's makedev: the st_rdev user space sees.
+func makedev(major, minor uint64) uint64 {
+	return minor&0xff | (major&0xfff)<<8 | (minor&^0xff)<<12 | (major&^0xfff)<<32
 }

@@ -348,9 +348,19 @@ work_over() {
 	fsync "$m/p/y/f" "$m/p/g"
 }
 
+# Device nodes and a fifo: new ones, and a link added to an old one (its
+# inode rewritten by replay keeps its device number).
+setup_special() { mkdir "$m/d"; mknod "$m/d/c" c 1 3; mkfifo "$m/d/p"; }
+work_special() {
+	ln "$m/d/c" "$m/d/c2"
+	mknod "$m/d/b" b 7 0
+	mkfifo "$m/d/q"
+	fsync "$m/d"
+}
+
 uname -r >"$out/versions.txt"
 mkfs.btrfs --version | head -n1 >>"$out/versions.txt"
-cases="newfiles append overwrite truncate punch prealloc rename crossdir hardlink unlinkdir xattr symlink tmpfile parentrename replace manyfiles compress subvol extref reflink preallocwrite inline dirrename openunlink holes nodatasum bigfile rmtree swap over"
+cases="newfiles append overwrite truncate punch prealloc rename crossdir hardlink unlinkdir xattr symlink tmpfile parentrename replace manyfiles compress subvol extref reflink preallocwrite inline dirrename openunlink holes nodatasum bigfile rmtree swap over special"
 for c in ${ONLY:-$cases}; do
 	case $c in
 	compress) run "$c" "" ",compress=zstd" ;;
