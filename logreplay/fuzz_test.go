@@ -246,3 +246,37 @@ func TestReversedDirLogRange(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestLoggedExtentOutsideBlockGroups: a logged data extent that no block
+// group holds fails the replay before anything is replayed, as the
+// kernel's pin stage fails the mount.
+func TestLoggedExtentOutsideBlockGroups(t *testing.T) {
+	imgs, err := loadFuzzImages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi := imgs[5] // preallocwrite
+	logTree := logTrees(fi.im.Vol)[1]
+	var k ondisk.Key
+	for it, err := range logTree.Items(ondisk.Key{}, ondisk.MaxKey) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fe, err := item.ParseFileExtent(it.Data); it.Key.Type == ondisk.ExtentDataKey && err == nil && fe.DiskBytenr != 0 {
+			k = it.Key
+			break
+		}
+	}
+	if k.Type == 0 {
+		t.Fatal("no data extent in the log")
+	}
+	bad, err := fi.im.Item(logTree, k, func(p []byte) { binary.LittleEndian.PutUint64(p[21:], 1<<50) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, res, err := replayDev(bad)
+	if err == nil || res != nil || !strings.Contains(err.Error(), "in no block group") || !strings.Contains(err.Error(), k.String()) {
+		t.Fatalf("Replay of a log extent in no block group: %v, %v", res, err)
+	}
+	t.Log(err)
+}

@@ -69,6 +69,8 @@ type replayer struct {
 	inodes  map[uint64]map[uint64]*inode
 	delayed map[uint64]*delayedIndex
 	stamps  map[uint64]map[uint64]Stamp
+
+	blockGroups [][2]uint64 // start, length; read once
 }
 
 // Replay replays the log tree the superblock names into memory, as the
@@ -160,6 +162,9 @@ func (r *replayer) recoverLogTrees(res *Result) error {
 	for _, l := range logs {
 		if l.leaves, err = readAllLeaves(l.t); err != nil {
 			return fmt.Errorf("logreplay: reading the log tree of subvolume %d: %w", l.subvol, err)
+		}
+		if err := r.excludeLoggedExtents(l); err != nil {
+			return err
 		}
 		ok, err := r.subvolExists(l.subvol)
 		if err != nil {
@@ -447,4 +452,86 @@ func (w *walk) replayInodeItem(ii item.Inode) error {
 // alignUp is the kernel's ALIGN, which wraps to 0 past the top.
 func alignUp(v, a uint64) uint64 {
 	return (v + a - 1) &^ (a - 1)
+}
+
+// excludeLoggedExtents is the check in btrfs_exclude_logged_extents that
+// the pin stage makes of every data extent a log leaf points at: it must
+// start inside a block group (the kernel takes it out of that group's
+// free space), or the mount fails. With mixed block groups the kernel
+// does this later, when the extent is allocated; so does this port.
+func (r *replayer) excludeLoggedExtents(l *logTree) error {
+	if r.in.Super.IncompatFlags&ondisk.IncompatMixedGroups != 0 {
+		return nil
+	}
+	for _, leaf := range l.leaves {
+		for slot := range leaf.NumItems() {
+			k := leaf.Key(slot)
+			if k.Type != ondisk.ExtentDataKey {
+				continue
+			}
+			fe, err := item.ParseFileExtent(leaf.ItemData(slot))
+			if err != nil || fe.Type == item.FileExtentInline || fe.DiskBytenr == 0 {
+				continue // replay reports a bad item when it gets to it
+			}
+			ok, err := r.inBlockGroup(fe.DiskBytenr)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return &ondisk.BlockError{Logical: leaf.Bytenr, Tree: ondisk.TreeLogObjectID, Key: &k,
+					Err: fmt.Errorf("%w: the log of subvolume %d points at data at %d, in no block group", ondisk.ErrCorrupt, l.subvol, fe.DiskBytenr)}
+			}
+		}
+	}
+	return nil
+}
+
+// inBlockGroup reports whether a block group (BLOCK_GROUP_ITEMs of the
+// extent tree, or of the block group tree) holds logical address x.
+func (r *replayer) inBlockGroup(x uint64) (bool, error) {
+	if r.blockGroups == nil {
+		id := uint64(ondisk.ExtentTreeObjectID)
+		if r.in.Super.CompatROFlags&ondisk.CompatROBlockGroupTree != 0 {
+			id = ondisk.BlockGroupTreeObjectID
+		}
+		root, _, err := r.rootItem(id)
+		if err != nil {
+			return false, fmt.Errorf("logreplay: the root of %s: %w", ondisk.TreeName(id), err)
+		}
+		// Each group's item is found from the end of the one before, as
+		// the kernel's find_first_block_group does: a search, then the
+		// few items at the group's first address.
+		t := btree.New(r.in.Reader, root)
+		r.blockGroups = [][2]uint64{}
+		k := ondisk.Key{Type: ondisk.BlockGroupItemKey}
+		for {
+			c, err := t.Seek(k)
+			for err == nil && c.Valid() && c.Key().Type != ondisk.BlockGroupItemKey {
+				err = c.Next()
+			}
+			if err != nil {
+				return false, err
+			}
+			if !c.Valid() {
+				break
+			}
+			bg := c.Key()
+			r.blockGroups = append(r.blockGroups, [2]uint64{bg.ObjectID, bg.Offset})
+			end := bg.ObjectID + bg.Offset
+			if bg.Offset == 0 || end < bg.ObjectID {
+				break
+			}
+			k = ondisk.Key{ObjectID: end, Type: ondisk.BlockGroupItemKey}
+		}
+	}
+	i, _ := slices.BinarySearchFunc(r.blockGroups, x, func(bg [2]uint64, x uint64) int {
+		switch {
+		case bg[0]+bg[1] <= x:
+			return -1
+		case bg[0] > x:
+			return 1
+		}
+		return 0
+	})
+	return i < len(r.blockGroups) && r.blockGroups[i][0] <= x && x < r.blockGroups[i][0]+r.blockGroups[i][1], nil
 }

@@ -98,7 +98,8 @@ func (v *viewer) entry(path string, ino uint64) (*fsview.Entry, error) {
 		Nlink: ii.Nlink, Size: ii.Size, Mtime: ii.Mtime.Sec*1e9 + int64(ii.Mtime.Nsec), Ctime: ii.Ctime.Sec*1e9 + int64(ii.Ctime.Nsec),
 		Xattrs: map[string][]byte{}}
 	if e.Type == "chr" || e.Type == "blk" {
-		e.Rdev = ii.Rdev
+		// The kernel's dev_t as stored, as user space sees it.
+		e.Rdev = makedev(ii.Rdev>>20, ii.Rdev&0xfffff)
 	}
 	switch e.Type {
 	case "reg", "lnk":
@@ -489,8 +490,8 @@ func TestKernelCases(t *testing.T) {
 			if len(res.MountTimes) > 0 {
 				t.Logf("mount times: %v", res.MountTimes)
 			}
-			if len(res.Subvolumes) != 1 || res.Subvolumes[0] != ondisk.FSTreeObjectID {
-				t.Errorf("subvolumes replayed: %v, want [5]", res.Subvolumes)
+			if want := logSubvols(t, im); fmt.Sprint(res.Subvolumes) != fmt.Sprint(want) {
+				t.Errorf("subvolumes replayed: %v, want %v", res.Subvolumes, want)
 			}
 			v := &viewer{t: t, im: im, sub: im.tree(t, ondisk.FSTreeObjectID), csum: im.tree(t, ondisk.CsumTreeObjectID), stamped: map[string]int64{}, id: ondisk.FSTreeObjectID}
 			es, err := v.view()
@@ -511,7 +512,11 @@ func TestKernelCases(t *testing.T) {
 			kim := openImage(t, filepath.Join(dir, name+".kernel.img.zst"))
 			kim.res = &logreplay.Result{Mem: btree.NewMemBlocks(kim.input.Reader, int(kim.sb.NodeSize))}
 			compareTrees(t, im, kim)
-			// The case must need its log: the last commit shows less.
+			// A fixed case must need its log: the last commit shows less.
+			// (A random one may fsync nothing new.)
+			if dir != "testdata" {
+				return
+			}
 			im.res = &logreplay.Result{Mem: btree.NewMemBlocks(im.input.Reader, int(im.sb.NodeSize))}
 			committed := &viewer{t: t, im: im, sub: im.tree(t, ondisk.FSTreeObjectID), csum: im.tree(t, ondisk.CsumTreeObjectID)}
 			if es, err := committed.view(); err == nil && fsview.Format(es) == want {
@@ -691,6 +696,22 @@ func dataExtentItems(t testing.TB, ext *btree.Tree, skip map[uint64]bool) map[on
 	return out
 }
 
+// logSubvols lists the subvolumes the log root tree has logs for,
+// highest first.
+func logSubvols(t testing.TB, im *image) []uint64 {
+	t.Helper()
+	sb := im.sb
+	lrt := btree.New(im.vol, btree.Root{ID: ondisk.TreeLogObjectID, Bytenr: sb.LogRoot, Level: sb.LogRootLevel, Generation: sb.Generation + 1})
+	var ids []uint64
+	for it, err := range lrt.ObjectItems(ondisk.TreeLogObjectID, ondisk.RootItemKey) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append([]uint64{it.Key.Offset}, ids...)
+	}
+	return ids
+}
+
 // allSubvols lists the subvolumes of the root tree.
 func allSubvols(t testing.TB, im *image) []uint64 {
 	t.Helper()
@@ -817,4 +838,9 @@ func compareTrees(t *testing.T, im, kim *image) {
 	if len(diffs) > 0 {
 		t.Errorf("replayed trees differ from the kernel's:\n%s", strings.Join(diffs, "\n"))
 	}
+}
+
+// makedev is glibc's makedev: the st_rdev user space sees.
+func makedev(major, minor uint64) uint64 {
+	return minor&0xff | (major&0xfff)<<8 | (minor&^0xff)<<12 | (major&^0xfff)<<32
 }

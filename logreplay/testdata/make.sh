@@ -232,8 +232,9 @@ work_compress() {
 setup_subvol() { btrfs subvolume create "$m/sv" >/dev/null; pattern "$m/sv/old" 0 5000 1; mkdir "$m/sv/d"; pattern "$m/top" 0 100 2; }
 work_subvol() {
 	pattern "$m/sv/new" 0 9000 3
-	mv "$m/sv/old" "$m/sv/d/old"
-	fsync "$m/sv/new" "$m/sv/d/old"
+	ln "$m/sv/old" "$m/sv/d/old2"
+	pattern "$m/sv/old" 5000 100 5
+	fsync "$m/sv/new" "$m/sv/old"
 	pattern "$m/top" 100 100 4
 	fsync "$m/top"
 }
@@ -329,9 +330,37 @@ work_rmtree() {
 	fsync "$m/p"
 }
 
+# Two names swapped through a third, both fsynced: each name is held by
+# the other inode in the subvolume (the conflicts of __add_inode_ref).
+setup_swap() { mkdir "$m/d"; pattern "$m/d/a" 0 1000 1; pattern "$m/d/b" 0 2000 2; }
+work_swap() {
+	mv "$m/d/a" "$m/d/t"
+	mv "$m/d/b" "$m/d/a"
+	mv "$m/d/t" "$m/d/b"
+	fsync "$m/d/a" "$m/d/b"
+}
+
+# A directory renamed over an empty one, a file linked over another name.
+setup_over() { mkdir -p "$m/p/x" "$m/p/y"; pattern "$m/p/x/f" 0 100 1; pattern "$m/p/g" 0 100 2; pattern "$m/p/h" 0 100 3; }
+work_over() {
+	mv -T "$m/p/x" "$m/p/y"
+	ln -f "$m/p/g" "$m/p/h"
+	fsync "$m/p/y/f" "$m/p/g"
+}
+
+# Device nodes and a fifo: new ones, and a link added to an old one (its
+# inode rewritten by replay keeps its device number).
+setup_special() { mkdir "$m/d"; mknod "$m/d/c" c 1 3; mkfifo "$m/d/p"; }
+work_special() {
+	ln "$m/d/c" "$m/d/c2"
+	mknod "$m/d/b" b 7 0
+	mkfifo "$m/d/q"
+	fsync "$m/d"
+}
+
 uname -r >"$out/versions.txt"
 mkfs.btrfs --version | head -n1 >>"$out/versions.txt"
-cases="newfiles append overwrite truncate punch prealloc rename crossdir hardlink unlinkdir xattr symlink tmpfile parentrename replace manyfiles compress subvol extref reflink preallocwrite inline dirrename openunlink holes nodatasum bigfile rmtree"
+cases="newfiles append overwrite truncate punch prealloc rename crossdir hardlink unlinkdir xattr symlink tmpfile parentrename replace manyfiles compress subvol extref reflink preallocwrite inline dirrename openunlink holes nodatasum bigfile rmtree swap over special"
 for c in ${ONLY:-$cases}; do
 	case $c in
 	compress) run "$c" "" ",compress=zstd" ;;

@@ -9,7 +9,10 @@
 #
 #   LOGREPLAY_CASES=OUTDIR go test -run TestKernelCases ./logreplay
 #
-# replays each and compares with the kernel. Root required.
+# replays each and compares with the kernel. MKFS and MOUNT add options
+# (MKFS="-n 4096" for logs of several levels, MOUNT=",compress=zstd");
+# OPS sets how many operations (10 to 10+OPS) follow the commit.
+# Root required.
 set -euo pipefail
 outdir=$(mkdir -p "$1" && cd "$1" && pwd)
 count=$2
@@ -68,11 +71,13 @@ while [ "$made" -lt "$count" ]; do
 	img=$work/$name.img
 	rm -f "$work"/*.img
 	truncate -s 128M "$img"
-	mkfs.btrfs -q -f "$img" >/dev/null 2>&1
-	mount -o loop,noatime,commit=3600 "$img" "$m"
+	# shellcheck disable=SC2086
+	mkfs.btrfs -q -f ${MKFS:-} "$img" >/dev/null 2>&1
+	mount -o "loop,noatime,commit=3600${MOUNT:-}" "$img" "$m"
+	if [ $((RANDOM % 3)) = 0 ]; then btrfs subvolume create "$m/sv" >/dev/null; fi
 	for _ in $(seq 1 $((RANDOM % 20 + 10))); do op || true; done
 	btrfs filesystem sync "$m" >/dev/null
-	for _ in $(seq 1 $((RANDOM % 30 + 10))); do op || true; done
+	for _ in $(seq 1 $((RANDOM % ${OPS:-30} + 10))); do op || true; done
 	f=$(anyfile)
 	if [ -n "$f" ]; then xfs_io -r -c fsync "$m/$f" 2>/dev/null || true; fi
 	cp --sparse=always "$img" "$work/crash.img"
@@ -82,7 +87,7 @@ while [ "$made" -lt "$count" ]; do
 		continue
 	fi
 	cp --sparse=always "$work/crash.img" "$work/kernel.img"
-	mount -o loop,noatime "$work/kernel.img" "$r"
+	mount -o "loop,noatime${MOUNT:-}" "$work/kernel.img" "$r"
 	"$work/fsview" "$r" >"$outdir/$name.view"
 	umount "$r"
 	zstd -q -f "$work/crash.img" -o "$outdir/$name.img.zst"
