@@ -69,8 +69,18 @@ func (m *MemBlocks) isMem(addr uint64) bool {
 	return ok
 }
 
-// alloc stores a new block built from like's header at level.
-func (m *MemBlocks) alloc(like *ondisk.Node, level uint8, gen uint64) *ondisk.Node {
+// Header flags a copy does not inherit (BTRFS_HEADER_FLAG_WRITTEN and
+// _RELOC), and the backref revision every new block has.
+const (
+	headerFlagsDropped = 1<<0 | 1<<1
+	mixedBackrefRev    = 1 << 56
+	backrefRevMask     = 0xff << 56
+)
+
+// alloc stores a new block of tree owner at level, built from like's
+// header as btrfs_force_cow_block builds a copy: its own address,
+// generation and owner, the current backref revision.
+func (m *MemBlocks) alloc(like *ondisk.Node, level uint8, gen, owner uint64) *ondisk.Node {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	addr := m.next
@@ -78,12 +88,15 @@ func (m *MemBlocks) alloc(like *ondisk.Node, level uint8, gen uint64) *ondisk.No
 	b := make([]byte, m.nodeSize)
 	copy(b[:ondisk.HeaderSize], like.Data[:ondisk.HeaderSize])
 	clear(b[:ondisk.CsumSize]) // never verified: it was never written
+	flags := like.Flags&^(headerFlagsDropped|backrefRevMask) | mixedBackrefRev
 	binary.LittleEndian.PutUint64(b[48:], addr)
+	binary.LittleEndian.PutUint64(b[56:], flags)
 	binary.LittleEndian.PutUint64(b[80:], gen)
+	binary.LittleEndian.PutUint64(b[88:], owner)
 	binary.LittleEndian.PutUint32(b[96:], 0)
 	b[100] = level
 	n := &ondisk.Node{Header: like.Header, Data: b}
-	n.Bytenr, n.Generation, n.NrItems, n.Level = addr, gen, 0, level
+	n.Bytenr, n.Flags, n.Generation, n.Owner, n.NrItems, n.Level = addr, flags, gen, owner, 0, level
 	m.blocks[volume.Logical(addr)] = n
 	return n
 }
@@ -98,10 +111,20 @@ func (m *MemBlocks) free(addr uint64) {
 // concurrent use; a Tree from Tree() reflects every edit made before it
 // was taken, and must be taken again after further edits.
 type Editor struct {
-	mem  *MemBlocks
-	root Root
-	gen  uint64
+	mem    *MemBlocks
+	root   Root
+	gen    uint64
+	onCopy CopyHook
 }
+
+// CopyHook is told of each committed block an edit is about to copy,
+// parents before children, as the kernel's btrfs_cow_block would COW
+// them; root reports whether old is the tree's root block. An error
+// stops the edit before anything changes below old.
+type CopyHook func(old *ondisk.Node, root bool) error
+
+// OnCopy sets the hook told of every committed block copied from now on.
+func (e *Editor) OnCopy(h CopyHook) { e.onCopy = h }
 
 // Edit starts editing the tree at root; new blocks carry generation gen
 // (the transaction that would have written them).
@@ -170,7 +193,9 @@ func (e *Editor) change(k ondisk.Key, edit func(items []Item, slot int, found bo
 	if len(items) == before && !found {
 		return nil // nothing to delete
 	}
-	e.copyPath(path)
+	if err := e.copyPath(path); err != nil {
+		return err
+	}
 	return e.rewrite(path, len(path)-1, e.packLeaves(path[len(path)-1].n, items))
 }
 
@@ -196,12 +221,17 @@ func (e *Editor) descend(k ondisk.Key) ([]step, error) {
 
 // copyPath makes every block of path an in-memory one, copying committed
 // blocks once (their parents then point at the copies).
-func (e *Editor) copyPath(path []step) {
+func (e *Editor) copyPath(path []step) error {
 	for i, s := range path {
 		if e.mem.isMem(s.n.Bytenr) {
 			continue
 		}
-		c := e.mem.alloc(s.n, s.n.Level, e.gen)
+		if e.onCopy != nil {
+			if err := e.onCopy(s.n, i == 0); err != nil {
+				return err
+			}
+		}
+		c := e.mem.alloc(s.n, s.n.Level, e.gen, e.root.ID)
 		copy(c.Data[ondisk.HeaderSize:], s.n.Data[ondisk.HeaderSize:])
 		c.NrItems = s.n.NrItems
 		binary.LittleEndian.PutUint32(c.Data[96:], c.NrItems)
@@ -213,6 +243,7 @@ func (e *Editor) copyPath(path []step) {
 		parent := path[i-1]
 		putPtr(parent.n, parent.slot, ptr{parent.n.Key(parent.slot), c.Bytenr, e.gen})
 	}
+	return nil
 }
 
 // rewrite puts blocks in the place of path[level]'s block (nil: remove
@@ -227,7 +258,7 @@ func (e *Editor) rewrite(path []step, level int, blocks []*ondisk.Node) error {
 	if level == 0 { // the root
 		switch {
 		case len(ptrs) == 0:
-			empty := e.mem.alloc(old, 0, e.gen)
+			empty := e.mem.alloc(old, 0, e.gen, e.root.ID)
 			e.freeUnless(old, empty)
 			e.root = Root{ID: e.root.ID, Bytenr: empty.Bytenr, Level: 0, Generation: e.gen}
 			return nil
@@ -276,7 +307,7 @@ func (e *Editor) packLeaves(like *ondisk.Node, items []Item) []*ondisk.Node {
 		}
 		n := like
 		if len(out) > 0 {
-			n = e.mem.alloc(like, 0, e.gen)
+			n = e.mem.alloc(like, 0, e.gen, e.root.ID)
 		}
 		encodeLeaf(n, items[i:j])
 		out = append(out, n)
@@ -298,7 +329,7 @@ func (e *Editor) packNodes(like *ondisk.Node, level uint8, ptrs []ptr) []*ondisk
 		if len(out) == 0 && like.Level == level && e.mem.isMem(like.Bytenr) {
 			n = like
 		} else {
-			n = e.mem.alloc(like, level, e.gen)
+			n = e.mem.alloc(like, level, e.gen, e.root.ID)
 		}
 		encodeNode(n, ptrs[i:min(i+per, len(ptrs))])
 		out = append(out, n)

@@ -2,6 +2,7 @@ package btree
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/coldsend/coldsend/ondisk"
+	"github.com/coldsend/coldsend/ondisk/volume"
 )
 
 // TestEditorRandom applies random puts (small and large, new and
@@ -137,4 +139,79 @@ func checkBlocks(t *testing.T, tr *Tree, mem *MemBlocks) int {
 	}
 	visit(root)
 	return reached
+}
+
+// TestEditorCopyHook checks that the hook hears of each committed block
+// once, the root first and every block after its parent, before anything
+// in it changes, and that copies carry the editing tree as their owner
+// and the transaction's generation, as the kernel's COW makes them.
+func TestEditorCopyHook(t *testing.T) {
+	items := makeItems(400)
+	m, root := buildTree(items, 7, 5)
+	mem := NewMemBlocks(m, testNodeSize)
+	root.ID = 300
+	ed := mem.Edit(root, 8)
+	seen := map[uint64]bool{}
+	var order []uint64
+	ed.OnCopy(func(old *ondisk.Node, isRoot bool) error {
+		if seen[old.Bytenr] {
+			t.Errorf("block %d copied twice", old.Bytenr)
+		}
+		if isRoot != (old.Bytenr == root.Bytenr) {
+			t.Errorf("block %d: root %v, the root is %d", old.Bytenr, isRoot, root.Bytenr)
+		}
+		if mem.isMem(old.Bytenr) {
+			t.Errorf("block %d is not a committed one", old.Bytenr)
+		}
+		seen[old.Bytenr] = true
+		order = append(order, old.Bytenr)
+		return nil
+	})
+	for _, it := range items[:40] {
+		if err := ed.Put(it.key, []byte("changed")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(order) == 0 || order[0] != root.Bytenr {
+		t.Fatalf("copied %v, want the root %d first", order, root.Bytenr)
+	}
+	// Each block copied after its parent: walking the committed tree, a
+	// copied child's parent was copied earlier.
+	pos := map[uint64]int{}
+	for i, b := range order {
+		pos[b] = i
+	}
+	var walk func(n *ondisk.Node)
+	walk = func(n *ondisk.Node) {
+		if n.Level == 0 {
+			return
+		}
+		for i := range n.NumItems() {
+			child, _ := n.BlockPtr(i)
+			if p, ok := pos[child]; ok && p < pos[n.Bytenr] {
+				t.Errorf("block %d copied before its parent %d", child, n.Bytenr)
+			}
+			c, err := m.ReadTreeBlock(volume.Logical(child), ondisk.BlockExpect{Level: n.Level - 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			walk(c)
+		}
+	}
+	rn, err := New(m, root).RootNode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	walk(rn)
+	for _, n := range mem.blocks {
+		if n.Owner != 300 || n.Generation != 8 || n.Flags>>56 != 1 {
+			t.Errorf("block %d in memory: owner %d, generation %d, flags %#x; want owner 300, generation 8, backref revision 1", n.Bytenr, n.Owner, n.Generation, n.Flags)
+		}
+	}
+	stop := errors.New("refused")
+	ed2 := NewMemBlocks(m, testNodeSize).Edit(root, 8)
+	ed2.OnCopy(func(*ondisk.Node, bool) error { return stop })
+	if err := ed2.Put(items[0].key, nil); !errors.Is(err, stop) {
+		t.Fatalf("Put with a failing hook: %v, want its error", err)
+	}
 }

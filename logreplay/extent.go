@@ -221,7 +221,7 @@ func (w *walk) dropExtents(in *inode, start, end uint64) (bytesFound uint64, err
 				}
 				fi = tail
 				if diskBytenr > 0 {
-					w.r.refs.add(diskBytenr, numBytes, dataRef{w.root.id, ino, start - extentOffset}, 1)
+					w.r.refs.add(diskBytenr, numBytes, dataRef{root: w.root.id, owner: ino, offset: start - extentOffset}, 1)
 				}
 			}
 			// The range covers the extent's start: its start moves to end.
@@ -276,7 +276,7 @@ func (w *walk) dropExtents(in *inode, start, end uint64) (bytesFound uint64, err
 			bytesFound += extentEnd - key.Offset
 			extentEnd = alignUp(extentEnd, w.r.sectorSize)
 		case diskBytenr > 0:
-			w.r.refs.add(diskBytenr, numBytes, dataRef{w.root.id, ino, key.Offset - extentOffset}, -1)
+			w.r.refs.add(diskBytenr, numBytes, dataRef{root: w.root.id, owner: ino, offset: key.Offset - extentOffset}, -1)
 			bytesFound += extentEnd - key.Offset
 		}
 		if end == extentEnd {

@@ -22,21 +22,45 @@ import (
 const (
 	extentItemSize   = 24
 	dataRefInline    = 1 + item.ExtentDataRefSize // type byte and the ref
+	sharedRefInline  = 1 + 8 + 4                  // type byte, parent, count
 	ownerRefInline   = 9
 	extentFlagData   = 1
 	blockGroupItemTy = ondisk.BlockGroupItemKey
 )
 
-// dataRef is an EXTENT_DATA_REF: a file (root, inode) and its file offset
-// minus the extent offset.
+// dataRef is a data extent's back reference: an EXTENT_DATA_REF names a
+// file (root, inode) and its file offset minus the extent offset; a
+// SHARED_DATA_REF (parent set, nothing else) names the leaf that holds
+// the file extent item, for leaves shared between snapshots.
 type dataRef struct {
 	root, owner, offset uint64
+	parent              uint64
+}
+
+func (d dataRef) shared() bool { return d.parent != 0 }
+
+func (d dataRef) keyType() ondisk.ItemType {
+	if d.shared() {
+		return ondisk.SharedDataRefKey
+	}
+	return ondisk.ExtentDataRefKey
+}
+
+func (d dataRef) String() string {
+	if d.shared() {
+		return fmt.Sprintf("(shared by leaf %d)", d.parent)
+	}
+	return fmt.Sprintf("(%d, %d, %d)", d.root, d.owner, d.offset)
 }
 
 func (d dataRef) hash() uint64 { return ondisk.ExtentDataRefHash(d.root, d.owner, d.offset) }
 
+// compareRefs is the delayed refs' comp_refs for data: keyed references
+// before shared ones, then by (root, inode, offset) or by parent.
 func compareRefs(a, b dataRef) int {
-	return cmp.Or(cmp.Compare(a.root, b.root), cmp.Compare(a.owner, b.owner), cmp.Compare(a.offset, b.offset))
+	return cmp.Or(cmp.Compare(a.keyType(), b.keyType()),
+		cmp.Compare(a.root, b.root), cmp.Compare(a.owner, b.owner), cmp.Compare(a.offset, b.offset),
+		cmp.Compare(a.parent, b.parent))
 }
 
 // refHead is the delayed references of one extent.
@@ -65,11 +89,18 @@ func (d *delayedRefs) add(bytenr, numBytes uint64, ref dataRef, n int64) {
 		d.heads[bytenr] = h
 	}
 	was := h.mods[ref]
-	h.mods[ref] = was + n
-	if was <= 0 && was+n > 0 {
+	now := was + n
+	h.mods[ref] = now
+	// A reference that turns into an addition joins the end of the list
+	// of additions, and leaves it when it stops being one, as the
+	// kernel's merge of delayed ref nodes moves it.
+	switch {
+	case was <= 0 && now > 0:
 		h.added = append(h.added, ref)
+	case was > 0 && now <= 0:
+		h.added = slices.DeleteFunc(h.added, func(a dataRef) bool { return a == ref })
 	}
-	if h.mods[ref] == 0 {
+	if now == 0 {
 		delete(h.mods, ref)
 	}
 }
@@ -79,10 +110,8 @@ func (d *delayedRefs) add(bytenr, numBytes uint64, ref dataRef, n int64) {
 func (d *delayedRefs) run() error {
 	for _, bytenr := range slices.Sorted(maps.Keys(d.heads)) {
 		h := d.heads[bytenr]
-		seen := map[dataRef]bool{}
 		for _, ref := range h.added {
-			if n := h.mods[ref]; n > 0 && !seen[ref] {
-				seen[ref] = true
+			if n := h.mods[ref]; n > 0 {
 				if err := d.r.incExtentRef(h.bytenr, h.numBytes, ref, uint32(n)); err != nil {
 					return err
 				}
@@ -142,7 +171,7 @@ func (r *replayer) allocLoggedFileExtent(bytenr, numBytes uint64, ref dataRef) e
 		le.PutUint64(b[off+1:], ref.root)
 		off += ownerRefInline
 	}
-	putInlineDataRef(b[off:], ref, 1)
+	putInlineRef(b[off:], ref, 1)
 	ok, err := et.insert(extentKey(bytenr, numBytes), b)
 	if err != nil {
 		return err
@@ -153,9 +182,23 @@ func (r *replayer) allocLoggedFileExtent(bytenr, numBytes uint64, ref dataRef) e
 	return nil
 }
 
-func putInlineDataRef(b []byte, ref dataRef, count uint32) {
+// inlineRefSize is btrfs_extent_inline_ref_size for ref's type.
+func inlineRefSize(ref dataRef) int {
+	if ref.shared() {
+		return sharedRefInline
+	}
+	return dataRefInline
+}
+
+// putInlineRef writes ref as an inline reference (type byte first).
+func putInlineRef(b []byte, ref dataRef, count uint32) {
 	le := binary.LittleEndian
-	b[0] = byte(ondisk.ExtentDataRefKey)
+	b[0] = byte(ref.keyType())
+	if ref.shared() {
+		le.PutUint64(b[1:], ref.parent)
+		le.PutUint32(b[9:], count)
+		return
+	}
 	le.PutUint64(b[1:], ref.root)
 	le.PutUint64(b[9:], ref.owner)
 	le.PutUint64(b[17:], ref.offset)
@@ -167,7 +210,15 @@ type inlineRef struct {
 	typ  ondisk.ItemType
 	off  int
 	size int
-	ref  dataRef // EXTENT_DATA_REF only
+	ref  dataRef // EXTENT_DATA_REF and SHARED_DATA_REF only
+}
+
+// countAt is where the reference count of a data reference is.
+func (ir *inlineRef) countAt() int {
+	if ir.typ == ondisk.SharedDataRefKey {
+		return ir.off + 9
+	}
+	return ir.off + 25
 }
 
 func inlineSize(t ondisk.ItemType) int {
@@ -175,7 +226,7 @@ func inlineSize(t ondisk.ItemType) int {
 	case ondisk.ExtentOwnerRefKey, ondisk.TreeBlockRefKey, ondisk.SharedBlockRefKey:
 		return 9
 	case ondisk.SharedDataRefKey:
-		return 13
+		return sharedRefInline
 	case ondisk.ExtentDataRefKey:
 		return dataRefInline
 	}
@@ -208,8 +259,11 @@ func (r *replayer) dataExtentItem(k ondisk.Key) ([]byte, []inlineRef, error) {
 	for off := extentItemSize; off < len(b); {
 		t := ondisk.ItemType(b[off])
 		ir := inlineRef{typ: t, off: off, size: inlineSize(t)}
-		if t == ondisk.ExtentDataRefKey {
-			ir.ref = dataRef{le.Uint64(b[off+1:]), le.Uint64(b[off+9:]), le.Uint64(b[off+17:])}
+		switch t {
+		case ondisk.ExtentDataRefKey:
+			ir.ref = dataRef{root: le.Uint64(b[off+1:]), owner: le.Uint64(b[off+9:]), offset: le.Uint64(b[off+17:])}
+		case ondisk.SharedDataRefKey:
+			ir.ref = dataRef{parent: le.Uint64(b[off+1:])}
 		}
 		refs = append(refs, ir)
 		off += ir.size
@@ -220,22 +274,26 @@ func (r *replayer) dataExtentItem(k ondisk.Key) ([]byte, []inlineRef, error) {
 // findInline is lookup_inline_extent_backref for a data reference: the
 // matching inline reference, or where a new one would go.
 func findInline(b []byte, refs []inlineRef, want dataRef) (match *inlineRef, insertAt int) {
-	wantHash := want.hash()
+	wantType := want.keyType()
 	for i := range refs {
 		ir := &refs[i]
 		if ir.typ == ondisk.ExtentOwnerRefKey {
 			continue
 		}
-		if ondisk.ExtentDataRefKey < ir.typ {
+		if wantType < ir.typ {
 			return nil, ir.off
 		}
-		if ondisk.ExtentDataRefKey > ir.typ {
+		if wantType > ir.typ {
 			continue
 		}
 		if ir.ref == want {
 			return ir, ir.off
 		}
-		if ir.ref.hash() < wantHash {
+		if want.shared() {
+			if ir.ref.parent < want.parent {
+				return nil, ir.off
+			}
+		} else if ir.ref.hash() < want.hash() {
 			return nil, ir.off
 		}
 	}
@@ -246,7 +304,7 @@ func setRefs(b []byte, refs uint64) { binary.LittleEndian.PutUint64(b, refs) }
 
 // incExtentRef is __btrfs_inc_extent_ref for a data reference: an inline
 // reference counts up or is added in its place, unless the item is full
-// or keyed references follow it, then the keyed EXTENT_DATA_REF does.
+// or keyed references follow it, then the keyed reference does.
 func (r *replayer) incExtentRef(bytenr, numBytes uint64, ref dataRef, n uint32) error {
 	et, err := r.extentTree()
 	if err != nil {
@@ -262,10 +320,11 @@ func (r *replayer) incExtentRef(bytenr, numBytes uint64, ref dataRef, n uint32) 
 	match, at := findInline(b, refs, ref)
 	if match != nil {
 		setRefs(b, total)
-		le.PutUint32(b[match.off+25:], le.Uint32(b[match.off+25:])+n)
+		le.PutUint32(b[match.countAt():], le.Uint32(b[match.countAt():])+n)
 		return et.put(k, b)
 	}
-	useKeyed := len(b)+dataRefInline >= r.maxExtentItemSize()
+	size := inlineRefSize(ref)
+	useKeyed := len(b)+size >= r.maxExtentItemSize()
 	if !useKeyed {
 		next, ok, err := et.after(k)
 		if err != nil {
@@ -274,11 +333,11 @@ func (r *replayer) incExtentRef(bytenr, numBytes uint64, ref dataRef, n uint32) 
 		useKeyed = ok && next.key.ObjectID == bytenr && next.key.Type < blockGroupItemTy
 	}
 	if !useKeyed {
-		nb := make([]byte, 0, len(b)+dataRefInline)
+		nb := make([]byte, 0, len(b)+size)
 		nb = append(nb, b[:at]...)
-		var rb [dataRefInline]byte
-		putInlineDataRef(rb[:], ref, n)
-		nb = append(nb, rb[:]...)
+		rb := make([]byte, size)
+		putInlineRef(rb, ref, n)
+		nb = append(nb, rb...)
 		nb = append(nb, b[at:]...)
 		setRefs(nb, total)
 		return et.put(k, nb)
@@ -287,15 +346,26 @@ func (r *replayer) incExtentRef(bytenr, numBytes uint64, ref dataRef, n uint32) 
 	if err := et.put(k, b); err != nil {
 		return err
 	}
-	return r.insertExtentDataRef(bytenr, ref, n)
+	return r.insertKeyedRef(bytenr, ref, n)
 }
 
 // maxExtentItemSize is BTRFS_MAX_EXTENT_ITEM_SIZE.
 func (r *replayer) maxExtentItemSize() int { return min(r.leafDataSize()>>4, r.maxItemSize()) }
 
-func encodeExtentDataRef(ref dataRef, count uint32) []byte {
-	b := make([]byte, item.ExtentDataRefSize)
+// keyedCountAt is where a keyed reference's payload holds its count.
+func keyedCountAt(ref dataRef) int {
+	if ref.shared() {
+		return 0
+	}
+	return 24
+}
+
+func encodeKeyedRef(ref dataRef, count uint32) []byte {
 	le := binary.LittleEndian
+	if ref.shared() {
+		return le.AppendUint32(nil, count)
+	}
+	b := make([]byte, item.ExtentDataRefSize)
 	le.PutUint64(b[0:], ref.root)
 	le.PutUint64(b[8:], ref.owner)
 	le.PutUint64(b[16:], ref.offset)
@@ -303,24 +373,50 @@ func encodeExtentDataRef(ref dataRef, count uint32) []byte {
 	return b
 }
 
-// findKeyedRef is lookup_extent_data_ref: the keyed reference for ref,
-// at its hash or after it on collisions.
+// keyedMatches reports whether the keyed reference k, payload b, is ref.
+func keyedMatches(k ondisk.Key, b []byte, ref dataRef) (bool, error) {
+	if ref.shared() {
+		if _, err := item.ParseSharedDataRef(b); err != nil {
+			return false, fmt.Errorf("%v: %w", k, err)
+		}
+		return true, nil
+	}
+	d, err := item.ParseExtentDataRef(b)
+	if err != nil {
+		return false, fmt.Errorf("%v: %w", k, err)
+	}
+	return (dataRef{root: d.Root, owner: d.ObjectID, offset: d.Offset}) == ref, nil
+}
+
+// keyedKey is where ref's keyed item is, or for an EXTENT_DATA_REF
+// where the search for it starts: its hash, or later on collisions.
+func keyedKey(bytenr uint64, ref dataRef) ondisk.Key {
+	if ref.shared() {
+		return ondisk.Key{ObjectID: bytenr, Type: ondisk.SharedDataRefKey, Offset: ref.parent}
+	}
+	return ondisk.Key{ObjectID: bytenr, Type: ondisk.ExtentDataRefKey, Offset: ref.hash()}
+}
+
+// findKeyedRef is lookup_extent_data_ref: the keyed reference for ref.
 func (r *replayer) findKeyedRef(bytenr uint64, ref dataRef) (ondisk.Key, []byte, bool, error) {
 	et, err := r.extentTree()
 	if err != nil {
 		return ondisk.Key{}, nil, false, err
 	}
-	k := ondisk.Key{ObjectID: bytenr, Type: ondisk.ExtentDataRefKey, Offset: ref.hash()}
+	k := keyedKey(bytenr, ref)
 	for {
 		it, ok, err := et.next(k)
-		if err != nil || !ok || it.key.ObjectID != bytenr || it.key.Type != ondisk.ExtentDataRefKey {
+		if err != nil || !ok || it.key.ObjectID != bytenr || it.key.Type != k.Type {
 			return ondisk.Key{}, nil, false, err
 		}
-		d, err := item.ParseExtentDataRef(it.data)
-		if err != nil {
-			return ondisk.Key{}, nil, false, fmt.Errorf("%v: %w", it.key, err)
+		if ref.shared() && it.key != k {
+			return ondisk.Key{}, nil, false, nil
 		}
-		if (dataRef{d.Root, d.ObjectID, d.Offset}) == ref {
+		match, err := keyedMatches(it.key, it.data, ref)
+		if err != nil {
+			return ondisk.Key{}, nil, false, err
+		}
+		if match {
 			return it.key, it.data, true, nil
 		}
 		var more bool
@@ -330,28 +426,30 @@ func (r *replayer) findKeyedRef(bytenr uint64, ref dataRef) (ondisk.Key, []byte,
 	}
 }
 
-// insertExtentDataRef is insert_extent_data_ref: the keyed reference
-// counts up, or is inserted at the first free offset from its hash.
-func (r *replayer) insertExtentDataRef(bytenr uint64, ref dataRef, n uint32) error {
+// insertKeyedRef is insert_extent_data_ref: the keyed reference counts
+// up, or is inserted (an EXTENT_DATA_REF at the first free offset from
+// its hash).
+func (r *replayer) insertKeyedRef(bytenr uint64, ref dataRef, n uint32) error {
 	et, err := r.extentTree()
 	if err != nil {
 		return err
 	}
-	k := ondisk.Key{ObjectID: bytenr, Type: ondisk.ExtentDataRefKey, Offset: ref.hash()}
+	k := keyedKey(bytenr, ref)
 	for {
 		b, ok, err := et.get(k)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return et.put(k, encodeExtentDataRef(ref, n))
+			return et.put(k, encodeKeyedRef(ref, n))
 		}
-		d, err := item.ParseExtentDataRef(b)
+		match, err := keyedMatches(k, b, ref)
 		if err != nil {
-			return fmt.Errorf("%v: %w", k, err)
+			return err
 		}
-		if (dataRef{d.Root, d.ObjectID, d.Offset}) == ref {
-			binary.LittleEndian.PutUint32(b[24:], d.Count+n)
+		if match {
+			at := keyedCountAt(ref)
+			binary.LittleEndian.PutUint32(b[at:], binary.LittleEndian.Uint32(b[at:])+n)
 			return et.put(k, b)
 		}
 		k.Offset++
@@ -380,7 +478,7 @@ func (r *replayer) freeExtentRef(bytenr, numBytes uint64, ref dataRef, n uint32)
 		if keyedKey, keyed, ok, err = r.findKeyedRef(bytenr, ref); err != nil {
 			return err
 		} else if !ok {
-			return fmt.Errorf("extent %d has no reference (%d, %d, %d) to drop: %w", bytenr, ref.root, ref.owner, ref.offset, errNotFound)
+			return fmt.Errorf("extent %d has no reference %v to drop: %w", bytenr, ref, errNotFound)
 		}
 	}
 	total := le.Uint64(b)
@@ -391,9 +489,9 @@ func (r *replayer) freeExtentRef(bytenr, numBytes uint64, ref dataRef, n uint32)
 	if total > 0 {
 		setRefs(b, total)
 		if match != nil {
-			count := le.Uint32(b[match.off+25:])
+			count := le.Uint32(b[match.countAt():])
 			if count > n {
-				le.PutUint32(b[match.off+25:], count-n)
+				le.PutUint32(b[match.countAt():], count-n)
 			} else {
 				b = append(b[:match.off:match.off], b[match.off+match.size:]...)
 			}
@@ -402,9 +500,10 @@ func (r *replayer) freeExtentRef(bytenr, numBytes uint64, ref dataRef, n uint32)
 		if err := et.put(k, b); err != nil {
 			return err
 		}
-		count := le.Uint32(keyed[24:])
+		at := keyedCountAt(ref)
+		count := le.Uint32(keyed[at:])
 		if count > n {
-			le.PutUint32(keyed[24:], count-n)
+			le.PutUint32(keyed[at:], count-n)
 			return et.put(keyedKey, keyed)
 		}
 		return et.del(keyedKey)

@@ -60,9 +60,11 @@ type replayer struct {
 	noHoles    bool
 	extIref    bool
 	squota     bool
+	skinny     bool
 
-	trees map[uint64]*tree
-	refs  *delayedRefs
+	trees  map[uint64]*tree
+	refs   *delayedRefs
+	blocks blockRefs // committed tree blocks' references as COW changes them
 	// Per subvolume, what outlives one walk: the inodes loaded (the
 	// kernel's inode cache) and the directory index items not yet
 	// written (its delayed items).
@@ -105,6 +107,8 @@ func Replay(in Input) (res *Result, err error) {
 		noHoles: sb.IncompatFlags&ondisk.IncompatNoHoles != 0,
 		extIref: sb.IncompatFlags&ondisk.IncompatExtendedIref != 0,
 		squota:  sb.IncompatFlags&ondisk.IncompatSimpleQuota != 0,
+		skinny:  sb.IncompatFlags&ondisk.IncompatSkinnyMetadata != 0,
+		blocks:  blockRefs{delta: map[uint64]int64{}, full: map[uint64]bool{}},
 		trees:   map[uint64]*tree{},
 		inodes:  map[uint64]map[uint64]*inode{},
 		delayed: map[uint64]*delayedIndex{},
@@ -282,11 +286,14 @@ func (r *replayer) treeFor(id uint64) (*tree, error) {
 	if t, ok := r.trees[id]; ok {
 		return t, nil
 	}
-	root, _, err := r.rootItem(id)
+	root, ri, err := r.rootItem(id)
 	if err != nil {
 		return nil, fmt.Errorf("logreplay: the root of %s: %w", ondisk.TreeName(id), err)
 	}
 	t := &tree{id: id, ed: r.mem.Edit(root, r.transid)}
+	if shareable(id) {
+		t.ed.OnCopy(r.cowHook(t, ri.LastSnapshot))
+	}
 	r.trees[id] = t
 	return t, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -267,7 +268,7 @@ func (v *viewer) viewAt(prefix string) ([]*fsview.Entry, error) {
 // sizes and entries against the inodes' references and link counts, no
 // fixup items left, checksum items that do not overlap, and every data
 // extent's references in the extent tree against the file extents.
-func (v *viewer) check(subvol uint64, extTree *btree.Tree, subvols []uint64) error {
+func (v *viewer) check() error {
 	var errs []error
 	fail := func(f string, a ...any) { errs = append(errs, fmt.Errorf(f, a...)) }
 	dirSize := map[uint64]uint64{}
@@ -280,8 +281,6 @@ func (v *viewer) check(subvol uint64, extTree *btree.Tree, subvols []uint64) err
 	var names []name
 	refs := map[uint64]int{}
 	nlink := map[uint64]uint32{}
-	type ext struct{ bytenr, n uint64 }
-	fileRefs := map[ext]map[[3]uint64]uint32{}
 	orphans := map[uint64]bool{}
 	for it, err := range v.sub.Items(ondisk.Key{}, ondisk.MaxKey) {
 		if err != nil {
@@ -330,18 +329,6 @@ func (v *viewer) check(subvol uint64, extTree *btree.Tree, subvols []uint64) err
 				refs[k.ObjectID]++
 				names = append(names, name{k.ObjectID, r.Parent, r.Index, string(r.Name)})
 			}
-		case ondisk.ExtentDataKey:
-			fe, err := item.ParseFileExtent(it.Data)
-			if err != nil {
-				return err
-			}
-			if fe.Type != item.FileExtentInline && fe.DiskBytenr != 0 {
-				e := ext{fe.DiskBytenr, fe.DiskNumBytes}
-				if fileRefs[e] == nil {
-					fileRefs[e] = map[[3]uint64]uint32{}
-				}
-				fileRefs[e][[3]uint64{subvol, k.ObjectID, k.Offset - fe.Offset}]++
-			}
 		case ondisk.OrphanItemKey:
 			if k.ObjectID == ondisk.TreeLogFixupObjectID {
 				fail("fixup item %v left", k)
@@ -384,32 +371,77 @@ func (v *viewer) check(subvol uint64, extTree *btree.Tree, subvols []uint64) err
 		}
 		last = cs.End()
 	}
-	// Data references: each extent's references are the file extents
-	// pointing at it, in whichever subvolume.
+	return errors.Join(errs...)
+}
+
+type extentID struct{ bytenr, n uint64 }
+
+// leafRefs is what one leaf's file extent items hold on one extent: the
+// leaf's owner and the count of each (inode, file offset - extent offset).
+type leafRefs struct {
+	owner uint64
+	items map[[2]uint64]uint32
+}
+
+// fileExtentLeaves lists, by extent, the leaves of the subvolumes whose
+// file extent items point at it, each leaf once however many subvolumes
+// share it.
+func fileExtentLeaves(t testing.TB, im *image, subvols []uint64) (map[extentID]map[uint64]*leafRefs, error) {
+	out := map[extentID]map[uint64]*leafRefs{}
+	done := map[uint64]bool{} // leaves of subvolumes already walked
 	for _, id := range subvols {
-		if id == subvol {
-			continue
+		mine := map[uint64]bool{}
+		c, err := im.tree(t, id).First()
+		if err != nil {
+			return nil, err
 		}
-		for it, err := range v.im.tree(v.t, id).Items(ondisk.Key{}, ondisk.MaxKey) {
+		for ; c.Valid(); err = c.Next() {
 			if err != nil {
-				return err
+				return nil, err
 			}
-			if it.Key.Type != ondisk.ExtentDataKey {
+			leaf, _ := c.Leaf()
+			k := c.Key()
+			if done[leaf.Bytenr] || k.Type != ondisk.ExtentDataKey {
 				continue
 			}
-			fe, err := item.ParseFileExtent(it.Data)
+			mine[leaf.Bytenr] = true
+			fe, err := item.ParseFileExtent(c.Data())
 			if err != nil {
-				return err
+				return nil, err
 			}
-			if fe.Type != item.FileExtentInline && fe.DiskBytenr != 0 {
-				e := ext{fe.DiskBytenr, fe.DiskNumBytes}
-				if fileRefs[e] == nil {
-					fileRefs[e] = map[[3]uint64]uint32{}
-				}
-				fileRefs[e][[3]uint64{id, it.Key.ObjectID, it.Key.Offset - fe.Offset}]++
+			if fe.Type == item.FileExtentInline || fe.DiskBytenr == 0 {
+				continue
 			}
+			e := extentID{fe.DiskBytenr, fe.DiskNumBytes}
+			if out[e] == nil {
+				out[e] = map[uint64]*leafRefs{}
+			}
+			lr := out[e][leaf.Bytenr]
+			if lr == nil {
+				lr = &leafRefs{owner: leaf.Owner, items: map[[2]uint64]uint32{}}
+				out[e][leaf.Bytenr] = lr
+			}
+			lr.items[[2]uint64{k.ObjectID, k.Offset - fe.Offset}]++
 		}
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(done, mine)
 	}
+	return out, nil
+}
+
+// checkDataRefs checks every data extent's references against the leaves
+// pointing at it: a leaf's items are either one shared reference by the
+// leaf's address (a leaf whose owner copied it after a snapshot) or
+// keyed references of the leaf's owner, one per item.
+func checkDataRefs(t testing.TB, im *image, extTree *btree.Tree, subvols []uint64) error {
+	want, err := fileExtentLeaves(t, im, subvols)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	fail := func(f string, a ...any) { errs = append(errs, fmt.Errorf(f, a...)) }
 	for it, err := range extTree.Items(ondisk.Key{}, ondisk.MaxKey) {
 		if err != nil {
 			return err
@@ -424,37 +456,73 @@ func (v *viewer) check(subvol uint64, extTree *btree.Tree, subvols []uint64) err
 		if ei.Flags&item.ExtentFlagData == 0 {
 			continue
 		}
-		e := ext{it.Key.ObjectID, it.Key.Offset}
-		want := fileRefs[e]
-		delete(fileRefs, e)
-		got := map[[3]uint64]uint32{}
+		e := extentID{it.Key.ObjectID, it.Key.Offset}
+		leaves := want[e]
+		delete(want, e)
+		keyed := map[[3]uint64]int64{}
+		shared := map[uint64]uint32{}
 		var total uint64
 		for _, r := range ei.Inline {
-			if r.Type == ondisk.ExtentDataRefKey {
-				got[[3]uint64{r.Root, r.ObjectID, r.Offset}] += r.Count
+			switch r.Type {
+			case ondisk.ExtentDataRefKey:
+				keyed[[3]uint64{r.Root, r.ObjectID, r.Offset}] += int64(r.Count)
+			case ondisk.SharedDataRefKey:
+				shared[r.Parent] += r.Count
 			}
 			total += uint64(r.Count)
 		}
-		for kr, err := range extTree.ObjectItems(e.bytenr, ondisk.ExtentDataRefKey) {
+		for kr, err := range extTree.Items(ondisk.Key{ObjectID: e.bytenr, Type: ondisk.ExtentDataRefKey}, ondisk.Key{ObjectID: e.bytenr, Type: ondisk.SharedDataRefKey, Offset: ^uint64(0)}) {
 			if err != nil {
 				return err
 			}
-			d, err := item.ParseExtentDataRef(kr.Data)
-			if err != nil {
-				return err
+			switch kr.Key.Type {
+			case ondisk.ExtentDataRefKey:
+				d, err := item.ParseExtentDataRef(kr.Data)
+				if err != nil {
+					return err
+				}
+				keyed[[3]uint64{d.Root, d.ObjectID, d.Offset}] += int64(d.Count)
+				total += uint64(d.Count)
+			case ondisk.SharedDataRefKey:
+				n, err := item.ParseSharedDataRef(kr.Data)
+				if err != nil {
+					return err
+				}
+				shared[kr.Key.Offset] += n
+				total += uint64(n)
 			}
-			got[[3]uint64{d.Root, d.ObjectID, d.Offset}] += d.Count
-			total += uint64(d.Count)
 		}
 		if total != ei.Refs {
 			fail("extent %d: refs %d, references counted %d", e.bytenr, ei.Refs, total)
 		}
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			fail("extent %d: references %v, file extents %v", e.bytenr, got, want)
+		for _, leaf := range slices.Sorted(maps.Keys(leaves)) {
+			lr := leaves[leaf]
+			if n, ok := shared[leaf]; ok {
+				var items uint32
+				for _, c := range lr.items {
+					items += c
+				}
+				if n != items {
+					fail("extent %d: shared reference of leaf %d counts %d, the leaf has %d items", e.bytenr, leaf, n, items)
+				}
+				delete(shared, leaf)
+				continue
+			}
+			for k, c := range lr.items {
+				keyed[[3]uint64{lr.owner, k[0], k[1]}] -= int64(c)
+			}
+		}
+		for k, n := range keyed {
+			if n != 0 {
+				fail("extent %d: reference (root, inode, offset) %v counts %d more than the leaves' items", e.bytenr, k, n)
+			}
+		}
+		for leaf, n := range shared {
+			fail("extent %d: shared reference of leaf %d (count %d) that no subvolume holds", e.bytenr, leaf, n)
 		}
 	}
-	for e, w := range fileRefs {
-		fail("file extents %v point at extent %d (%d bytes) the extent tree lacks", w, e.bytenr, e.n)
+	for e, leaves := range want {
+		fail("leaves %v point at extent %d (%d bytes) the extent tree lacks", slices.Sorted(maps.Keys(leaves)), e.bytenr, e.n)
 	}
 	return errors.Join(errs...)
 }
@@ -505,9 +573,12 @@ func TestKernelCases(t *testing.T) {
 			subvols := allSubvols(t, im)
 			for _, id := range subvols {
 				sv := &viewer{t: t, im: im, sub: im.tree(t, id), csum: v.csum}
-				if err := sv.check(id, im.tree(t, ondisk.ExtentTreeObjectID), subvols); err != nil {
+				if err := sv.check(); err != nil {
 					t.Errorf("replayed subvolume %d is inconsistent:\n%v", id, err)
 				}
+			}
+			if err := checkDataRefs(t, im, im.tree(t, ondisk.ExtentTreeObjectID), subvols); err != nil {
+				t.Errorf("replayed data references are inconsistent:\n%v", err)
 			}
 			kim := openImage(t, filepath.Join(dir, name+".kernel.img.zst"))
 			kim.res = &logreplay.Result{Mem: btree.NewMemBlocks(kim.input.Reader, int(kim.sb.NodeSize))}

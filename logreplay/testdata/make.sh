@@ -239,6 +239,33 @@ work_subvol() {
 	fsync "$m/top"
 }
 
+# A snapshot of the top level sharing its blocks: the replay of each
+# subvolume copies leaves the other still holds, so the data references
+# move as COW moves them (keyed by the copying tree, or by the leaf once
+# its owner copied it after the snapshot), and a reference a COW made is
+# one replay then drops.
+setup_snapshot() {
+	mkdir "$m/d"
+	for i in $(seq 1 150); do pattern "$m/d/f$i" 0 8192 "$i"; done
+	pattern "$m/big" 0 400000 7
+	btrfs subvolume snapshot "$m" "$m/snap" >/dev/null
+	commit
+	pattern "$m/d/f50" 0 4096 12
+}
+work_snapshot() {
+	pattern "$m/big" 100000 5000 8
+	fsync "$m/big"
+	pattern "$m/snap/big" 200000 5000 9
+	fsync "$m/snap/big"
+	pattern "$m/snap/d/f50" 4096 4096 10
+	pattern "$m/snap/d/f7" 0 4096 11
+	fsync "$m/snap/d/f50" "$m/snap/d/f7"
+	rm "$m/snap/d/f9"
+	fsync "$m/snap/d"
+	pattern "$m/d/f100" 4096 4096 13
+	fsync "$m/d/f100"
+}
+
 # Hard links enough to overflow an inode reference item: extended refs,
 # which the link count fixup counts. (A new link to such an inode makes
 # its fsync commit the filesystem; a data fsync is logged.)
@@ -360,7 +387,7 @@ work_special() {
 
 uname -r >"$out/versions.txt"
 mkfs.btrfs --version | head -n1 >>"$out/versions.txt"
-cases="newfiles append overwrite truncate punch prealloc rename crossdir hardlink unlinkdir xattr symlink tmpfile parentrename replace manyfiles compress subvol extref reflink preallocwrite inline dirrename openunlink holes nodatasum bigfile rmtree swap over special"
+cases="newfiles append overwrite truncate punch prealloc rename crossdir hardlink unlinkdir xattr symlink tmpfile parentrename replace manyfiles compress subvol extref reflink preallocwrite inline dirrename openunlink holes nodatasum bigfile rmtree swap over special snapshot"
 for c in ${ONLY:-$cases}; do
 	case $c in
 	compress) run "$c" "" ",compress=zstd" ;;
