@@ -67,8 +67,26 @@ func (r *runner) superLog(dev string) (gen, logRoot uint64, err error) {
 }
 
 // crashFsync runs Fsync step i of a crash scenario between two reads of
-// the superblock and records what the kernel did.
+// the superblock and records what the kernel did; with UntilLogged it
+// appends and fsyncs again while the kernel commits.
 func (r *runner) crashFsync(i int, f Fsync) error {
+	for try := 0; ; try++ {
+		if try > 0 {
+			if err := f.appendByte(r); err != nil {
+				return err
+			}
+		}
+		if err := r.crashFsyncOnce(i, f); err != nil {
+			return err
+		}
+		if !f.UntilLogged || r.fsyncs[len(r.fsyncs)-1].Outcome != manifest.FsyncCommitted || try == 2 {
+			return nil
+		}
+	}
+}
+
+// crashFsyncOnce is one fsync of crashFsync.
+func (r *runner) crashFsyncOnce(i int, f Fsync) error {
 	before, rootBefore, err := r.superLog(r.images[0])
 	if err != nil {
 		return err

@@ -67,7 +67,8 @@ func RandomCrash(seed uint64) *Spec {
 	g.subvolume("vol")
 	// Outside the model, so no operation renames or links it: an fsync
 	// of an inode the last commit has, never renamed or unlinked since,
-	// logs the inode alone and never falls back to a commit.
+	// logs the inode alone, unless the transaction was marked for a full
+	// commit, and then the next one logs it (UntilLogged).
 	const anchor = "vol/anchor"
 	g.p.add(Write{Path: anchor, Data: g.p.data(Text, 1000)})
 	if r.IntN(2) == 0 {
@@ -88,7 +89,7 @@ func RandomCrash(seed uint64) *Spec {
 		g.op(true)
 	}
 	// One fsync that surely logs.
-	g.p.add(Write{Path: anchor, Off: 1000, Data: g.data(8000)}, Fsync{Path: anchor})
+	g.p.add(Write{Path: anchor, Off: 1000, Data: g.data(8000)}, Fsync{Path: anchor, UntilLogged: true})
 	g.p.add(Note{Text: "not fsynced: must not survive replay"})
 	for range r.IntN(6) {
 		g.op(false)
