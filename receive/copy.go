@@ -1,9 +1,13 @@
 package receive
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path"
+	"time"
 
 	"github.com/coldsend/coldsend/internal/destfs"
 )
@@ -15,6 +19,14 @@ import (
 // source is read without changing its access times where the OS allows.
 func copyTree(dest *os.Root, from, to string) (reflinked bool, err error) {
 	c := &treeCopy{dest: dest, links: map[destfs.FileID]string{}, reflinked: true}
+	defer func() {
+		if c.pending != nil {
+			c.pending.Close()
+			if err == nil {
+				err = dest.Remove(LinkTimesName)
+			}
+		}
+	}()
 	if err := c.dir(from, to); err != nil {
 		return false, err
 	}
@@ -25,6 +37,74 @@ type treeCopy struct {
 	dest      *os.Root
 	links     map[destfs.FileID]string // first copy of each multiply-linked inode
 	reflinked bool
+	pending   *os.File // LinkTimesName, once a link was read
+}
+
+// LinkTimesName is the file in the destination that holds, while the
+// copy of a parent reads one of its symbolic links, the link's times from
+// before the read. readlink(2) sets the access time and has no O_NOATIME;
+// the copy puts the time back right after, and should a receive be killed
+// in between, the next one into the destination puts it back first.
+const LinkTimesName = ".coldsend-link-times"
+
+// linkTimes is LinkTimesName's content.
+type linkTimes struct {
+	Path         string
+	Atime, Mtime int64 // ns since the epoch
+}
+
+// readLink reads the target of the symbolic link src (fi) and puts its
+// times back, with LinkTimesName keeping them in the meantime.
+func (c *treeCopy) readLink(src string, fi fs.FileInfo) (string, error) {
+	atime, mtime := destfs.TimesOf(fi)
+	if c.pending == nil {
+		f, err := c.dest.OpenFile(LinkTimesName, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return "", err
+		}
+		c.pending = f
+	}
+	b, err := json.Marshal(linkTimes{Path: src, Atime: atime.UnixNano(), Mtime: mtime.UnixNano()})
+	if err != nil {
+		return "", err
+	}
+	if _, err := c.pending.WriteAt(b, 0); err != nil {
+		return "", err
+	}
+	if err := c.pending.Truncate(int64(len(b))); err != nil {
+		return "", err
+	}
+	target, err := c.dest.Readlink(src)
+	if err != nil {
+		return "", err
+	}
+	if err := destfs.Utimes(c.dest, src, atime, mtime); err != nil {
+		return "", err
+	}
+	return target, c.pending.Truncate(0)
+}
+
+// restoreLinkTimes puts back the times of a link a killed receive read
+// and did not get to restore (LinkTimesName), then removes the file.
+func restoreLinkTimes(dest *os.Root) error {
+	b, err := dest.ReadFile(LinkTimesName)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(b) > 0 {
+		var lt linkTimes
+		if err := json.Unmarshal(b, &lt); err != nil {
+			return fmt.Errorf("%s: %w", LinkTimesName, err)
+		}
+		err := destfs.Utimes(dest, lt.Path, time.Unix(0, lt.Atime), time.Unix(0, lt.Mtime))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s: putting back the times of %s: %w", LinkTimesName, lt.Path, err)
+		}
+	}
+	return dest.Remove(LinkTimesName)
 }
 
 // dir copies the entries of directory src into dst, then dst's own
@@ -75,14 +155,8 @@ func (c *treeCopy) entry(src, dst string) error {
 			return err
 		}
 	case m&fs.ModeSymlink != 0:
-		target, err := c.dest.Readlink(src)
+		target, err := c.readLink(src, fi)
 		if err != nil {
-			return err
-		}
-		// Reading a link updates its access time, and there is no
-		// O_NOATIME for readlink: put the parent's back.
-		atime, mtime := destfs.TimesOf(fi)
-		if err := destfs.Utimes(c.dest, src, atime, mtime); err != nil {
 			return err
 		}
 		if err := c.dest.Symlink(target, dst); err != nil {

@@ -74,6 +74,9 @@ func Receive(src io.Reader, dest string, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dest, err)
 	}
+	if err := restoreLinkTimes(root); err != nil {
+		return nil, fmt.Errorf("%s: %w", dest, err)
+	}
 	r := &receiver{opts: opts, dest: root, destName: dest, rec: rec, sum: &Summary{Skipped: map[Skip]int{}}}
 	defer r.closeSubvol()
 	prev, err := readProgress(root)
@@ -434,8 +437,8 @@ func subvolName(p string) (string, error) {
 		return "", fmt.Errorf("subvolume name %q", p)
 	case strings.Contains(p, "/"):
 		return "", fmt.Errorf("subvolume name %q has a '/'", p)
-	case strings.HasPrefix(p, RecordName):
-		return "", fmt.Errorf("subvolume name %q is the destination's record", p)
+	case strings.HasPrefix(p, RecordName), p == ProgressName, p == LinkTimesName:
+		return "", fmt.Errorf("subvolume name %q is one of the destination's own files", p)
 	}
 	return p, nil
 }
