@@ -263,13 +263,13 @@ func selectCases(mode string) ([]oracleCase, error) {
 			seeds[i] = base + uint64(i)
 		}
 		fmt.Printf("oracle seeds: %v\n", seeds)
-		return append(random(seeds), orphanCase(), kernelCasesCase(), mountedCase(), subvolumeShowCase(), receiveFixturesCase(), generationsCase(seeds[:min(len(seeds), 3)])), nil
+		return append(random(seeds), orphanCase(), kernelCasesCase(), mountedCase(), subvolumeShowCase(), receiveFixturesCase(), mountFixturesCase(), generationsCase(seeds[:min(len(seeds), 3)])), nil
 	case "ci":
 		cases := random(ciSeeds)
 		for _, s := range scenario.Named() {
 			cases = append(cases, oracleCase{name: "named-" + s.Name, spec: s})
 		}
-		return append(cases, orphanCase(), kernelCasesCase(), mountedCase(), subvolumeShowCase(), receiveFixturesCase(), generationsCase(ciGenerationSeeds)), nil
+		return append(cases, orphanCase(), kernelCasesCase(), mountedCase(), subvolumeShowCase(), receiveFixturesCase(), mountFixturesCase(), generationsCase(ciGenerationSeeds)), nil
 	}
 	return nil, fmt.Errorf("COLDSEND_ORACLE=%q: want fresh or ci", mode)
 }
@@ -346,6 +346,12 @@ func runCase(ctx context.Context, t *testing.T, c oracleCase) error {
 		var r exportResult
 		if r, err = checkExports(ctx, out); err == nil {
 			t.Logf("export: %d subvolumes (%d entries, %d files) exported to directories and tar archives equal to the kernel's mount; %d extractions by GNU tar and bsdtar; %d files' holes equal to the mount's SEEK_DATA map", r.subvols, r.res.Entries, r.res.Files, r.extractions, r.holeFiles)
+		}
+	}
+	if err == nil {
+		var r mountResult
+		if r, err = checkMount(ctx, out); err == nil {
+			t.Logf("mount: %v", r)
 		}
 	}
 	if err == nil {

@@ -175,6 +175,7 @@ func newRoot(e *env) (*cobra.Command, *bool) {
 		catCommand(e),
 		exportCommand(e),
 		generationsCommand(e),
+		mountCommand(e),
 		sendCommand(e),
 		receiveCommand(e),
 		dumpCommand(e),

@@ -365,7 +365,7 @@ func (c *comparer) entry(s *fstree.Subvol, name string, path []byte, e *fstree.D
 		check("atime", nanos(ii.Atime), w.Atime)
 	}
 	if w.Type == manifest.TypeFile || w.Type == manifest.TypeDir {
-		check("flags", fmt.Sprintf("%#x", fsFlags(ii.Flags)), fmt.Sprintf("%#x", w.Flags))
+		check("flags", fmt.Sprintf("%#x", item.FSFlags(ii.Flags)), fmt.Sprintf("%#x", w.Flags))
 	}
 	if e != nil {
 		c.names(s, where, ino, &ii, e)
@@ -457,22 +457,6 @@ func typeOf(mode uint32) string {
 func userRdev(k uint64) uint64 {
 	major, minor := k>>20, k&0xfffff
 	return (major&0xfffff000)<<32 | (major&0xfff)<<8 | (minor&0xffffff00)<<12 | minor&0xff
-}
-
-// fsFlags maps btrfs inode flags to the FS_*_FL bits FS_IOC_GETFLAGS
-// reports (btrfs_inode_flags_to_fsflags).
-func fsFlags(f uint32) uint32 {
-	var out uint32
-	for _, m := range []struct{ btrfs, fs uint32 }{
-		{item.InodeSync, 0x8}, {item.InodeImmutable, 0x10}, {item.InodeAppend, 0x20},
-		{item.InodeNoDump, 0x40}, {item.InodeNoAtime, 0x80}, {item.InodeDirSync, 0x10000},
-		{item.InodeNoDataCOW, 0x800000}, {item.InodeNoCompress, 0x400}, {item.InodeCompress, 0x4},
-	} {
-		if f&m.btrfs != 0 {
-			out |= m.fs
-		}
-	}
-	return out
 }
 
 func xattrString(xs []fstree.Xattr) string {

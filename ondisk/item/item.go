@@ -52,6 +52,28 @@ const (
 		InodeNoAtime | InodeDirSync | InodeCompress | InodeRootItemInit
 )
 
+// FSFlags maps btrfs inode flags to the FS_*_FL bits FS_IOC_GETFLAGS
+// reports (the kernel's btrfs_inode_flags_to_fsflags).
+func FSFlags(f uint32) uint32 {
+	var out uint32
+	for _, m := range []struct{ btrfs, fs uint32 }{
+		{InodeSync, 0x8}, {InodeImmutable, 0x10}, {InodeAppend, 0x20},
+		{InodeNoDump, 0x40}, {InodeNoAtime, 0x80}, {InodeDirSync, 0x10000},
+		{InodeNoDataCOW, 0x800000},
+	} {
+		if f&m.btrfs != 0 {
+			out |= m.fs
+		}
+	}
+	switch {
+	case f&InodeNoCompress != 0:
+		out |= 0x400 // FS_NOCOMP_FL
+	case f&InodeCompress != 0:
+		out |= 0x4 // FS_COMPR_FL
+	}
+	return out
+}
+
 // InodeROVerity is the read-only-compatible inode flag (high 32 bits of
 // btrfs_inode_item.flags) marking an fs-verity file.
 const InodeROVerity uint32 = 0x1

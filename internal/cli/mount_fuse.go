@@ -1,0 +1,93 @@
+//go:build linux || darwin
+
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/coldsend/coldsend/fstree"
+	"github.com/coldsend/coldsend/fusefs"
+)
+
+// runMount opens the image, mounts it and serves it until it is
+// unmounted or a signal asks for that.
+func runMount(e *env, ff *fsFlags, mf *mountFlags, image, mountpoint string) error {
+	fsys, err := ff.open(image, e.stderr)
+	if err != nil {
+		return err
+	}
+	defer fsys.Close()
+	opts := fusefs.Options{
+		AllowOther: mf.allowOther,
+		Debug:      mf.debug,
+		Errorf: func(format string, args ...any) {
+			fmt.Fprintf(e.stderr, "coldsend: error: "+format+"\n", args...)
+		},
+	}
+	if mf.generations {
+		if opts.Generations, opts.OpenGeneration, err = olderGenerations(ff, e, image, fsys.Generation(), mf.scan); err != nil {
+			return err
+		}
+	}
+	srv, err := fusefs.Mount(fsys.FS, nil, mountpoint, opts)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	done := make(chan struct{})
+	go func() {
+		srv.Wait()
+		close(done)
+	}()
+	fmt.Fprintf(e.stderr, "coldsend: %s mounted read-only at %s; unmount it (umount, fusermount -u) or interrupt coldsend to stop\n", image, mountpoint)
+	select {
+	case <-done:
+	case s := <-sig:
+		fmt.Fprintf(e.stderr, "coldsend: %v: unmounting %s\n", s, mountpoint)
+		if err := srv.Unmount(); err != nil {
+			return fmt.Errorf("unmounting %s: %w", mountpoint, err)
+		}
+		<-done
+	}
+	return nil
+}
+
+// olderGenerations lists the commits older than current that are still
+// whole, and how to open one.
+func olderGenerations(ff *fsFlags, e *env, image string, current uint64, scan bool) ([]uint64, func(uint64) (*fstree.FS, error), error) {
+	p := &warnPrinter{w: e.stderr, verbose: ff.verbose}
+	opts, err := ff.options(p.warn)
+	if err != nil {
+		return nil, nil, err
+	}
+	paths := append([]string{image}, ff.devices...)
+	gens, err := fstree.GenerationsFiles(paths, opts, scan)
+	if err != nil {
+		return nil, nil, err
+	}
+	var list []uint64
+	roots := map[uint64]uint64{}
+	for i := range gens {
+		g := &gens[i]
+		if g.Generation >= current || !g.Intact() {
+			continue
+		}
+		if _, dup := roots[g.Generation]; dup {
+			continue
+		}
+		roots[g.Generation] = uint64(g.Root.Bytenr)
+		list = append(list, g.Generation)
+	}
+	open := func(gen uint64) (*fstree.FS, error) {
+		o := opts
+		o.Generation, o.RootBytenr = gen, roots[gen]
+		return fstree.OpenFiles(paths, o)
+	}
+	return list, open, nil
+}

@@ -1,0 +1,7 @@
+//go:build !linux && !darwin
+
+package cli
+
+func runMount(e *env, ff *fsFlags, mf *mountFlags, image, mountpoint string) error {
+	return errNoFUSE
+}
