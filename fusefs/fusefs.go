@@ -81,7 +81,7 @@ type mount struct {
 	started time.Time // the placeholder directories' times
 
 	mu   sync.Mutex
-	gens map[uint64]*view // opened generations
+	gens map[uint64]*fstree.FS // opened generations
 }
 
 // view is one tree the mount shows: the filesystem as mounted (index 0)
@@ -102,7 +102,7 @@ func Mount(fsys *fstree.FS, root *fstree.Subvol, mountpoint string, opts Options
 			return nil, err
 		}
 	}
-	m := &mount{opts: opts, started: time.Now(), gens: map[uint64]*view{}}
+	m := &mount{opts: opts, started: time.Now(), gens: map[uint64]*fstree.FS{}}
 	v := &view{fs: fsys, sector: uint64(fsys.Volume().SectorSize())}
 	top := &node{m: m, v: v, sv: root, ino: ondisk.SubvolumeRootDirInodeID, top: true}
 	// Read-only and immutable: the kernel may cache names and attributes
@@ -136,8 +136,8 @@ func (m *mount) closeGenerations() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
-	for g, v := range m.gens {
-		errs = append(errs, v.fs.Close())
+	for g, fsys := range m.gens {
+		errs = append(errs, fsys.Close())
 		delete(m.gens, g)
 	}
 	return errors.Join(errs...)
@@ -167,7 +167,38 @@ type node struct {
 	sv          *fstree.Subvol
 	ino         uint64
 	placeholder bool
-	top         bool // the root of the mount
+	top         bool     // the root of the mount
+	gen         *lazyGen // the root of an older commit, opened on first use
+}
+
+// lazyGen opens an older commit when its directory under .generations is
+// first used, not when .generations is listed (a listing with
+// READDIRPLUS looks up every entry).
+type lazyGen struct {
+	once  sync.Once
+	gen   uint64
+	errno syscall.Errno
+}
+
+// ensure opens the commit a .generations entry stands for, once.
+func (n *node) ensure() syscall.Errno {
+	if n.gen == nil {
+		return 0
+	}
+	n.gen.once.Do(func() {
+		v, errno := n.m.generation(n.v, n.gen.gen)
+		if errno != 0 {
+			n.gen.errno = errno
+			return
+		}
+		root, err := v.fs.OpenSubvol(ondisk.FSTreeObjectID)
+		if err != nil {
+			n.gen.errno = n.m.errno(err, "the top level of generation %d", n.gen.gen)
+			return
+		}
+		n.sv = root
+	})
+	return n.gen.errno
 }
 
 var (
@@ -189,4 +220,5 @@ var (
 	_ fs.NodeGetattrer      = (*generationsNode)(nil)
 	_ fs.NodeReaddirer      = (*generationsNode)(nil)
 	_ fs.NodeStatfser       = (*generationsNode)(nil)
+	_ fs.NodeStatxer        = (*generationsNode)(nil)
 )

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -18,7 +19,8 @@ import (
 // by its generation, each the top level of that commit.
 type generationsNode struct {
 	fs.Inode
-	m *mount
+	m    *mount
+	live *view
 }
 
 func (g *generationsNode) fillAttr(out *fuse.Attr) {
@@ -35,6 +37,7 @@ func (g *generationsNode) Getattr(ctx context.Context, f fs.FileHandle, out *fus
 }
 
 func (g *generationsNode) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	statfs(g.live, out)
 	return 0
 }
 
@@ -56,8 +59,7 @@ func (g *generationsNode) rootIno() uint64 {
 	return genDirIno
 }
 
-// Lookup opens the named generation (once; it stays open until the
-// server is closed) and returns its top level.
+// Lookup finds the named generation; it is opened when first used.
 func (g *generationsNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	gen, err := strconv.ParseUint(name, 10, 64)
 	if err != nil || strconv.FormatUint(gen, 10) != name {
@@ -67,36 +69,40 @@ func (g *generationsNode) Lookup(ctx context.Context, name string, out *fuse.Ent
 	if i < 0 {
 		return nil, syscall.ENOENT
 	}
-	v, errno := g.m.generation(i+1, gen)
-	if errno != 0 {
-		return nil, errno
-	}
-	root, err := v.fs.OpenSubvol(ondisk.FSTreeObjectID)
-	if err != nil {
-		return nil, g.m.errno(err, "the top level of generation %d", gen)
-	}
-	n := &node{m: g.m, v: v, sv: root, ino: ondisk.SubvolumeRootDirInodeID}
-	if errno := n.fillAttr(&out.Attr); errno != 0 {
-		return nil, errno
-	}
-	return g.NewInode(ctx, n, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: out.Attr.Ino}), 0
+	// The root's stat comes from the commit: ask for it right away, but
+	// only when someone stats it.
+	out.Mode = syscall.S_IFDIR | 0o555
+	out.Ino = Ino(i+1, ondisk.FSTreeObjectID, ondisk.SubvolumeRootDirInodeID)
+	out.SetAttrTimeout(time.Nanosecond)
+	n := &node{m: g.m, v: &view{index: i + 1}, ino: ondisk.SubvolumeRootDirInodeID, gen: &lazyGen{gen: gen}}
+	return g.NewInode(ctx, n, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: out.Ino}), 0
 }
 
-// generation opens generation gen as view index, or returns it opened.
-func (m *mount) generation(index int, gen uint64) (*view, syscall.Errno) {
+// generation opens generation gen into v (once per mount and generation).
+func (m *mount) generation(v *view, gen uint64) (*view, syscall.Errno) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if v := m.gens[gen]; v != nil {
-		return v, 0
+	fsys := m.gens[gen]
+	if fsys == nil {
+		if m.opts.OpenGeneration == nil {
+			return nil, syscall.ENOENT
+		}
+		var err error
+		if fsys, err = m.opts.OpenGeneration(gen); err != nil {
+			return nil, m.errno(err, "opening generation %d", gen)
+		}
+		m.gens[gen] = fsys
 	}
-	if m.opts.OpenGeneration == nil {
-		return nil, syscall.ENOENT
-	}
-	fsys, err := m.opts.OpenGeneration(gen)
-	if err != nil {
-		return nil, m.errno(err, "opening generation %d", gen)
-	}
-	v := &view{index: index, fs: fsys, sector: uint64(fsys.Volume().SectorSize())}
-	m.gens[gen] = v
+	v.fs, v.sector = fsys, uint64(fsys.Volume().SectorSize())
 	return v, 0
+}
+
+// Statx is Getattr: a directory of the mount's own has no birth time. (A
+// node without Statx would answer ENOSYS, and the kernel then stops
+// asking any node of the mount for one.)
+func (g *generationsNode) Statx(ctx context.Context, f fs.FileHandle, flags uint32, mask uint32, out *fuse.StatxOut) syscall.Errno {
+	var a fuse.Attr
+	g.fillAttr(&a)
+	statxFromAttr(&a, &out.Statx)
+	return 0
 }

@@ -34,6 +34,9 @@ func (n *node) inode() (item.Inode, syscall.Errno) {
 
 // fillAttr is btrfs_getattr: the inode item as stat shows it.
 func (n *node) fillAttr(out *fuse.Attr) syscall.Errno {
+	if errno := n.ensure(); errno != 0 {
+		return errno
+	}
 	out.Ino = n.stInode()
 	out.Blksize = uint32(n.v.sector)
 	if n.placeholder {
@@ -73,6 +76,9 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 }
 
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	if errno := n.ensure(); errno != 0 {
+		return errno
+	}
 	statfs(n.v, out)
 	return 0
 }
@@ -110,8 +116,11 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 	if n.placeholder {
 		return nil, syscall.ENOENT
 	}
+	if errno := n.ensure(); errno != 0 {
+		return nil, errno
+	}
 	if n.top && n.v.index == 0 && name == GenerationsDir && len(n.m.opts.Generations) > 0 {
-		g := &generationsNode{m: n.m}
+		g := &generationsNode{m: n.m, live: n.v}
 		g.fillAttr(&out.Attr)
 		return n.NewInode(ctx, g, fs.StableAttr{Mode: syscall.S_IFDIR, Ino: genDirIno}), 0
 	}
@@ -140,6 +149,9 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 func (n *node) xattrs() ([]fstree.Xattr, syscall.Errno) {
 	if n.placeholder {
 		return nil, 0
+	}
+	if errno := n.ensure(); errno != 0 {
+		return nil, errno
 	}
 	xs, err := n.sv.Xattrs(n.ino)
 	if err != nil {
@@ -269,6 +281,9 @@ type dirHandle struct {
 }
 
 func (n *node) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if errno := n.ensure(); errno != 0 {
+		return nil, 0, errno
+	}
 	if !n.placeholder {
 		ii, errno := n.inode()
 		if errno != 0 {
@@ -396,17 +411,7 @@ func (n *node) Statx(ctx context.Context, f fs.FileHandle, flags uint32, mask ui
 		return errno
 	}
 	sx := &out.Statx
-	sx.Mask = statxBasicStats
-	sx.Blksize = a.Blksize
-	sx.Nlink = a.Nlink
-	sx.Uid, sx.Gid = a.Uid, a.Gid
-	sx.Mode = uint16(a.Mode)
-	sx.Ino = a.Ino
-	sx.Size = a.Size
-	sx.Blocks = a.Blocks
-	sx.Atime = fuse.SxTime{Sec: a.Atime, Nsec: a.Atimensec}
-	sx.Mtime = fuse.SxTime{Sec: a.Mtime, Nsec: a.Mtimensec}
-	sx.Ctime = fuse.SxTime{Sec: a.Ctime, Nsec: a.Ctimensec}
+	statxFromAttr(&a, sx)
 	rdev := uint64(0)
 	if !n.placeholder {
 		ii, errno := n.inode()
@@ -419,6 +424,21 @@ func (n *node) Statx(ctx context.Context, f fs.FileHandle, flags uint32, mask ui
 	}
 	sx.RdevMajor, sx.RdevMinor = uint32(rdev>>20), uint32(rdev&0xfffff)
 	return 0
+}
+
+// statxFromAttr fills the basic statx fields from a.
+func statxFromAttr(a *fuse.Attr, sx *fuse.Statx) {
+	sx.Mask = statxBasicStats
+	sx.Blksize = a.Blksize
+	sx.Nlink = a.Nlink
+	sx.Uid, sx.Gid = a.Uid, a.Gid
+	sx.Mode = uint16(a.Mode)
+	sx.Ino = a.Ino
+	sx.Size = a.Size
+	sx.Blocks = a.Blocks
+	sx.Atime = fuse.SxTime{Sec: a.Atime, Nsec: a.Atimensec}
+	sx.Mtime = fuse.SxTime{Sec: a.Mtime, Nsec: a.Mtimensec}
+	sx.Ctime = fuse.SxTime{Sec: a.Ctime, Nsec: a.Ctimensec}
 }
 
 // statx(2) mask bits.
@@ -435,6 +455,9 @@ const fsIocGetflags = 0x80086601
 func (n *node) Ioctl(ctx context.Context, f fs.FileHandle, cmd uint32, arg uint64, input []byte, output []byte) (int32, syscall.Errno) {
 	if cmd != fsIocGetflags || n.placeholder {
 		return 0, syscall.ENOTTY
+	}
+	if errno := n.ensure(); errno != 0 {
+		return 0, errno
 	}
 	ii, errno := n.inode()
 	if errno != 0 {

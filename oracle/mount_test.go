@@ -111,7 +111,7 @@ func checkMount(ctx context.Context, dir string) (mountResult, error) {
 }
 
 // generationOptions lists the older commits as coldsend mount
-// --generations does, and maps each view to the scenario's record of that
+// --generations --scan does, and maps each view to the scenario's record of that
 // commit (nil where none was recorded).
 func generationOptions(dir string, sc *manifest.Scenario, fsys *fstree.FS) (fusefs.Options, map[int]*manifest.Commit, error) {
 	var opts fusefs.Options
@@ -122,7 +122,7 @@ func generationOptions(dir string, sc *manifest.Scenario, fsys *fstree.FS) (fuse
 	if err != nil {
 		return opts, nil, err
 	}
-	list, err := fstree.Generations(devs, fstree.Options{}, false)
+	list, err := fstree.Generations(devs, fstree.Options{}, true)
 	if err != nil {
 		return opts, nil, err
 	}
@@ -138,8 +138,14 @@ func generationOptions(dir string, sc *manifest.Scenario, fsys *fstree.FS) (fuse
 		opts.Generations = append(opts.Generations, g.Generation)
 		views[len(opts.Generations)] = recorded[g.Generation]
 	}
+	roots := map[uint64]uint64{}
+	for _, g := range list {
+		if _, ok := roots[g.Generation]; !ok && g.Intact() {
+			roots[g.Generation] = g.Root.Bytenr
+		}
+	}
 	opts.OpenGeneration = func(gen uint64) (*fstree.FS, error) {
-		return fstree.New(devs, fstree.Options{Generation: gen})
+		return fstree.New(devs, fstree.Options{Generation: gen, RootBytenr: roots[gen]})
 	}
 	return opts, views, nil
 }

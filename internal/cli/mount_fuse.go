@@ -10,6 +10,7 @@ import (
 
 	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/fusefs"
+	"github.com/coldsend/coldsend/ondisk"
 )
 
 // runMount opens the image, mounts it and serves it until it is
@@ -87,6 +88,12 @@ func olderGenerations(ff *fsFlags, e *env, image string, current uint64, scan bo
 	open := func(gen uint64) (*fstree.FS, error) {
 		o := opts
 		o.Generation, o.RootBytenr = gen, roots[gen]
+		// .generations says what these are; the rest is worth a line.
+		o.Warn = func(w ondisk.Warning) {
+			if w.Kind != ondisk.WarnGeneration {
+				p.warn(w)
+			}
+		}
 		return fstree.OpenFiles(paths, o)
 	}
 	return list, open, nil

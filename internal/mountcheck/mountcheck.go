@@ -98,22 +98,45 @@ func compareEntries(name string, got, want []manifest.Entry) []string {
 			continue
 		}
 		delete(byPath, string(w.Path))
-		if w.Atime == 0 {
-			g.Atime = 0 // recorded only where reading cannot change it
+		check := func(what string, gv, wv any) {
+			if gs, ws := fmt.Sprint(gv), fmt.Sprint(wv); gs != ws {
+				diffs = append(diffs, fmt.Sprintf("%s %q %s: mount %s, kernel %s", name, w.Path, what, gs, ws))
+			}
 		}
+		check("type", g.Type, w.Type)
+		check("ino", g.Ino, w.Ino)
 		if w.Type == manifest.TypeSubvol {
-			*g = manifest.Entry{Path: g.Path, Ino: g.Ino, Type: g.Type}
+			continue
 		}
-		g.Display, g.TargetDisplay = w.Display, w.TargetDisplay
-		if gs, ws := fmt.Sprintf("%+v", *g), fmt.Sprintf("%+v", *w); gs != ws {
-			diffs = append(diffs, fmt.Sprintf("%s: %q differs:\n  mount  %s\n  kernel %s", name, w.Path, gs, ws))
+		check("mode", fmt.Sprintf("%o", g.Mode), fmt.Sprintf("%o", w.Mode))
+		check("owner", [2]uint32{g.UID, g.GID}, [2]uint32{w.UID, w.GID})
+		check("size", g.Size, w.Size)
+		check("nlink", g.Nlink, w.Nlink)
+		check("rdev", g.Rdev, w.Rdev)
+		check("flags", fmt.Sprintf("%#x", g.Flags), fmt.Sprintf("%#x", w.Flags))
+		check("mtime", g.Mtime, w.Mtime)
+		check("ctime", g.Ctime, w.Ctime)
+		check("otime", g.Otime, w.Otime)
+		if w.Atime != 0 { // recorded only where reading cannot change it
+			check("atime", g.Atime, w.Atime)
 		}
+		check("sha256", g.SHA256, w.SHA256)
+		check("target", fmt.Sprintf("%q", g.Target), fmt.Sprintf("%q", w.Target))
+		check("xattrs", xattrString(g.Xattrs), xattrString(w.Xattrs))
 	}
 	for p := range byPath {
 		diffs = append(diffs, fmt.Sprintf("%s: %q is in the mount, not in the kernel's view", name, p))
 	}
 	slices.Sort(diffs)
 	return diffs
+}
+
+func xattrString(xs []manifest.Xattr) string {
+	var b strings.Builder
+	for _, x := range xs {
+		fmt.Fprintf(&b, "%q=%q ", x.Name, x.Value)
+	}
+	return b.String()
 }
 
 // fuseRules record coldsend's mount of subvolume id in view: a directory below
@@ -138,6 +161,8 @@ func fuseRules(view int, id uint64) viewrec.Rules {
 			return low, nil
 		},
 		Atime: true,
+		// The mount's own directory of older commits, at its root.
+		Skip: func(rel []byte) bool { return view == 0 && id == topLevel && string(rel) == fusefs.GenerationsDir },
 	}
 }
 
@@ -145,4 +170,5 @@ const (
 	inoMask     = 1<<40 - 1
 	subvolRoot  = 256
 	placeholder = 2
+	topLevel    = 5
 )

@@ -33,6 +33,8 @@ type Rules struct {
 	Ino func(abs string, st *unix.Statx_t) (uint64, error)
 	// Atime records access times (where reading cannot change them).
 	Atime bool
+	// Skip, if set, leaves out the entries it names (paths from the root).
+	Skip func(rel []byte) bool
 }
 
 // Record walks the subvolume whose root directory is root and returns its
@@ -80,6 +82,9 @@ func (w *walker) walk(abs string, rel []byte) error {
 		crel := []byte(de.Name())
 		if len(rel) > 0 {
 			crel = slices.Concat(rel, []byte("/"), crel)
+		}
+		if w.rules.Skip != nil && w.rules.Skip(crel) {
+			continue
 		}
 		st, err := Statx(cabs)
 		if err != nil {
