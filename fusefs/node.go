@@ -64,13 +64,6 @@ func (n *node) fillAttr(out *fuse.Attr) syscall.Errno {
 	return 0
 }
 
-// encodeDev turns the kernel's dev_t as btrfs stores it (major<<20 |
-// minor) into FUSE's, which the kernel decodes with new_decode_dev.
-func encodeDev(rdev uint64) uint32 {
-	major, minor := uint32(rdev>>20), uint32(rdev&0xfffff)
-	return minor&0xff | major<<8 | (minor&^0xff)<<12
-}
-
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	return n.fillAttr(&out.Attr)
 }

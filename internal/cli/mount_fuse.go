@@ -16,6 +16,12 @@ import (
 // runMount opens the image, mounts it and serves it until it is
 // unmounted or a signal asks for that.
 func runMount(e *env, ff *fsFlags, mf *mountFlags, image, mountpoint string) error {
+	// go-fuse would try fusermount next and report that instead.
+	if fi, err := os.Stat(mountpoint); err != nil {
+		return fmt.Errorf("mount point: %w", err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("mount point %s is not a directory", mountpoint)
+	}
 	fsys, err := ff.open(image, e.stderr)
 	if err != nil {
 		return err
