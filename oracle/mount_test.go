@@ -102,8 +102,8 @@ func checkMount(ctx context.Context, dir string) (mountResult, error) {
 		if err := os.WriteFile(filepath.Join(mnt, "coldsend-write-test"), nil, 0o644); !errors.Is(err, syscall.EROFS) {
 			return fmt.Errorf("creating a file in the mount: %v, want EROFS", err)
 		}
-		if sc.Crash != nil || len(sc.Devices) != 1 || len(sc.Corruptions) > 0 {
-			return nil // the kernel's ro mount needs the one intact device, and cannot replay
+		if sc.Crash != nil || len(sc.Missing) > 0 || len(sc.Corruptions) > 0 {
+			return nil // the kernel's ro mount needs every device intact, and cannot replay
 		}
 		return againstKernelMount(ctx, dir, base, mnt, sc, &r)
 	})
@@ -150,7 +150,7 @@ func generationOptions(dir string, sc *manifest.Scenario, fsys *fstree.FS) (fuse
 	return opts, views, nil
 }
 
-// againstKernelMount mounts the scenario's image read-only with the
+// againstKernelMount mounts the scenario's devices read-only with the
 // kernel and compares every regular file of the FUSE mount with it: 8
 // readers at once doing random preads, and the SEEK_DATA/SEEK_HOLE map.
 func againstKernelMount(ctx context.Context, dir, base, fuseMnt string, sc *manifest.Scenario, r *mountResult) error {
@@ -162,8 +162,25 @@ func againstKernelMount(ctx context.Context, dir, base, fuseMnt string, sc *mani
 	if err := os.Mkdir(kmnt, 0o755); err != nil {
 		return err
 	}
-	if out, err := exec.CommandContext(ctx, "mount", "-o", "ro,loop,noatime", imgs[0], kmnt).CombinedOutput(); err != nil {
-		return fmt.Errorf("mount: %v: %s", err, out)
+	// Every device on a read-only loop device, named to the mount.
+	var loops []string
+	defer func() {
+		for _, l := range loops {
+			exec.Command("losetup", "-d", l).Run()
+		}
+	}()
+	opts := "ro,noatime"
+	for _, img := range imgs {
+		out, err := exec.CommandContext(ctx, "losetup", "--find", "--show", "--read-only", img).Output()
+		if err != nil {
+			return fmt.Errorf("losetup %s: %w", img, err)
+		}
+		l := strings.TrimSpace(string(out))
+		loops = append(loops, l)
+		opts += ",device=" + l
+	}
+	if out, err := exec.CommandContext(ctx, "mount", "-o", opts, loops[0], kmnt).CombinedOutput(); err != nil {
+		return fmt.Errorf("mount -o %s: %v: %s", opts, err, out)
 	}
 	defer exec.Command("umount", kmnt).Run()
 	var files []string
