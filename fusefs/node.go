@@ -325,17 +325,15 @@ func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 		from := max(d.off, 2)
 		d.next, d.stop = iter.Pull2(n.entriesFrom(from))
 	}
-	for {
-		e, err, ok := d.next()
-		if !ok {
-			return d.afterLast()
-		}
-		if err != nil {
-			return nil, n.m.errno(err, "listing inode %d of subvolume %d", n.ino, n.sv.ID)
-		}
-		d.off = e.Index + 1
-		return &fuse.DirEntry{Name: string(e.Name), Mode: fileTypeMode(e.Type), Ino: d.entryIno(&e), Off: d.off}, 0
+	e, err, ok := d.next()
+	if !ok {
+		return d.afterLast()
 	}
+	if err != nil {
+		return nil, n.m.errno(err, "listing inode %d of subvolume %d", n.ino, n.sv.ID)
+	}
+	d.off = e.Index + 1
+	return &fuse.DirEntry{Name: string(e.Name), Mode: fileTypeMode(e.Type), Ino: d.entryIno(&e), Off: d.off}, 0
 }
 
 // afterLast ends the listing; at the mount's root .generations comes

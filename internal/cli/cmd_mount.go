@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 )
 
@@ -45,5 +43,3 @@ func mountCommand(e *env) *cobra.Command {
 	}
 	return c
 }
-
-var errNoFUSE = fmt.Errorf("coldsend mount needs FUSE: Linux, or macOS with macFUSE")
