@@ -26,7 +26,7 @@ func mountCommand(e *env) *cobra.Command {
 			"finds). st_ino is the btrfs inode number in the top level; in a subvolume S\n" +
 			"it is S<<40 + the inode number (FUSE gives the mount one device).",
 		Args:              args(2, 2),
-		ValidArgsFunction: completeImage,
+		ValidArgsFunction: completeImageThenDir,
 	}
 	ff := newFSFlags(c, true)
 	mf := &mountFlags{}

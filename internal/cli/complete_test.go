@@ -23,6 +23,8 @@ func TestCompletion(t *testing.T) {
 		{[]string{"ls", img, "s"}, "s1/\ns2/\n:6\n"},
 		{[]string{"ls", "--time-style", ""}, "default\nfull-iso\nlong-iso\n:4\n"},
 		{[]string{"cat", "/nonexistent.img", "x"}, ":6\n"},
+		{[]string{"mount", img, ""}, ":16\n"}, // directories only
+		{[]string{"mount", img, "/mnt", ""}, ":4\n"},
 	} {
 		st, out, _ := runCLI(append([]string{"__complete"}, tc.args...)...)
 		if st != 0 || !strings.Contains(out, tc.want) {
@@ -43,7 +45,7 @@ func TestManPages(t *testing.T) {
 	if err := ManPages(dir); err != nil {
 		t.Fatal(err)
 	}
-	for _, page := range []string{"coldsend.1", "coldsend-send.1", "coldsend-subvolume-list.1", "coldsend-subvolume-show.1", "coldsend-ls.1", "coldsend-completion-bash.1"} {
+	for _, page := range []string{"coldsend.1", "coldsend-send.1", "coldsend-subvolume-list.1", "coldsend-subvolume-show.1", "coldsend-ls.1", "coldsend-mount.1", "coldsend-completion-bash.1"} {
 		b, err := os.ReadFile(filepath.Join(dir, page))
 		if err != nil || !strings.Contains(string(b), ".SH NAME") {
 			t.Errorf("%s: %v, %d bytes", page, err, len(b))
