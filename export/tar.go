@@ -27,6 +27,25 @@ const (
 	paxACLDefault   = "SCHILY.acl.default"
 )
 
+// PAXXattrKey is the PAX record key of xattr name, as GNU tar writes it
+// (xattr_encode_keyword): '%' and '=' percent-encoded, since a key holds
+// no '=' and the encoding must be undone unambiguously.
+func PAXXattrKey(name []byte) string {
+	var b strings.Builder
+	b.WriteString(paxXattrPrefix)
+	for _, c := range name {
+		switch c {
+		case '%':
+			b.WriteString("%25")
+		case '=':
+			b.WriteString("%3D")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
 // aclText turns a POSIX ACL xattr (version 2: a 4-byte header, then 8-byte
 // entries of tag, permissions and id) into star's text form, e.g.
 // "user::rw-,user:1000:r--:1000,group::r--,mask::r--,other::---".
@@ -111,7 +130,7 @@ func (t *tarSink) header(e *entry, typ byte, name string) *tar.Header {
 func (t *tarSink) records(e *entry, name string) map[string]string {
 	recs := map[string]string{}
 	for _, xa := range e.xattrs {
-		recs[paxXattrPrefix+string(xa.Name)] = string(xa.Value)
+		recs[PAXXattrKey(xa.Name)] = string(xa.Value)
 		// libarchive restores ACLs only from star's text records.
 		key := map[string]string{"system.posix_acl_access": paxACLAccess, "system.posix_acl_default": paxACLDefault}[string(xa.Name)]
 		if text, ok := aclText(xa.Value); ok && key != "" {
