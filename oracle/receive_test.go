@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path"
@@ -187,6 +188,7 @@ func checkReceives(ctx context.Context, dir string, ours bool) (receiveResult, e
 			}
 			dropped := map[string]bool{}
 			limits := 0
+			clamped := false
 			var used uint64
 			for j, data := range datas {
 				if j == len(datas)-1 {
@@ -197,6 +199,10 @@ func checkReceives(ctx context.Context, dir string, ours bool) (receiveResult, e
 					return res, fmt.Errorf("%s: coldsend receive %s into %s: %w", sc.Name, chain[j].File, fs, err)
 				}
 				for _, d := range sum.Details {
+					if d.Kind == receive.SkipTimeRange {
+						clamped = true
+						continue
+					}
 					if d.Kind == receive.SkipSymlinkLong || d.Kind == receive.SkipDeviceNumber {
 						limits++
 						continue
@@ -212,6 +218,9 @@ func checkReceives(ctx context.Context, dir string, ours bool) (receiveResult, e
 			got, err := treecmp.RecordSparse(filepath.Join(dest, name))
 			if err != nil {
 				return res, err
+			}
+			if clamped {
+				forgiveClampedTimes(want, got)
 			}
 			// XFS also lists an ACL under its own trusted.SGI_ACL_* name.
 			opts := treecmp.Options{Fresh: start, FreshBoth: true, IgnoreXattr: func(n string) bool {
@@ -316,4 +325,26 @@ func sameContents(a, b string) (bool, error) {
 		return false, nil
 	}
 	return x == y, nil
+}
+
+// forgiveClampedTimes takes want's times into got where the destination
+// clamped them to the oldest or newest it stores (ext4 and XFS keep
+// nothing before 1901-12-13), which coldsend receive reported.
+func forgiveClampedTimes(want, got treecmp.Tree) {
+	clampedTo := func(w, g int64) bool {
+		const oldest = math.MinInt32 * int64(time.Second)
+		return w < oldest && g == oldest || w > math.MaxInt32*int64(time.Second) && g < w
+	}
+	for p, g := range got {
+		w := want[p]
+		if w == nil {
+			continue
+		}
+		if clampedTo(w.Mtime, g.Mtime) {
+			g.Mtime = w.Mtime
+		}
+		if clampedTo(w.Atime, g.Atime) {
+			g.Atime = w.Atime
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/coldsend/coldsend/internal/destfs"
+	"github.com/coldsend/coldsend/stream"
 )
 
 // TestLinkTimes reads a parent's symbolic link as the snapshot copy does
@@ -84,5 +85,41 @@ func TestLinkTimes(t *testing.T) {
 	}
 	if err := restoreLinkTimes(root); err == nil || !strings.Contains(err.Error(), LinkTimesName) {
 		t.Fatalf("damaged journal: %v, want an error naming %s", err, LinkTimesName)
+	}
+}
+
+// TestTimesClamped: a time outside 32-bit seconds is looked at again after
+// utimensat; one the filesystem did not keep is reported, one it kept is
+// not, and times inside 32-bit seconds are never looked at.
+func TestTimesClamped(t *testing.T) {
+	root, err := os.OpenRoot(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if err := root.WriteFile("f", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	y2100 := stream.Timespec{Sec: 4102444800, Nsec: 5}
+	if err := destfs.Utimes(root, "f", toTime(y2100), toTime(y2100)); err != nil {
+		t.Fatal(err)
+	}
+	// What a clamping filesystem would have kept instead of 1800.
+	y1800 := stream.Timespec{Sec: -5364662400}
+	if clamped, err := timesClamped(root, "f", y1800, y1800); err != nil || !clamped {
+		t.Errorf("times not kept: clamped %v, %v; want true", clamped, err)
+	}
+	if clamped, err := timesClamped(root, "missing", stream.Timespec{Sec: 1}, stream.Timespec{Sec: 2}); err != nil || clamped {
+		t.Errorf("32-bit times: clamped %v, %v; want false without a look", clamped, err)
+	}
+	fi, err := root.Lstat("f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, m := destfs.TimesOf(fi); !m.Equal(toTime(y2100)) {
+		t.Skipf("the test directory's filesystem does not store 2100 (%v)", m)
+	}
+	if clamped, err := timesClamped(root, "f", y2100, y2100); err != nil || clamped {
+		t.Errorf("times kept: clamped %v, %v; want false", clamped, err)
 	}
 }

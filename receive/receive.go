@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"strings"
@@ -353,6 +354,13 @@ func (r *receiver) apply(c *stream.Command) error {
 		if err := destfs.Utimes(sv, p, toTime(at), toTime(mt)); err != nil {
 			return err
 		}
+		if clamped, err := timesClamped(sv, p, at, mt); err != nil {
+			return err
+		} else if clamped {
+			if err := r.skip(SkipTimeRange, nil); err != nil {
+				return err
+			}
+		}
 		if c.Has(stream.AttrOtime) {
 			return r.skip(SkipOtime, nil)
 		}
@@ -450,6 +458,23 @@ func isDeviceMode(m uint32) bool {
 }
 
 func toTime(t stream.Timespec) time.Time { return time.Unix(t.Sec, int64(t.Nsec)) }
+
+// timesClamped reports whether p kept other times than at and mt, which
+// utimensat set without complaint: filesystems clamp what they cannot
+// store (ext4 before 1901-12-13). Only times outside 32-bit seconds are
+// looked at again; every filesystem stores the others.
+func timesClamped(root *os.Root, p string, at, mt stream.Timespec) (bool, error) {
+	in32 := func(t stream.Timespec) bool { return t.Sec >= math.MinInt32 && t.Sec <= math.MaxInt32 }
+	if in32(at) && in32(mt) {
+		return false, nil
+	}
+	fi, err := root.Lstat(p)
+	if err != nil {
+		return false, err
+	}
+	gotA, gotM := destfs.TimesOf(fi)
+	return !gotM.Equal(toTime(mt)) || destfs.TimesHaveAtime && !gotA.Equal(toTime(at)), nil
+}
 
 // skip counts one thing not applied; with Strict, a loss is an error.
 func (r *receiver) skip(k Skip, err error) error {

@@ -24,6 +24,7 @@ const (
 	SkipFileattr                 // FILEATTR, which btrfs receive does not apply either
 	SkipUpdateExtent             // UPDATE_EXTENT of a --no-data stream: no data to write
 	SkipReflink                  // a clone or snapshot copy that had to copy bytes
+	SkipTimeRange                // a time outside what the destination filesystem stores: clamped
 	numSkips
 )
 
@@ -42,6 +43,7 @@ var skipText = [numSkips]string{
 	SkipFileattr:     "file attributes (FILEATTR) not applied, as btrfs receive does not apply them",
 	SkipUpdateExtent: "extents without data (a --no-data stream): ranges left as they were",
 	SkipReflink:      "clones and snapshot copies done by copying bytes (no reflinks here)",
+	SkipTimeRange:    "times clamped to what the destination filesystem stores (ext4: 1901-12-13 to 2446-05-10)",
 }
 
 func (s Skip) String() string {

@@ -247,6 +247,10 @@ func OwnerOf(fi fs.FileInfo) (uid, gid int, ok bool) {
 	return int(st.Uid), int(st.Gid), true
 }
 
+// TimesHaveAtime reports whether TimesOf gives the access time (or
+// the modification time in its place).
+const TimesHaveAtime = true
+
 // TimesOf returns fi's access and modification times.
 func TimesOf(fi fs.FileInfo) (atime, mtime time.Time) {
 	st := fi.Sys().(*syscall.Stat_t)

@@ -32,6 +32,10 @@ func OwnerOf(fi fs.FileInfo) (uid, gid int, ok bool) {
 	return int(st.Uid), int(st.Gid), true
 }
 
+// TimesHaveAtime reports whether TimesOf gives the access time (or
+// the modification time in its place).
+const TimesHaveAtime = true
+
 func TimesOf(fi fs.FileInfo) (atime, mtime time.Time) {
 	st := fi.Sys().(*syscall.Stat_t)
 	return time.Unix(st.Atimespec.Sec, st.Atimespec.Nsec), time.Unix(st.Mtimespec.Sec, st.Mtimespec.Nsec)

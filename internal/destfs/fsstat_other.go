@@ -11,6 +11,10 @@ import (
 // groups of a snapshot's parent are copied as separate files.
 type FileID struct{}
 
+// TimesHaveAtime reports whether TimesOf gives the access time (or
+// the modification time in its place).
+const TimesHaveAtime = false
+
 func IDOf(fs.FileInfo) (FileID, bool)                 { return FileID{}, false }
 func LinkCount(fs.FileInfo) uint64                    { return 1 }
 func OwnerOf(fs.FileInfo) (uid, gid int, ok bool)     { return 0, 0, false }
