@@ -129,6 +129,7 @@ func Mount(fsys *fstree.FS, root *fstree.Subvol, mountpoint string, opts Options
 	if err != nil {
 		return nil, fmt.Errorf("mounting on %s: %w", mountpoint, err)
 	}
+	raiseReadAhead(mountpoint)
 	return &Server{Server: srv, m: m}, nil
 }
 
