@@ -1,9 +1,9 @@
 package fstree_test
 
-// Benchmarks on kernel-made images (see benchimage_test.go and
-// internal/benchimage), each beside the kernel doing the same work on the
-// same image: both read the image from the page cache, and both start with
-// cold filesystem caches (a fresh fstree.Open, a fresh mount). The
+// Benchmarks on kernel-made images (internal/benchimage/readimages.go),
+// each beside the kernel doing the same work on the same image: both read
+// the image from the page cache, and both start with cold filesystem
+// caches (a fresh fstree.Open, a fresh mount). The
 // kernel's figure carries the metric coldsend/kernel: coldsend's time per
 // op over the kernel's, measured in the same run.
 
@@ -91,7 +91,7 @@ func kernelWalk(dir *os.File) (int, error) {
 // BenchmarkWalkInodes reads every inode of a 200k-file subvolume: the
 // directories recursively and the inode of each entry.
 func BenchmarkWalkInodes(b *testing.B) {
-	img, st := benchimage.Cached(b, &walkImage)
+	img, st := benchimage.Cached(b, &benchimage.WalkImage)
 	b.Run("coldsend", func(b *testing.B) {
 		b.ReportAllocs()
 		var blocks uint64
@@ -227,9 +227,9 @@ func checkData(tb testing.TB, img, alg string, st *benchimage.Stamp) float64 {
 // 1 MiB reads. Before timing, checkData makes sure every extent is
 // compressed as the image says and that the files read back as written.
 func BenchmarkReadData(b *testing.B) {
-	for _, alg := range dataAlgs {
+	for _, alg := range benchimage.DataAlgs {
 		b.Run(alg, func(b *testing.B) {
-			img, st := benchimage.Cached(b, dataImages[alg])
+			img, st := benchimage.Cached(b, benchimage.DataImages[alg])
 			ratio := checkData(b, img, alg, st)
 			b.Run("coldsend", func(b *testing.B) {
 				benchReadData(b, img, st, (*fstree.File).WriteTo)
@@ -244,7 +244,7 @@ func BenchmarkReadData(b *testing.B) {
 			})
 			b.Run("kernel", func(b *testing.B) {
 				benchimage.NeedMount(b)
-				b.SetBytes(dataTotal)
+				b.SetBytes(benchimage.DataTotal)
 				buf := make([]byte, 1<<20)
 				for b.Loop() {
 					b.StopTimer()
@@ -270,7 +270,7 @@ func BenchmarkReadData(b *testing.B) {
 }
 
 func benchReadData(b *testing.B, img string, st *benchimage.Stamp, copyFn func(*fstree.File, io.Writer) (int64, error)) {
-	b.SetBytes(dataTotal)
+	b.SetBytes(benchimage.DataTotal)
 	b.ReportAllocs()
 	for b.Loop() {
 		fs, closeFS := benchimage.Open(b, img)
@@ -281,8 +281,8 @@ func benchReadData(b *testing.B, img string, st *benchimage.Stamp, copyFn func(*
 			}
 		}
 		closeFS()
-		if w.n != dataTotal {
-			b.Fatalf("read %d bytes, want %d", w.n, dataTotal)
+		if w.n != benchimage.DataTotal {
+			b.Fatalf("read %d bytes, want %d", w.n, benchimage.DataTotal)
 		}
 	}
 }
@@ -319,7 +319,7 @@ func kernelRead(name string, size int64, buf []byte) error {
 func BenchmarkFileMemory(b *testing.B) {
 	for _, alg := range []string{"plain", "zstd"} {
 		b.Run(alg, func(b *testing.B) {
-			img, st := benchimage.Cached(b, dataImages[alg])
+			img, st := benchimage.Cached(b, benchimage.DataImages[alg])
 			for _, tc := range []struct {
 				name string
 				file int // index in st.Files

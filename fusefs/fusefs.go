@@ -123,12 +123,18 @@ func Mount(fsys *fstree.FS, root *fstree.Subvol, mountpoint string, opts Options
 			MaxReadAhead: 1 << 20,
 			MaxWrite:     1 << 20,
 			DirectMount:  true,
+			// Reads reply with bytes, never a file descriptor, so
+			// go-fuse's splice path would only cost a pipe per reply,
+			// and for a 1 MiB reply fail (above the pipe's maximum
+			// size) and log a line before writing it the usual way.
+			DisableSplice: true,
 		},
 	}
 	srv, err := fs.Mount(mountpoint, top, fo)
 	if err != nil {
 		return nil, fmt.Errorf("mounting on %s: %w", mountpoint, err)
 	}
+	raiseReadAhead(mountpoint)
 	return &Server{Server: srv, m: m}, nil
 }
 

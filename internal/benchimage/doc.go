@@ -9,7 +9,8 @@
 // (mount -o loop) and mkfs.btrfs; using a cached image needs neither, and
 // without them a missing image skips the benchmark, saying why.
 //
-// What goes into an image is the caller's: a Spec names the image, sizes
-// it and fills it through the mount. The benchmarks that use these images
-// live beside the code they measure (fstree, sendgen).
+// A Spec names an image, sizes it and fills it through the mount; the
+// images several packages' benchmarks share are defined here (the send
+// images, the walk and data images), the others beside the benchmarks
+// that use them.
 package benchimage

@@ -1,9 +1,7 @@
-package fstree_test
+package benchimage
 
-// The images the benchmarks read, made by the kernel on demand and cached
-// by internal/benchimage (in $COLDSEND_BENCH_DIR, default <repo>/out/bench).
-// Building needs root (mkfs.btrfs, mount -o loop); using a cached image
-// does not.
+// The images fstree's and fusefs's read benchmarks use: a tree of 200k
+// small files, and 2 GiB of text, plain or compressed.
 
 import (
 	"bufio"
@@ -16,8 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-
-	"github.com/coldsend/coldsend/internal/benchimage"
 )
 
 // The walk image: walkDirs×walkSubdirs directories of walkFiles small
@@ -29,7 +25,8 @@ const (
 	walkFiles   = 1000
 )
 
-var walkImage = benchimage.Spec{
+// WalkImage is the walk image; its stamp counts its inodes.
+var WalkImage = Spec{
 	Name: "walk",
 	Size: 2 << 30,
 	Fill: fillWalk,
@@ -37,7 +34,7 @@ var walkImage = benchimage.Spec{
 
 // fillWalk creates the directory tree, two writers at a time since
 // creating files is syscall-bound.
-func fillWalk(mnt string, st *benchimage.Stamp) error {
+func fillWalk(mnt string, st *Stamp) error {
 	var wg sync.WaitGroup
 	errs := make([]error, walkDirs)
 	sem := make(chan struct{}, 2)
@@ -83,32 +80,33 @@ func fillWalkDir(dir string, a int) error {
 
 // The data images hold 2 GiB of files: one of 1 GiB and sixteen of 64 MiB,
 // of log-like text, written through a mount with compress-force so every
-// extent is compressed.
+// extent is compressed. DataTotal is their size in bytes.
 const (
 	dataBigSize   = 1 << 30
 	dataSmallSize = 64 << 20
 	dataSmallN    = 16
-	dataTotal     = dataBigSize + dataSmallN*dataSmallSize
+	DataTotal     = dataBigSize + dataSmallN*dataSmallSize
 )
 
-var dataImages = map[string]*benchimage.Spec{
+// DataImages are the data images by compression: plain, zstd, lzo, zlib.
+var DataImages = map[string]*Spec{
 	"plain": dataImage("plain", ""),
 	"zstd":  dataImage("zstd", "compress-force=zstd"),
 	"lzo":   dataImage("lzo", "compress-force=lzo"),
 	"zlib":  dataImage("zlib", "compress-force=zlib"),
 }
 
-// dataAlgs is the order the data benchmarks run in.
-var dataAlgs = []string{"plain", "zstd", "lzo", "zlib"}
+// DataAlgs is the order the data benchmarks run in.
+var DataAlgs = []string{"plain", "zstd", "lzo", "zlib"}
 
-func dataImage(alg, mountOpts string) *benchimage.Spec {
-	return &benchimage.Spec{Name: "data-" + alg, Size: 3 << 30, Mount: mountOpts, Fill: fillData}
+func dataImage(alg, mountOpts string) *Spec {
+	return &Spec{Name: "data-" + alg, Size: 3 << 30, Mount: mountOpts, Fill: fillData}
 }
 
-func fillData(mnt string, st *benchimage.Stamp) error {
-	files := []benchimage.File{{Name: "big.txt", Size: dataBigSize}}
+func fillData(mnt string, st *Stamp) error {
+	files := []File{{Name: "big.txt", Size: dataBigSize}}
 	for i := range dataSmallN {
-		files = append(files, benchimage.File{Name: fmt.Sprintf("f%02d.txt", i), Size: dataSmallSize})
+		files = append(files, File{Name: fmt.Sprintf("f%02d.txt", i), Size: dataSmallSize})
 	}
 	for i := range files {
 		sum, err := writeText(filepath.Join(mnt, files[i].Name), files[i].Size, uint64(i))
