@@ -12,6 +12,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/coldsend/coldsend/fstree"
 	"github.com/coldsend/coldsend/ondisk"
 )
 
@@ -105,4 +106,22 @@ func (g *generationsNode) Statx(ctx context.Context, f fs.FileHandle, flags uint
 	g.fillAttr(&a)
 	statxFromAttr(&a, &out.Statx)
 	return 0
+}
+
+// OlderGenerations picks from gens (as fstree.Generations lists them) the
+// commits older than current whose every tree block verifies, the first
+// found of each, for Options.Generations; and an OpenGeneration that
+// opens one with open, given its generation and root-tree block.
+func OlderGenerations(gens []fstree.Generation, current uint64, open func(gen, rootBytenr uint64) (*fstree.FS, error)) ([]uint64, func(uint64) (*fstree.FS, error)) {
+	var list []uint64
+	roots := map[uint64]uint64{}
+	for i := range gens {
+		g := &gens[i]
+		if _, dup := roots[g.Generation]; dup || g.Generation >= current || !g.Intact() {
+			continue
+		}
+		roots[g.Generation] = g.Root.Bytenr
+		list = append(list, g.Generation)
+	}
+	return list, func(gen uint64) (*fstree.FS, error) { return open(gen, roots[gen]) }
 }

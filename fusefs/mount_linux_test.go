@@ -263,17 +263,10 @@ func TestGenerationsDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fsys.Close()
-	roots := map[uint64]uint64{}
 	var opts fusefs.Options
-	for _, g := range gens {
-		if g.Intact() && g.Generation < fsys.Generation() && roots[g.Generation] == 0 {
-			roots[g.Generation] = g.Root.Bytenr
-			opts.Generations = append(opts.Generations, g.Generation)
-		}
-	}
-	opts.OpenGeneration = func(gen uint64) (*fstree.FS, error) {
-		return fstree.New(devs, fstree.Options{Generation: gen, RootBytenr: roots[gen]})
-	}
+	opts.Generations, opts.OpenGeneration = fusefs.OlderGenerations(gens, fsys.Generation(), func(gen, root uint64) (*fstree.FS, error) {
+		return fstree.New(devs, fstree.Options{Generation: gen, RootBytenr: root})
+	})
 	compared := 0
 	err = mountcheck.Mounted(fsys, t.TempDir(), opts, func(mnt string) error {
 		names, err := os.ReadDir(filepath.Join(mnt, fusefs.GenerationsDir))

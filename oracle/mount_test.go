@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -126,26 +127,14 @@ func generationOptions(dir string, sc *manifest.Scenario, fsys *fstree.FS) (fuse
 	if err != nil {
 		return opts, nil, err
 	}
-	recorded := map[uint64]*manifest.Commit{}
-	for i := range sc.Commits {
-		recorded[sc.Commits[i].Generation] = &sc.Commits[i]
-	}
+	opts.Generations, opts.OpenGeneration = fusefs.OlderGenerations(list, fsys.Generation(), func(gen, root uint64) (*fstree.FS, error) {
+		return fstree.New(devs, fstree.Options{Generation: gen, RootBytenr: root})
+	})
 	views := map[int]*manifest.Commit{}
-	for _, g := range list {
-		if g.Generation >= fsys.Generation() || !g.Intact() || recorded[g.Generation] == nil {
-			continue
+	for i := range sc.Commits {
+		if v := slices.Index(opts.Generations, sc.Commits[i].Generation); v >= 0 {
+			views[v+1] = &sc.Commits[i]
 		}
-		opts.Generations = append(opts.Generations, g.Generation)
-		views[len(opts.Generations)] = recorded[g.Generation]
-	}
-	roots := map[uint64]uint64{}
-	for _, g := range list {
-		if _, ok := roots[g.Generation]; !ok && g.Intact() {
-			roots[g.Generation] = g.Root.Bytenr
-		}
-	}
-	opts.OpenGeneration = func(gen uint64) (*fstree.FS, error) {
-		return fstree.New(devs, fstree.Options{Generation: gen, RootBytenr: roots[gen]})
 	}
 	return opts, views, nil
 }

@@ -78,22 +78,9 @@ func olderGenerations(ff *fsFlags, e *env, image string, current uint64, scan bo
 	if err != nil {
 		return nil, nil, err
 	}
-	var list []uint64
-	roots := map[uint64]uint64{}
-	for i := range gens {
-		g := &gens[i]
-		if g.Generation >= current || !g.Intact() {
-			continue
-		}
-		if _, dup := roots[g.Generation]; dup {
-			continue
-		}
-		roots[g.Generation] = uint64(g.Root.Bytenr)
-		list = append(list, g.Generation)
-	}
-	open := func(gen uint64) (*fstree.FS, error) {
+	list, open := fusefs.OlderGenerations(gens, current, func(gen, root uint64) (*fstree.FS, error) {
 		o := opts
-		o.Generation, o.RootBytenr = gen, roots[gen]
+		o.Generation, o.RootBytenr = gen, root
 		// .generations says what these are; the rest is worth a line.
 		o.Warn = func(w ondisk.Warning) {
 			if w.Kind != ondisk.WarnGeneration {
@@ -101,6 +88,6 @@ func olderGenerations(ff *fsFlags, e *env, image string, current uint64, scan bo
 			}
 		}
 		return fstree.OpenFiles(paths, o)
-	}
+	})
 	return list, open, nil
 }
