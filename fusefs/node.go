@@ -35,8 +35,15 @@ func (n *node) inode() (item.Inode, syscall.Errno) {
 
 // fillAttr is btrfs_getattr: the inode item as stat shows it.
 func (n *node) fillAttr(out *fuse.Attr) syscall.Errno {
+	_, errno := n.attr(out)
+	return errno
+}
+
+// attr is fillAttr that also returns the inode item it read (zero for a
+// placeholder).
+func (n *node) attr(out *fuse.Attr) (item.Inode, syscall.Errno) {
 	if errno := n.ensure(); errno != 0 {
-		return errno
+		return item.Inode{}, errno
 	}
 	out.Ino = n.stInode()
 	out.Blksize = uint32(n.v.sector)
@@ -46,11 +53,11 @@ func (n *node) fillAttr(out *fuse.Attr) syscall.Errno {
 		out.Nlink = 1
 		t := n.m.started
 		out.SetTimes(&t, &t, &t)
-		return 0
+		return item.Inode{}, 0
 	}
 	ii, errno := n.inode()
 	if errno != 0 {
-		return errno
+		return ii, errno
 	}
 	out.Mode = ii.Mode
 	out.Nlink = ii.Nlink
@@ -62,7 +69,7 @@ func (n *node) fillAttr(out *fuse.Attr) syscall.Errno {
 	out.Mtime, out.Mtimensec = uint64(ii.Mtime.Sec), ii.Mtime.Nsec
 	out.Ctime, out.Ctimensec = uint64(ii.Ctime.Sec), ii.Ctime.Nsec
 	setCrtime(out, ii.Otime)
-	return 0
+	return ii, 0
 }
 
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -457,17 +464,14 @@ var noAttr = syscall.Errno(fuse.ENOATTR)
 // plain attributes lack.
 func (n *node) Statx(ctx context.Context, f fs.FileHandle, flags uint32, mask uint32, out *fuse.StatxOut) syscall.Errno {
 	var a fuse.Attr
-	if errno := n.fillAttr(&a); errno != 0 {
+	ii, errno := n.attr(&a)
+	if errno != 0 {
 		return errno
 	}
 	sx := &out.Statx
 	statxFromAttr(&a, sx)
 	rdev := uint64(0)
 	if !n.placeholder {
-		ii, errno := n.inode()
-		if errno != 0 {
-			return errno
-		}
 		sx.Btime = fuse.SxTime{Sec: uint64(ii.Otime.Sec), Nsec: ii.Otime.Nsec}
 		sx.Mask |= statxBtime
 		rdev = ii.Rdev
