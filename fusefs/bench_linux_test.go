@@ -42,10 +42,10 @@ func needFUSE(b *testing.B) {
 	}
 }
 
-// withFUSE opens img afresh, mounts it with coldsend, and calls fn with
-// the mount point.
+// withFUSE opens img afresh, as coldsend mount does, mounts it, and
+// calls fn with the mount point.
 func withFUSE(b *testing.B, img string, fn func(mnt string) error) error {
-	fsys, err := fstree.OpenFiles([]string{img}, fstree.Options{})
+	fsys, err := fstree.OpenFiles([]string{img}, fstree.Options{CacheBytes: fusefs.CacheBytes})
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,14 @@ type Options struct {
 	Errorf func(format string, args ...any)
 }
 
+// CacheBytes is the block cache (fstree.Options.CacheBytes) to open a
+// filesystem Mount serves with. The kernel caches names, attributes and
+// data above the mount, so each tree item reaches the block cache about
+// once, and a larger cache mostly holds memory: walking 200k files
+// through the mount reads 10.1k blocks with this one, 8.4k with fstree's
+// default of 64 MiB.
+const CacheBytes = 16 << 20
+
 // GenerationsDir is the name of the directory of older commits.
 const GenerationsDir = ".generations"
 

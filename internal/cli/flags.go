@@ -20,6 +20,7 @@ type fsFlags struct {
 	generation uint64
 	noReplay   bool
 	rootBytenr uint64
+	cacheBytes int // the block cache; zero: fstree's default
 }
 
 // newFSFlags registers the filesystem options on c; readsData adds
@@ -60,7 +61,7 @@ func (f *fsFlags) options(warn func(ondisk.Warning)) (fstree.Options, error) {
 	if f.cmd.Flags().Changed("generation") && f.cmd.Flags().Changed("root") {
 		return fstree.Options{}, &usageError{"--generation and --root exclude each other"}
 	}
-	return fstree.Options{Warn: warn, Super: super, NoDataChecksums: f.noCsum, Generation: f.generation, RootBytenr: f.rootBytenr, NoLogReplay: f.noReplay}, nil
+	return fstree.Options{Warn: warn, CacheBytes: f.cacheBytes, Super: super, NoDataChecksums: f.noCsum, Generation: f.generation, RootBytenr: f.rootBytenr, NoLogReplay: f.noReplay}, nil
 }
 
 // superChoice turns --super into volume's choice.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/coldsend/coldsend/fstree"
@@ -22,6 +23,16 @@ func runMount(e *env, ff *fsFlags, mf *mountFlags, image, mountpoint string) err
 	} else if !fi.IsDir() {
 		return fmt.Errorf("mount point %s is not a directory", mountpoint)
 	}
+	// The mount's live heap is mostly the inodes the kernel keeps looked
+	// up (about 500 bytes each, go-fuse's and ours), which grows with the
+	// tree walked, and Go's default GOGC of 100 lets the heap grow to
+	// twice its live size. Half of it as headroom, at the price of more
+	// frequent collections, keeps a find and cat of 200k files under
+	// 256 MiB (docs/PERFORMANCE.md). GOGC in the environment wins.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(50))
+	}
+	ff.cacheBytes = fusefs.CacheBytes // older generations' too
 	fsys, err := ff.open(image, e.stderr)
 	if err != nil {
 		return err
