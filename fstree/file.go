@@ -41,22 +41,34 @@ type File struct {
 
 // OpenFile opens inode ino for reading.
 func (s *Subvol) OpenFile(ino uint64) (*File, error) {
+	f := &File{s: s}
+	if err := f.Reopen(ino); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Reopen makes f read inode ino of the same subvolume, keeping its
+// buffers: one File can serve a run of small files without allocating
+// for each. On error f is unchanged.
+func (f *File) Reopen(ino uint64) error {
+	s := f.s
 	ii, err := s.Inode(ino)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if ii.Size > item.MaxFileSize {
 		var leaf *ondisk.Node
 		if _, leaf, err = s.inodeAt(ino); err != nil {
-			return nil, err
+			return err
 		}
 		k := ondisk.Key{ObjectID: ino, Type: ondisk.InodeItemKey}
-		return nil, &ondisk.BlockError{Logical: leaf.Bytenr, Tree: s.ID, Key: &k, Err: fmt.Errorf("%w: inode %d has i_size %d, beyond the largest file size btrfs allows (%d)", ondisk.ErrCorrupt, ino, ii.Size, int64(item.MaxFileSize))}
+		return &ondisk.BlockError{Logical: leaf.Bytenr, Tree: s.ID, Key: &k, Err: fmt.Errorf("%w: inode %d has i_size %d, beyond the largest file size btrfs allows (%d)", ondisk.ErrCorrupt, ino, ii.Size, int64(item.MaxFileSize))}
 	}
-	return &File{
-		s: s, Ino: ino, Inode: &ii,
-		verify: !s.fs.opts.NoDataChecksums && ii.Flags&item.InodeNoDataSum == 0,
-	}, nil
+	f.Ino, f.Inode = ino, &ii
+	f.verify = !s.fs.opts.NoDataChecksums && ii.Flags&item.InodeNoDataSum == 0
+	f.zAddr = 0
+	return nil
 }
 
 // maxSymlink bounds a symlink target: PATH_MAX, which btrfs enforces.

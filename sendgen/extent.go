@@ -29,8 +29,10 @@ type dataState struct {
 	// extentTree and trees are opened on first use.
 	extentTree *btree.Tree
 	trees      map[uint64]*btree.Tree
-	// file reads the current inode's data (sctx->cur_inode).
-	file *fstree.File
+	// files read file data, one per stream.Writer worker: the current
+	// inode's (sctx->cur_inode), or on a pipelined Writer whichever inode
+	// the worker's last command was from.
+	files []*fstree.File
 }
 
 // init sets up the data state of a send of s.root.
@@ -40,6 +42,7 @@ func (d *dataState) init(s *sender) {
 	d.readSize = uint64(stream.MaxCommandSize(s.opts.Proto)) - 16<<10
 	d.cloneRoots = sortedCloneRoots(s.root, cloneSources(s.opts))
 	d.trees = map[uint64]*btree.Tree{}
+	d.files = make([]*fstree.File, s.w.Workers())
 }
 
 // File mode type bits.
@@ -200,27 +203,41 @@ func (s *sender) sendExtentData(k ondisk.Key, fe *item.FileExtent, offset, lengt
 	return nil
 }
 
-// curFile returns the reader of the current inode's data (sctx->cur_inode,
-// opened on first use).
-func (s *sender) curFile() (*fstree.File, error) {
-	if f := s.data.file; f != nil && f.Ino == s.cur.ino {
+// fileFor returns worker's reader of inode ino's data, opened on first
+// use. Workers read ahead of the send, so a data error names the inode it
+// was read for rather than the one being sent when it comes back.
+func (d *dataState) fileFor(worker int, ino uint64) (*fstree.File, error) {
+	f := d.files[worker]
+	switch {
+	case f != nil && f.Ino == ino:
+		return f, nil
+	case f != nil:
+		if err := f.Reopen(ino); err != nil {
+			return nil, &dataError{ino: ino, err: err}
+		}
 		return f, nil
 	}
-	f, err := s.root.OpenFile(s.cur.ino)
+	f, err := d.s.root.OpenFile(ino)
 	if err != nil {
-		return nil, err
+		return nil, &dataError{ino: ino, err: err}
 	}
-	s.data.file = f
+	d.files[worker] = f
 	return f, nil
 }
+
+// dataError is a failure to read the data of inode ino.
+type dataError struct {
+	ino uint64
+	err error
+}
+
+func (e *dataError) Error() string { return e.err.Error() }
+
+func (e *dataError) Unwrap() error { return e.err }
 
 // sendWrite mirrors send_write: one WRITE of length bytes at offset, read
 // from the file straight into the command.
 func (s *sender) sendWrite(offset, length uint64) error {
-	f, err := s.curFile()
-	if err != nil {
-		return err
-	}
 	path, err := s.curPath()
 	if err != nil {
 		return err
@@ -231,14 +248,19 @@ func (s *sender) sendWrite(offset, length uint64) error {
 	}
 	w.PutBytes(stream.AttrPath, path)
 	w.PutU64(stream.AttrFileOffset, offset)
-	want := w.DataWanted(int(uint32(length)))
-	if buf := w.DataBuffer(int(uint32(length))); buf != nil && want {
-		n, err := f.ReadAt(buf, int64(offset))
-		if err != nil && !errors.Is(err, io.EOF) {
+	ino := s.cur.ino
+	w.DataLater(int(uint32(length)), func(buf []byte, worker int) error {
+		f, err := s.data.fileFor(worker, ino)
+		if err != nil {
 			return err
 		}
+		n, err := f.ReadAt(buf, int64(offset))
+		if err != nil && !errors.Is(err, io.EOF) {
+			return &dataError{ino: ino, err: err}
+		}
 		clear(buf[n:])
-	}
+		return nil
+	})
 	return w.End()
 }
 
@@ -381,17 +403,17 @@ func (s *sender) sendEncodedExtent(k ondisk.Key, fe *item.FileExtent, offset, le
 	if dataAt := pageAlign(used); dataAt > max || max-dataAt < fe.DiskNumBytes {
 		return corruptf("encoded write of %d bytes at offset %d does not fit a command", fe.DiskNumBytes, offset)
 	}
-	f, err := s.curFile()
-	if err != nil {
-		return err
-	}
-	want := w.DataWanted(int(fe.DiskNumBytes))
-	buf := w.DataBuffer(int(fe.DiskNumBytes))
-	if buf != nil && want {
-		if err := f.ReadRaw(buf, fe.DiskBytenr); err != nil {
-			return fmt.Errorf("compressed extent: %w", err)
+	ino, addr := s.cur.ino, fe.DiskBytenr
+	w.DataLater(int(fe.DiskNumBytes), func(buf []byte, worker int) error {
+		f, err := s.data.fileFor(worker, ino)
+		if err != nil {
+			return err
 		}
-	}
+		if err := f.ReadRaw(buf, addr); err != nil {
+			return &dataError{ino: ino, err: fmt.Errorf("compressed extent: %w", err)}
+		}
+		return nil
+	})
 	return w.End()
 }
 

@@ -53,6 +53,7 @@ func SendMany(w io.Writer, subvols []*fstree.Subvol, opts ManyOptions) error {
 func Size(subvols []*fstree.Subvol, opts ManyOptions) ([]Stats, error) {
 	opts.Skip = math.MaxInt64
 	opts.Before = nil
+	opts.Workers = 1 // nothing is read or written
 	return sendMany(io.Discard, subvols, opts)
 }
 

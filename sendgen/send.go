@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 
 	"github.com/coldsend/coldsend/compare"
@@ -46,6 +47,11 @@ type Options struct {
 	// with the interrupted stream being resumed (stream.Writer.SkipCheck;
 	// offsets count over SendMany's whole output).
 	SkipCheck func(off int64, b []byte, data int) error
+	// Workers is how many goroutines read and check file data and
+	// compute CRCs ahead of the send (stream.Writer.SetPipeline): 0 means
+	// GOMAXPROCS, 1 reads on the caller's goroutine. The stream is the
+	// same whatever it is.
+	Workers int
 }
 
 // Stats counts what a send made: the stream's bytes and commands, with
@@ -83,8 +89,18 @@ func send(w io.Writer, sv *fstree.Subvol, opts Options) (Stats, error) {
 	sw.SetSkip(opts.Skip)
 	sw.Observe = opts.Observe
 	sw.SkipCheck = opts.SkipCheck
+	workers := opts.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	sw.SetPipeline(workers)
 	s := newSender(sw, sv, opts)
 	err = s.sendSubvol()
+	// What the workers failed on lies earlier in the stream than where
+	// the send stopped, if it stopped.
+	if cerr := sw.Close(); cerr != nil {
+		err = cerr
+	}
 	st := Stats{Bytes: sw.Offset(), Commands: sw.Commands()}
 	if err != nil {
 		var oe *OutputError
@@ -122,14 +138,19 @@ func (o outputWriter) Write(p []byte) (int, error) {
 // inodeContext names the inode being sent in err: its path in the send
 // root (as the image has it, not the stream's temporary name) and number.
 func (s *sender) inodeContext(err error) error {
-	if s.cur.ino == 0 {
+	ino := s.cur.ino
+	var de *dataError
+	if errors.As(err, &de) {
+		ino = de.ino
+	}
+	if ino == 0 {
 		return err
 	}
-	p, perr := s.root.InodePath(s.cur.ino)
+	p, perr := s.root.InodePath(ino)
 	if perr != nil {
-		return fmt.Errorf("inode %d: %w", s.cur.ino, err)
+		return fmt.Errorf("inode %d: %w", ino, err)
 	}
-	return fmt.Errorf("%s (inode %d): %w", strings.TrimPrefix(p, "/"), s.cur.ino, err)
+	return fmt.Errorf("%s (inode %d): %w", strings.TrimPrefix(p, "/"), ino, err)
 }
 
 // sender is the state of one send (the kernel's struct send_ctx). The

@@ -27,6 +27,15 @@ type Writer struct {
 	off     int64
 	index   int
 	skip    int64 // bytes of the stream left out, see SetSkip
+
+	// fillErr says err came from a FillFunc, and is returned as it is.
+	fillErr bool
+	// pipe, batch, fill and fillAt are a pipelined Writer's (SetPipeline):
+	// the batch being gathered and the open command's deferred DATA.
+	pipe   *pipeline
+	batch  *batch
+	fill   FillFunc
+	fillAt int
 	// Observe, when set, is called for each command written or left out,
 	// with its PATH attribute (nil if none): progress reports use it.
 	Observe func(c Cmd, path []byte)
@@ -97,6 +106,15 @@ func (w *Writer) WriteHeader() error {
 			return err
 		}
 	}
+	if w.pipe != nil && w.off+int64(HeaderSize) > w.skip {
+		if err := w.beginPipelined(); err != nil {
+			return err
+		}
+		w.buf = append(w.buf[:0], h[:]...)
+		w.endPipelined(0)
+		w.off += int64(HeaderSize)
+		return nil
+	}
 	n, err := w.write(h[:])
 	w.off += int64(n)
 	if err != nil {
@@ -107,6 +125,12 @@ func (w *Writer) WriteHeader() error {
 
 // Begin starts command c (the kernel's begin_cmd).
 func (w *Writer) Begin(c Cmd) error {
+	w.fill, w.fillErr = nil, false
+	if w.pipe != nil {
+		if err := w.beginPipelined(); err != nil {
+			return err
+		}
+	}
 	w.buf = w.buf[:CmdHeaderSize]
 	w.cmd, w.open, w.data, w.err, w.seen = c, true, false, nil, 0
 	switch {
@@ -258,6 +282,9 @@ func (w *Writer) End() error {
 	}
 	w.open = false
 	if w.err != nil {
+		if w.fillErr {
+			return w.err
+		}
 		return w.fail(w.err)
 	}
 	if missing := w.missing(); missing != AttrUnspec {
@@ -267,9 +294,21 @@ func (w *Writer) End() error {
 	binary.LittleEndian.PutUint32(b, uint32(len(b)-CmdHeaderSize))
 	binary.LittleEndian.PutUint16(b[4:], uint16(w.cmd))
 	binary.LittleEndian.PutUint32(b[6:], 0)
+	if w.pipe != nil && w.off+int64(len(b)) > w.skip {
+		if w.Observe != nil {
+			w.Observe(w.cmd, w.attrValue(AttrPath))
+		}
+		w.endPipelined(w.index + 1)
+		w.off += int64(len(b))
+		w.index++
+		if w.pipe.failed.Load() {
+			return w.pipe.err
+		}
+		return nil
+	}
 	// A command left out needs no CRC, unless SkipCheck compares it.
 	if w.off+int64(len(b)) > w.skip || w.SkipCheck != nil && w.seen&(1<<AttrData) == 0 {
-		binary.LittleEndian.PutUint32(b[6:], crc(b))
+		putCRC(b)
 	}
 	if w.Observe != nil {
 		w.Observe(w.cmd, w.attrValue(AttrPath))
@@ -287,6 +326,11 @@ func (w *Writer) End() error {
 	w.off += int64(n)
 	w.index++
 	return nil
+}
+
+// putCRC sets the CRC of command b, whose CRC field is zero.
+func putCRC(b []byte) {
+	binary.LittleEndian.PutUint32(b[6:], crc(b))
 }
 
 // dataStart returns where the DATA value starts in the command being
