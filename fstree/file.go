@@ -37,6 +37,10 @@ type File struct {
 	raw   []byte // a compressed extent as stored
 	zAddr uint64 // disk_bytenr of the extent decoded in zBuf, 0 if none
 	zBuf  []byte
+	// direct, during ReadAt, is what of the caller's buffer is still to
+	// be filled: whole sectors of plain extents are read straight into
+	// it instead of through buf.
+	direct []byte
 }
 
 // OpenFile opens inode ino for reading.
@@ -115,15 +119,21 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		end = off + int64(len(p))
 	}
 	n := 0
+	f.direct = p
 	err := f.stream(off, end, func(data []byte, zeros int64) error {
-		if data != nil {
-			n += copy(p[n:], data)
-		} else {
+		switch {
+		case data == nil:
 			clear(p[n : n+int(zeros)])
 			n += int(zeros)
+		case len(data) > 0 && &data[0] == &p[n]: // read in place
+			n += len(data)
+		default:
+			n += copy(p[n:], data)
 		}
+		f.direct = p[n:]
 		return nil
 	})
+	f.direct = nil
 	if err == nil && end == size {
 		err = io.EOF
 	}
@@ -349,6 +359,18 @@ func (f *File) emitPlain(logical uint64, n int64, emit emitFunc) error {
 	for n > 0 {
 		start := logical &^ (ss - 1)
 		skip := logical - start
+		if whole := min(uint64(n), uint64(len(f.direct)), maxReadChunk) &^ (ss - 1); skip == 0 && whole > 0 {
+			buf := f.direct[:whole]
+			if err := f.readVerified(buf, start); err != nil {
+				return err
+			}
+			if err := emit(buf, 0); err != nil {
+				return err
+			}
+			logical += whole
+			n -= int64(whole)
+			continue
+		}
 		span := min(uint64(maxReadChunk), (skip+uint64(n)+ss-1)&^(ss-1))
 		buf := f.buffer(int(span))
 		if err := f.readVerified(buf, start); err != nil {

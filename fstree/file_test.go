@@ -22,8 +22,13 @@ import (
 
 // readAtAll reads f through ReadAt in chunks of an awkward size.
 func readAtAll(f *fstree.File) ([]byte, error) {
+	return readAtChunks(f, 7919)
+}
+
+// readAtChunks reads f through ReadAt in chunks of n bytes.
+func readAtChunks(f *fstree.File, n int) ([]byte, error) {
 	var b bytes.Buffer
-	_, err := io.CopyBuffer(struct{ io.Writer }{&b}, io.NewSectionReader(f, 0, f.Size()), make([]byte, 7919))
+	_, err := io.CopyBuffer(struct{ io.Writer }{&b}, io.NewSectionReader(f, 0, f.Size()), make([]byte, n))
 	return b.Bytes(), err
 }
 
@@ -85,6 +90,17 @@ func TestWriteToMatchesReadAt(t *testing.T) {
 				}
 				if werr != nil {
 					errs++
+				}
+				// Sector-sized and larger aligned reads go straight into
+				// the caller's buffer.
+				for _, chunk := range []int{4096, 3 * 4096, 1<<20 + 8192} {
+					b, err := readAtChunks(f, chunk)
+					switch {
+					case fmt.Sprint(err) != fmt.Sprint(werr):
+						t.Errorf("%s: ReadAt in %d-byte reads: error %v, in 7919-byte reads %v", path, chunk, err, werr)
+					case err == nil && !bytes.Equal(b, want):
+						t.Errorf("%s: ReadAt in %d-byte reads and in 7919-byte reads differ", path, chunk)
+					}
 				}
 			})
 			if (errs > 0) != (name == "corrupt") {
