@@ -142,8 +142,12 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 
 // WriteTo writes the file's contents to w, the bytes ReadAt reads, in one
 // pass over the extent and checksum items and through buffers of at most
-// 1 MiB: memory does not grow with the file.
+// 1 MiB: memory does not grow with the file. A file of more than 2 MiB is
+// read by several goroutines (Options.Workers) a few MiB ahead of w.
 func (f *File) WriteTo(w io.Writer) (int64, error) {
+	if workers := f.workers(); workers > 1 && f.Size() > 2*chunkBytes {
+		return f.writeToParallel(w, workers)
+	}
 	var n int64
 	err := f.stream(0, f.Size(), func(data []byte, zeros int64) error {
 		for zeros > 0 {

@@ -129,6 +129,11 @@ func (p *patchedDev) ReadAt(b []byte, off int64) (int, error) {
 // openFixture opens a committed fixture, returning a function that
 // damages byte physical of device devid.
 func openFixture(t *testing.T, name string) (*fstree.FS, func(devid, physical uint64)) {
+	return openFixtureWith(t, name, fstree.Options{})
+}
+
+// openFixtureWith is openFixture with options.
+func openFixtureWith(t *testing.T, name string, opts fstree.Options) (*fstree.FS, func(devid, physical uint64)) {
 	imgs, _ := filepath.Glob(filepath.Join("../fixtures/images", name, "dev*.img.zst"))
 	if len(imgs) == 0 {
 		t.Fatalf("fixture %s has no device images", name)
@@ -149,7 +154,7 @@ func openFixture(t *testing.T, name string) (*fstree.FS, func(devid, physical ui
 		}
 		patched[sb.DevItem.DevID] = pd
 	}
-	fs, err := fstree.New(devs, fstree.Options{})
+	fs, err := fstree.New(devs, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,4 +310,61 @@ func TestFileStreaming(t *testing.T) {
 			t.Errorf("%s allocates %d bytes to stream 4 MiB and %d bytes for 64 MiB: memory grows with the file", how.name, small, big)
 		}
 	}
+}
+
+// TestWriteToParallel reads every regular file of some fixtures through
+// WriteTo on one goroutine and on three, in ranges of 16 KiB (smaller than
+// a compressed extent, which a range must not cut), and wants the same
+// bytes, count and error: also where the first data sector of every
+// extent is damaged.
+func TestWriteToParallel(t *testing.T) {
+	defer fstree.SetChunkBytes(16 << 10)()
+	for _, name := range []string{"compress-force", "blake2-holes", "reflink", "dup-corrupt", "node4k-xxhash", "corrupt"} {
+		fixture := name
+		if name == "corrupt" {
+			fixture = "compress-force"
+		}
+		seq, seqPatch := openFixtureWith(t, fixture, fstree.Options{Workers: 1})
+		par, parPatch := openFixtureWith(t, fixture, fstree.Options{Workers: 3})
+		parSubvols := map[uint64]*fstree.Subvol{}
+		files, errs := 0, 0
+		forEachFile(t, seq, func(s *fstree.Subvol, path string, ino uint64) {
+			ps, ok := parSubvols[s.ID]
+			if !ok {
+				var err error
+				if ps, err = par.OpenSubvol(s.ID); err != nil {
+					t.Fatal(err)
+				}
+				parSubvols[s.ID] = ps
+			}
+			if name == "corrupt" {
+				damageExtents(t, s, ino, seqPatch)
+				damageExtents(t, ps, ino, parPatch)
+			}
+			var want, got bytes.Buffer
+			wn, werr := mustOpen(t, s, ino).WriteTo(&want)
+			gn, gerr := mustOpen(t, ps, ino).WriteTo(&got)
+			switch {
+			case fmt.Sprint(gerr) != fmt.Sprint(werr):
+				t.Errorf("%s %s: error %v in parallel, %v alone", name, path, gerr, werr)
+			case gn != wn || !bytes.Equal(got.Bytes(), want.Bytes()):
+				t.Errorf("%s %s: %d bytes in parallel, %d alone, or different", name, path, gn, wn)
+			}
+			files++
+			if werr != nil {
+				errs++
+			}
+		})
+		if files == 0 || (errs > 0) != (name == "corrupt") {
+			t.Errorf("%s: %d files, %d failed", name, files, errs)
+		}
+	}
+}
+
+func mustOpen(t *testing.T, s *fstree.Subvol, ino uint64) *fstree.File {
+	f, err := s.OpenFile(ino)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

@@ -27,6 +27,10 @@ type Options struct {
 	Super volume.SuperChoice
 	// CacheBytes bounds the tree-block cache; zero means the default.
 	CacheBytes int
+	// Workers is how many goroutines File.WriteTo reads a large file
+	// with (checking and decompressing its extents in parallel, writing
+	// them in order): 0 means GOMAXPROCS, 1 reads on the caller's.
+	Workers int
 	// NoDataChecksums skips data checksum verification.
 	NoDataChecksums bool
 	// Generation, when not zero, reads the filesystem as of that commit
