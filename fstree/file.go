@@ -23,6 +23,7 @@ type File struct {
 	s      *Subvol
 	Ino    uint64
 	Inode  *item.Inode
+	inode  item.Inode // what Inode points to
 	verify bool
 
 	// Cursors on the file's extent items and on the checksum items, kept
@@ -69,7 +70,8 @@ func (f *File) Reopen(ino uint64) error {
 		k := ondisk.Key{ObjectID: ino, Type: ondisk.InodeItemKey}
 		return &ondisk.BlockError{Logical: leaf.Bytenr, Tree: s.ID, Key: &k, Err: fmt.Errorf("%w: inode %d has i_size %d, beyond the largest file size btrfs allows (%d)", ondisk.ErrCorrupt, ino, ii.Size, int64(item.MaxFileSize))}
 	}
-	f.Ino, f.Inode = ino, &ii
+	f.Ino, f.inode = ino, ii
+	f.Inode = &f.inode
 	f.verify = !s.fs.opts.NoDataChecksums && ii.Flags&item.InodeNoDataSum == 0
 	f.zAddr = 0
 	return nil

@@ -29,7 +29,8 @@ type Options struct {
 	CacheBytes int
 	// Workers is how many goroutines File.WriteTo reads a large file
 	// with (checking and decompressing its extents in parallel, writing
-	// them in order): 0 means GOMAXPROCS, 1 reads on the caller's.
+	// them in order, two ranges of about 1 MiB in flight per worker): 0
+	// means GOMAXPROCS up to 4, 1 reads on the caller's.
 	Workers int
 	// NoDataChecksums skips data checksum verification.
 	NoDataChecksums bool

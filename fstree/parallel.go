@@ -14,12 +14,17 @@ import (
 // variable for tests.)
 var chunkBytes int64 = 1 << 20
 
+// maxDefaultWorkers bounds the default number of WriteTo workers, and so
+// the buffers in flight (two chunks per worker), on machines with many
+// cores: four already read faster than most disks deliver.
+const maxDefaultWorkers = 4
+
 // workers is how many goroutines WriteTo reads with.
 func (f *File) workers() int {
 	if n := f.s.fs.opts.Workers; n > 0 {
 		return n
 	}
-	return runtime.GOMAXPROCS(0)
+	return min(runtime.GOMAXPROCS(0), maxDefaultWorkers)
 }
 
 // chunk is a range of the file a worker reads.

@@ -142,7 +142,10 @@ func fileattr(ii *item.Inode) uint64 {
 // parent root.
 func (s *sender) genUniqueName(ino, gen uint64) ([]byte, error) {
 	for idx := uint64(0); ; idx++ {
-		name := []byte("o" + strconv.FormatUint(ino, 10) + "-" + strconv.FormatUint(gen, 10) + "-" + strconv.FormatUint(idx, 10))
+		name := make([]byte, 0, 3*20+3)
+		name = append(strconv.AppendUint(append(name, 'o'), ino, 10), '-')
+		name = append(strconv.AppendUint(name, gen, 10), '-')
+		name = strconv.AppendUint(name, idx, 10)
 		exists, err := dirItemExists(s.root, ondisk.FirstFreeObjectID, name)
 		if err != nil {
 			return nil, err

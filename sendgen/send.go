@@ -49,10 +49,14 @@ type Options struct {
 	SkipCheck func(off int64, b []byte, data int) error
 	// Workers is how many goroutines read and check file data and
 	// compute CRCs ahead of the send (stream.Writer.SetPipeline): 0 means
-	// GOMAXPROCS, 1 reads on the caller's goroutine. The stream is the
-	// same whatever it is.
+	// GOMAXPROCS up to 4, 1 reads on the caller's goroutine. The stream
+	// is the same whatever it is.
 	Workers int
 }
+
+// maxDefaultWorkers bounds the default Workers, and so the batches in
+// flight (about 1 MiB each, two per worker and two more).
+const maxDefaultWorkers = 4
 
 // Stats counts what a send made: the stream's bytes and commands, with
 // what Skip left out.
@@ -91,7 +95,7 @@ func send(w io.Writer, sv *fstree.Subvol, opts Options) (Stats, error) {
 	sw.SkipCheck = opts.SkipCheck
 	workers := opts.Workers
 	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = min(runtime.GOMAXPROCS(0), maxDefaultWorkers)
 	}
 	sw.SetPipeline(workers)
 	s := newSender(sw, sv, opts)
