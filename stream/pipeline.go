@@ -9,8 +9,13 @@ import (
 // batchBytes is how many bytes of commands a pipelined Writer gathers
 // before handing them to a worker: big enough that one write and one
 // hand-off serve many small commands, small enough that a few batches in
-// flight stay a few MiB.
-const batchBytes = 1 << 20
+// flight stay a few MiB. The first batches are smaller (from
+// firstBatchBytes, doubling), so that a small stream, an incremental send
+// of a few changes, does not pay for megabytes of buffers.
+const (
+	batchBytes      = 1 << 20
+	firstBatchBytes = 64 << 10
+)
 
 // FillFunc fills dst, the DATA value of a command, on a pipeline worker
 // (worker is in [0, Workers())); a Writer that is not pipelined calls it
@@ -23,11 +28,13 @@ type FillFunc func(dst []byte, worker int) error
 // then, in stream order, to one goroutine that writes them out.
 type pipeline struct {
 	workers int
-	jobs    chan *batch // to the workers
-	order   chan *batch // to the writer goroutine, in stream order
-	free    chan *batch // batches not in flight, for reuse
-	exited  chan struct{}
-	wg      sync.WaitGroup
+	// nextBatch is the size of the next batch buffer to allocate.
+	nextBatch int
+	jobs      chan *batch // to the workers
+	order     chan *batch // to the writer goroutine, in stream order
+	free      chan *batch // batches not in flight, for reuse
+	exited    chan struct{}
+	wg        sync.WaitGroup
 
 	failed atomic.Bool
 	err    error // set before failed, read after it or after exited
@@ -73,11 +80,12 @@ func (w *Writer) SetPipeline(workers int) {
 	}
 	nbuf := 2*workers + 2
 	p := &pipeline{
-		workers: workers,
-		jobs:    make(chan *batch, nbuf),
-		order:   make(chan *batch, nbuf),
-		free:    make(chan *batch, nbuf),
-		exited:  make(chan struct{}),
+		workers:   workers,
+		nextBatch: firstBatchBytes,
+		jobs:      make(chan *batch, nbuf),
+		order:     make(chan *batch, nbuf),
+		free:      make(chan *batch, nbuf),
+		exited:    make(chan struct{}),
 	}
 	for range nbuf {
 		p.free <- &batch{ready: make(chan struct{}, 1)} // buffers on first use
@@ -134,7 +142,8 @@ func (w *Writer) beginPipelined() error {
 			return p.err
 		}
 		if b.buf == nil {
-			b.buf = make([]byte, 0, batchBytes+w.max)
+			b.buf = make([]byte, 0, p.nextBatch+w.max)
+			p.nextBatch = min(2*p.nextBatch, batchBytes)
 		}
 		b.off, b.cut = w.off, 0
 		w.batch = b
@@ -160,7 +169,7 @@ func (w *Writer) endPipelined(index int) {
 	}
 	b.cmds = append(b.cmds, pendingCmd{start: start, end: len(b.buf), data: data, fill: w.fill, index: index, cmd: w.cmd})
 	w.fill = nil
-	if len(b.buf) >= batchBytes {
+	if len(b.buf) >= cap(b.buf)-w.max {
 		w.submit()
 	}
 }
