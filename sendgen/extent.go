@@ -193,9 +193,15 @@ func (s *sender) sendExtentData(k ondisk.Key, fe *item.FileExtent, offset, lengt
 			return s.sendEncodedExtent(k, fe, offset, length)
 		}
 	}
+	// An uncompressed inline extent's bytes are in the item at hand: no
+	// reason to have a worker look them up again.
+	var inline []byte
+	if fe.Type == item.FileExtentInline && fe.Compression == item.CompressNone {
+		inline = fe.InlineData[min(offset-k.Offset, uint64(len(fe.InlineData))):]
+	}
 	for sent := uint64(0); sent < length; {
 		n := min(length-sent, s.data.readSize)
-		if err := s.sendWrite(offset+sent, n); err != nil {
+		if err := s.sendWrite(offset+sent, n, inline[min(sent, uint64(len(inline))):]); err != nil {
 			return err
 		}
 		sent += n
@@ -236,8 +242,10 @@ func (e *dataError) Error() string { return e.err.Error() }
 func (e *dataError) Unwrap() error { return e.err }
 
 // sendWrite mirrors send_write: one WRITE of length bytes at offset, read
-// from the file straight into the command.
-func (s *sender) sendWrite(offset, length uint64) error {
+// from the file straight into the command, or when inline is not nil
+// taken from it (an inline extent's bytes from offset on; zeros past its
+// end, as reading the file gives).
+func (s *sender) sendWrite(offset, length uint64, inline []byte) error {
 	path, err := s.curPath()
 	if err != nil {
 		return err
@@ -248,6 +256,12 @@ func (s *sender) sendWrite(offset, length uint64) error {
 	}
 	w.PutBytes(stream.AttrPath, path)
 	w.PutU64(stream.AttrFileOffset, offset)
+	if inline != nil {
+		if buf := w.DataBuffer(int(uint32(length))); buf != nil {
+			clear(buf[copy(buf, inline):])
+		}
+		return w.End()
+	}
 	ino := s.cur.ino
 	w.DataLater(int(uint32(length)), func(buf []byte, worker int) error {
 		f, err := s.data.fileFor(worker, ino)
