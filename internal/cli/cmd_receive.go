@@ -94,11 +94,13 @@ func openResumedStream(file string, stdin io.Reader, resumed bool) (io.Reader, f
 		return openStream(nil, file, stdin)
 	}
 	if file == "" || file == "-" {
-		return stdin, func() {}, nil
+		ra := stream.ReadAhead(stdin)
+		return ra, func() { ra.Close() }, nil
 	}
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, nil, err
 	}
-	return f, func() { f.Close() }, nil
+	ra := stream.ReadAhead(f)
+	return ra, func() { ra.Close(); f.Close() }, nil
 }

@@ -39,12 +39,16 @@ func openStream(args []string, file string, stdin io.Reader) (io.Reader, func(),
 			return nil, nil, fmt.Errorf("standard input is a terminal: give a stream FILE or pipe one in")
 		}
 	}
-	rc, _, err := stream.Decompress(src)
+	// Reading runs ahead on another core while the stream is applied
+	// or printed.
+	ra := stream.ReadAhead(src)
+	rc, _, err := stream.Decompress(ra)
 	if err != nil {
+		ra.Close()
 		closeFile()
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return rc, func() { rc.Close(); closeFile() }, nil
+	return rc, func() { rc.Close(); ra.Close(); closeFile() }, nil
 }
 
 func dumpCommand(e *env) *cobra.Command {
