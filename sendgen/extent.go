@@ -206,6 +206,7 @@ func (s *sender) sendExtentData(k ondisk.Key, fe *item.FileExtent, offset, lengt
 		}
 		sent += n
 	}
+	s.w.BatchPoint()
 	return nil
 }
 

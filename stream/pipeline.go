@@ -174,6 +174,17 @@ func (w *Writer) endPipelined(index int) {
 	}
 }
 
+// BatchPoint tells a pipelined Writer that the commands so far belong
+// together, as the WRITEs of one extent do: a batch more than half full
+// is handed on here rather than after the next commands, so that one
+// extent's data is read (and decompressed) by one worker, not two. It
+// changes no byte of the stream.
+func (w *Writer) BatchPoint() {
+	if w.pipe != nil && w.batch != nil && len(w.batch.buf) >= (cap(w.batch.buf)-w.max)/2 {
+		w.submit()
+	}
+}
+
 // submit hands the current batch to the workers and the writer goroutine.
 func (w *Writer) submit() {
 	if b := w.batch; b != nil {

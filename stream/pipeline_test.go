@@ -94,6 +94,9 @@ func writePipelineStream(out io.Writer, v uint32, workers int, skip int64, cmds 
 			if err := w.End(); err != nil {
 				return err
 			}
+			if i%7 == 0 {
+				w.BatchPoint() // as the sender does after an extent's WRITEs
+			}
 		}
 		if err := w.Begin(CmdEnd); err != nil {
 			return err
