@@ -67,7 +67,7 @@ type pendingCmd struct {
 }
 
 // SetPipeline makes the Writer fill deferred DATA (DataLater), compute
-// CRCs and write on workers goroutines besides the caller's, with output
+// CRCs and write on worker goroutines besides the caller's, with output
 // in stream order: the bytes are the same whatever the number of workers.
 // Writes to the underlying writer then come in batches of about 1 MiB
 // from another goroutine, and fail later than the End that made them:

@@ -10,6 +10,8 @@ import (
 // Writer encodes commands into a stream, one buffered command at a time,
 // like the kernel's send_buf: Begin starts a command, the Put methods append
 // attributes, End computes the CRC and writes the command out in one Write.
+// A pipelined Writer (SetPipeline) leaves the reading of file data, the
+// CRCs and the writes to other goroutines, in the same order.
 //
 // Put methods record the first error (an attribute the version lacks, a
 // value too long for its TLV, a command over the version's size limit) and
