@@ -215,20 +215,17 @@ func (s *sender) sendExtentData(k ondisk.Key, fe *item.FileExtent, offset, lengt
 // was read for rather than the one being sent when it comes back.
 func (d *dataState) fileFor(worker int, ino uint64) (*fstree.File, error) {
 	f := d.files[worker]
+	var err error
 	switch {
-	case f != nil && f.Ino == ino:
-		return f, nil
-	case f != nil:
-		if err := f.Reopen(ino); err != nil {
-			return nil, &dataError{ino: ino, err: err}
-		}
-		return f, nil
+	case f == nil:
+		f, err = d.s.root.OpenFile(ino)
+		d.files[worker] = f
+	case f.Ino != ino:
+		err = f.Reopen(ino)
 	}
-	f, err := d.s.root.OpenFile(ino)
 	if err != nil {
 		return nil, &dataError{ino: ino, err: err}
 	}
-	d.files[worker] = f
 	return f, nil
 }
 
