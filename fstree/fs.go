@@ -56,6 +56,11 @@ type Options struct {
 	// default they keep their times, so that the view does not depend on
 	// when it is read.
 	LogReplayTime time.Time
+	// LogReplayTimes overrides LogReplayTime for the inodes it lists. The
+	// kernel's clock can tick while its mount replays a log, so the inodes
+	// of one replay can get times a few milliseconds apart; reproducing a
+	// particular mount byte for byte needs each of them.
+	LogReplayTimes map[InodeID]time.Time
 }
 
 // FS is an opened filesystem: the volume, a block cache and the root tree.
@@ -157,8 +162,14 @@ func (fs *FS) replayLog() error {
 	if err != nil {
 		return fmt.Errorf("replaying the log tree at logical %d (the filesystem was not cleanly unmounted): %w; --no-log-replay reads the last commit, generation %d", sb.LogRoot, err, sb.Generation)
 	}
-	if !fs.opts.LogReplayTime.IsZero() {
-		if err := res.StampTimes(fs.opts.LogReplayTime); err != nil {
+	if !fs.opts.LogReplayTime.IsZero() || len(fs.opts.LogReplayTimes) > 0 {
+		at := func(subvol, ino uint64) time.Time {
+			if t, ok := fs.opts.LogReplayTimes[InodeID{subvol, ino}]; ok {
+				return t
+			}
+			return fs.opts.LogReplayTime
+		}
+		if err := res.StampTimes(at); err != nil {
 			return err
 		}
 	}

@@ -17,11 +17,12 @@ const (
 	inodeMtimeOff = 136
 )
 
-// StampTimes gives the inodes in MountTimes the time t where the kernel's
-// replay sets the current time, as if the filesystem had been mounted at
-// t. Without it they keep the times they had, so that a replay does not
-// depend on when it runs.
-func (r *Result) StampTimes(t time.Time) error {
+// StampTimes gives each inode in MountTimes the time at(subvol, ino) where
+// the kernel's replay sets the current time, as if the filesystem had been
+// mounted then; an inode given the zero time keeps its times. Without it
+// they all keep the times they had, so that a replay does not depend on
+// when it runs.
+func (r *Result) StampTimes(at func(subvol, ino uint64) time.Time) error {
 	for _, subvol := range slices.Sorted(maps.Keys(r.MountTimes)) {
 		root, ok := r.Roots[subvol]
 		if !ok {
@@ -30,6 +31,10 @@ func (r *Result) StampTimes(t time.Time) error {
 		ed := r.Mem.Edit(root, root.Generation)
 		stamps := r.MountTimes[subvol]
 		for _, ino := range slices.Sorted(maps.Keys(stamps)) {
+			t := at(subvol, ino)
+			if t.IsZero() {
+				continue
+			}
 			k := ondisk.Key{ObjectID: ino, Type: ondisk.InodeItemKey}
 			data, err := ed.Tree().Lookup(k)
 			if err != nil {

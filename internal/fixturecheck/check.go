@@ -2,11 +2,13 @@ package fixturecheck
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -35,25 +37,69 @@ func Open(dir string, sc *manifest.Scenario, warnings *[]string) (*fstree.FS, er
 }
 
 // OpenReplayed opens a crash image with its log replayed, the view
-// CompareReplayed checks. The inodes whose times the kernel's replay set
-// to the time of its mount get that time, read from the kernel's record
-// of one of them.
+// CompareReplayed checks. Each inode whose times the kernel's replay set to
+// the time of its mount gets the time the kernel gave it (its clock can
+// tick during one replay), once that time is checked to lie within the
+// replay mount: an inode coldsend stamps and the kernel does not keeps an
+// older time and fails the check.
 func OpenReplayed(dir string, sc *manifest.Scenario, warnings *[]string) (*fstree.FS, error) {
 	fs, err := open(dir, sc, warnings, fstree.Options{})
 	if err != nil || sc.Crash == nil || len(fs.LogStamped) == 0 {
 		return fs, err
 	}
-	for _, sv := range sc.Crash.Replayed {
+	stamped := fs.LogStamped
+	if err := fs.Close(); err != nil {
+		return nil, err
+	}
+	times, err := replayTimes(sc.Crash, stamped)
+	if err != nil {
+		return nil, err
+	}
+	if warnings != nil {
+		*warnings = nil
+	}
+	return open(dir, sc, warnings, fstree.Options{LogReplayTimes: times})
+}
+
+// clockSlack widens the recorded replay mount: the kernel stamps inodes
+// from a clock read at the last tick, up to a jiffy (10 ms at HZ=100)
+// behind the host's.
+const clockSlack = 20 * time.Millisecond
+
+// replayTimes reads from the kernel's record of the replayed filesystem
+// the ctime of every inode in stamped that is still linked, and checks
+// each lies within the replay mount. A manifest without the mount's times
+// must give them all one time.
+func replayTimes(c *manifest.Crash, stamped map[fstree.InodeID]bool) (map[fstree.InodeID]time.Time, error) {
+	times := map[fstree.InodeID]time.Time{}
+	for _, sv := range c.Replayed {
 		for _, e := range sv.Entries {
-			if fs.LogStamped[fstree.InodeID{Subvol: sv.ID, Ino: e.Ino}] {
-				if warnings != nil {
-					*warnings = nil
-				}
-				return open(dir, sc, warnings, fstree.Options{LogReplayTime: time.Unix(0, e.Ctime)})
+			if id := (fstree.InodeID{Subvol: sv.ID, Ino: e.Ino}); stamped[id] {
+				times[id] = time.Unix(0, e.Ctime)
 			}
 		}
 	}
-	return fs, nil
+	ids := slices.SortedFunc(maps.Keys(times), func(a, b fstree.InodeID) int {
+		return cmp.Or(cmp.Compare(a.Subvol, b.Subvol), cmp.Compare(a.Ino, b.Ino))
+	})
+	if len(ids) == 0 {
+		return times, nil
+	}
+	lo, hi := times[ids[0]], times[ids[0]]
+	within := "the other inodes' time"
+	if c.ReplayMountStart != 0 {
+		lo = time.Unix(0, c.ReplayMountStart).Add(-clockSlack)
+		hi = time.Unix(0, c.ReplayMountEnd).Add(clockSlack)
+		within = fmt.Sprintf("the replay mount (%s to %s, widened by %s)", time.Unix(0, c.ReplayMountStart).UTC().Format(time.RFC3339Nano), time.Unix(0, c.ReplayMountEnd).UTC().Format(time.RFC3339Nano), clockSlack)
+	}
+	var errs []error
+	for _, id := range ids {
+		if t := times[id]; t.Before(lo) || t.After(hi) {
+			errs = append(errs, fmt.Errorf("subvolume %d inode %d: coldsend's replay gives it the time of the mount, but the kernel's replay left its ctime at %s, outside %s",
+				id.Subvol, id.Ino, t.UTC().Format(time.RFC3339Nano), within))
+		}
+	}
+	return times, errors.Join(errs...)
 }
 
 // Devices loads the scenario's device images into memory, in manifest

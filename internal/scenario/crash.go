@@ -229,9 +229,11 @@ func (r *runner) buildCrash(start time.Time) (*manifest.Scenario, error) {
 	if spec.MountOptions != "" {
 		opts = spec.MountOptions + ",noatime"
 	}
+	mountStart := time.Now()
 	if err := r.mountCopy(crash, "replay.img", false, opts); err != nil {
 		return nil, err
 	}
+	m.Crash.ReplayMountStart, m.Crash.ReplayMountEnd = mountStart.UnixNano(), time.Now().UnixNano()
 	if _, lr, err := r.superLog(r.images[0]); err != nil {
 		return nil, err
 	} else if lr != 0 {
