@@ -68,7 +68,7 @@ func (f *File) Reopen(ino uint64) error {
 			return err
 		}
 		k := ondisk.Key{ObjectID: ino, Type: ondisk.InodeItemKey}
-		return &ondisk.BlockError{Logical: leaf.Bytenr, Tree: s.ID, Key: &k, Err: fmt.Errorf("%w: inode %d has i_size %d, beyond the largest file size btrfs allows (%d)", ondisk.ErrCorrupt, ino, ii.Size, int64(item.MaxFileSize))}
+		return &ondisk.BlockError{Logical: leaf.Bytenr, Tree: s.ID, Key: k.Ptr(), Err: fmt.Errorf("%w: inode %d has i_size %d, beyond the largest file size btrfs allows (%d)", ondisk.ErrCorrupt, ino, ii.Size, int64(item.MaxFileSize))}
 	}
 	f.Ino, f.inode = ino, ii
 	f.Inode = &f.inode
@@ -444,7 +444,7 @@ func (f *File) DataRanges() iter.Seq2[Range, error] {
 			fe, err := item.ParseFileExtent(it.Data)
 			if err != nil {
 				k := it.Key
-				yield(Range{}, &ondisk.BlockError{Tree: f.s.ID, Key: &k, Err: err})
+				yield(Range{}, &ondisk.BlockError{Tree: f.s.ID, Key: k.Ptr(), Err: err})
 				return
 			}
 			if fe.Type == item.FileExtentPrealloc || fe.Type != item.FileExtentInline && fe.DiskBytenr == 0 || it.Key.Offset >= uint64(size) {

@@ -266,7 +266,7 @@ func (fs *FS) TreeRoot(id uint64) (btree.Root, *item.Root, error) {
 	ri, err := item.ParseRoot(c.Data())
 	if err != nil {
 		leaf, _ := c.Leaf()
-		return btree.Root{}, nil, &ondisk.BlockError{Logical: leaf.Bytenr, Tree: ondisk.RootTreeObjectID, Key: &k, Err: err}
+		return btree.Root{}, nil, &ondisk.BlockError{Logical: leaf.Bytenr, Tree: ondisk.RootTreeObjectID, Key: k.Ptr(), Err: err}
 	}
 	if r, ok := fs.replayed[id]; ok {
 		return r, &ri, nil
@@ -297,5 +297,5 @@ func corruptf(format string, args ...any) error {
 func itemError(c *btree.Cursor, tree uint64, err error) error {
 	leaf, _ := c.Leaf()
 	k := c.Key()
-	return &ondisk.BlockError{Logical: leaf.Bytenr, Tree: tree, Key: &k, Err: err}
+	return &ondisk.BlockError{Logical: leaf.Bytenr, Tree: tree, Key: k.Ptr(), Err: err}
 }

@@ -61,7 +61,7 @@ func (s *Subvol) inodeItem(ino uint64) (item.Inode, *ondisk.Node, error) {
 	}
 	ii, err := item.ParseInode(leaf.ItemData(slot))
 	if err != nil {
-		return item.Inode{}, nil, &ondisk.BlockError{Logical: leaf.Bytenr, Tree: s.ID, Key: &k, Err: err}
+		return item.Inode{}, nil, &ondisk.BlockError{Logical: leaf.Bytenr, Tree: s.ID, Key: k.Ptr(), Err: err}
 	}
 	return ii, leaf, nil
 }
@@ -116,7 +116,7 @@ func (s *Subvol) Lookup(dir uint64, name []byte) (*DirEntry, error) {
 	}
 	d, found, err := item.FindDirItem(leaf.ItemData(slot), name)
 	if err != nil {
-		return nil, &ondisk.BlockError{Logical: leaf.Bytenr, Tree: s.ID, Key: &k, Err: err}
+		return nil, &ondisk.BlockError{Logical: leaf.Bytenr, Tree: s.ID, Key: k.Ptr(), Err: err}
 	}
 	if !found {
 		return nil, btree.ErrNotFound

@@ -13,6 +13,11 @@ type Key struct {
 	Offset   uint64
 }
 
+// Ptr returns a pointer to a copy of k, for an error that names the key.
+// Taking the address of a local key instead moves it to the heap on every
+// call of the function, not only on the path that makes the error.
+func (k Key) Ptr() *Key { return &k }
+
 // KeySize is the on-disk size of a btrfs_disk_key.
 const KeySize = 17
 

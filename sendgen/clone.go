@@ -64,12 +64,18 @@ func (s *sender) findExtentClone(k ondisk.Key, fe *item.FileExtent) (*cloneRoot,
 		cr := &d.cloneRoots[i]
 		cr.ino, cr.offset, cr.numBytes, cr.foundRef = ^uint64(0), 0, 0, false
 	}
-	bc := &extentClone{s: s, curIno: k.ObjectID, curOffset: dataOffset, extentLen: fe.NumBytes}
+	cs := &d.cloneSearch
+	if cs.iterate == nil {
+		cs.iterate = cs.bc.iterateBackrefs
+	}
+	bc := &cs.bc
+	*bc = extentClone{s: s, curIno: k.ObjectID, curOffset: dataOffset, extentLen: fe.NumBytes}
 	if dataOffset+fe.NumBytes >= size {
 		bc.extentLen = size - dataOffset
 	}
-	w := &backrefWalk{
-		s: s, bytenr: fe.DiskBytenr, iterate: bc.iterateBackrefs,
+	w := &cs.walk
+	*w = backrefWalk{
+		s: s, bytenr: fe.DiskBytenr, iterate: cs.iterate,
 		skipSelf: len(d.cloneRoots) == 1, selfKey: k, selfIno: k.ObjectID, selfOffset: dataOffset - fe.Offset,
 	}
 	if fe.Compression == item.CompressNone {

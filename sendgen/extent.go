@@ -33,6 +33,13 @@ type dataState struct {
 	// inode's (sctx->cur_inode), or on a pipelined Writer whichever inode
 	// the worker's last command was from.
 	files []*fstree.File
+	// cloneSearch is findExtentClone's state, reused from one extent to
+	// the next; iterate is its bound iterateBackrefs, made once.
+	cloneSearch struct {
+		bc      extentClone
+		walk    backrefWalk
+		iterate func(ino, offset, numBytes, root uint64) bool
+	}
 }
 
 // init sets up the data state of a send of s.root.

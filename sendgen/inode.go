@@ -24,6 +24,9 @@ type inodeState struct {
 	// them by (dir, dir_gen, name) (rbtree_new_refs, rbtree_deleted_refs).
 	newRefs, deletedRefs       []*recordedRef
 	newRefTree, deletedRefTree map[refKey][]*recordedRef
+	// checkDirsList is the array processRecordedRefs's check_dirs list
+	// reuses.
+	checkDirsList []lruKey
 
 	nameCache       lruCache[*nameCacheEntry]
 	dirCreatedCache lruCache[struct{}]
@@ -79,7 +82,7 @@ func (s *sender) changedInode(res compare.Result) error {
 		if left.Size > item.MaxFileSize {
 			// The kernel would try to send data up to it: a stream no
 			// receiver could apply, or one that never ends.
-			return &ondisk.BlockError{Logical: s.leftPath.Leaf.Bytenr, Tree: s.root.ID, Key: &k,
+			return &ondisk.BlockError{Logical: s.leftPath.Leaf.Bytenr, Tree: s.root.ID, Key: k.Ptr(),
 				Err: fmt.Errorf("%w: i_size %d is beyond the largest file size btrfs allows (%d)", ondisk.ErrCorrupt, left.Size, int64(item.MaxFileSize))}
 		}
 	}

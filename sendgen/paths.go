@@ -73,20 +73,6 @@ func pathAdd(p, name []byte) ([]byte, error) {
 	return append(out, name...), nil
 }
 
-// pathPrepend mirrors fs_path_add on a reversed path: name goes in front,
-// followed by a '/' unless p is empty.
-func pathPrepend(p, name []byte) ([]byte, error) {
-	if err := checkPathLen(p, name); err != nil {
-		return nil, err
-	}
-	out := make([]byte, 0, len(p)+1+len(name))
-	out = append(out, name...)
-	if len(p) > 0 {
-		out = append(out, '/')
-	}
-	return append(out, p...), nil
-}
-
 // pathMax is PATH_MAX, the limit fs_path_ensure_buf puts on a path and
 // its terminating NUL. On a corrupt image whose directory references form
 // a cycle it also ends the walk up the tree.
@@ -111,6 +97,41 @@ func checkPathLen(p, name []byte) error {
 		return errNameTooLong
 	}
 	return nil
+}
+
+// revPath is a path built from its last component up, as fs_path_add
+// builds a reversed path: the components, leaf first, and the length they
+// join to. bytes joins them once, instead of copying the path at every
+// component. The components are not copied, so they must not change until
+// then.
+type revPath struct {
+	comps [][]byte
+	n     int
+}
+
+// prepend mirrors fs_path_add on a reversed path: name goes in front,
+// followed by a '/' unless the path is empty.
+func (r revPath) prepend(name []byte) (revPath, error) {
+	n := r.n + len(name)
+	if len(r.comps) > 0 {
+		n++
+	}
+	if n+1 > pathMax {
+		return r, errNameTooLong
+	}
+	return revPath{append(r.comps, name), n}, nil
+}
+
+// bytes joins the components with '/', the root-most first; never nil.
+func (r revPath) bytes() []byte {
+	out := make([]byte, 0, r.n)
+	for i := len(r.comps) - 1; i >= 0; i-- {
+		out = append(out, r.comps[i]...)
+		if i > 0 {
+			out = append(out, '/')
+		}
+	}
+	return out
 }
 
 // clonePath returns a copy of p (fs_path_copy).
@@ -435,7 +456,8 @@ func (s *sender) didOverwriteFirstRef(ino, gen uint64) (bool, error) {
 // the receiver-side path of (ino, gen) and the parent to continue with.
 // It returns 1 when the component is an orphan name (the walk stops
 // there), 0 otherwise. parentIno and parentGen are in-out as in the
-// kernel, which caches whatever they hold for orphan results.
+// kernel, which caches whatever they hold for orphan results. The name may
+// be the name cache's own: read it, do not change it.
 func (s *sender) getCurNameAndParent(ino, gen uint64, parentIno, parentGen *uint64) ([]byte, int, error) {
 	st := &s.inodes
 	if nce := st.nameCache.lookup(ino, gen); nce != nil {
@@ -444,7 +466,7 @@ func (s *sender) getCurNameAndParent(ino, gen uint64, parentIno, parentGen *uint
 		} else {
 			*parentIno = nce.value.parentIno
 			*parentGen = nce.value.parentGen
-			return clonePath(nce.value.name), nce.value.ret, nil
+			return nce.value.name, nce.value.ret, nil
 		}
 	}
 
@@ -505,7 +527,10 @@ func (s *sender) getCurPath(ino, gen uint64) ([]byte, error) {
 		return clonePath(st.curInodePath), nil
 	}
 
-	var dest []byte
+	// The components, leaf first, as fs_path_add_path would prepend them;
+	// the path is assembled once at the end.
+	var small [8][]byte
+	comps := revPath{comps: small[:0]}
 	var parentIno, parentGen uint64
 	for stop := false; !stop && ino != ondisk.FirstFreeObjectID; {
 		if st.isWaitingForRm(ino, gen) {
@@ -513,7 +538,7 @@ func (s *sender) getCurPath(ino, gen uint64) ([]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			if dest, err = pathPrepend(dest, name); err != nil {
+			if comps, err = comps.prepend(name); err != nil {
 				return nil, err
 			}
 			break
@@ -535,14 +560,12 @@ func (s *sender) getCurPath(ino, gen uint64) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if dest, err = pathPrepend(dest, name); err != nil {
+		if comps, err = comps.prepend(name); err != nil {
 			return nil, err
 		}
 		ino, gen = parentIno, parentGen
 	}
-	if dest == nil {
-		dest = []byte{}
-	}
+	dest := comps.bytes()
 	if isCur {
 		st.curInodePath = clonePath(dest)
 	}

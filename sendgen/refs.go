@@ -3,6 +3,7 @@ package sendgen
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	"github.com/coldsend/coldsend/compare"
 	"github.com/coldsend/coldsend/fstree"
@@ -18,6 +19,7 @@ type recordedRef struct {
 	dir, dirGen uint64
 	fullPath    []byte
 	name        []byte // the last component of fullPath
+	nameKey     string // name, for the index (set by recordRefInTree)
 }
 
 // refKey orders recorded refs as rbtree_ref_comp does.
@@ -26,7 +28,7 @@ type refKey struct {
 	name        string
 }
 
-func (r *recordedRef) key() refKey { return refKey{r.dir, r.dirGen, string(r.name)} }
+func (r *recordedRef) key() refKey { return refKey{r.dir, r.dirGen, r.nameKey} }
 
 // setRefPath mirrors set_ref_path: name is the part after the last '/'.
 func (r *recordedRef) setRefPath(p []byte) {
@@ -54,9 +56,12 @@ func treeRemove(tree map[refKey][]*recordedRef, r *recordedRef) {
 	}
 }
 
-// freeRecordedRefs mirrors free_recorded_refs.
+// freeRecordedRefs mirrors free_recorded_refs. The lists' arrays are kept for the next inode: nothing holds on to them
+// (a pending move copies what it needs).
 func (st *inodeState) freeRecordedRefs() {
-	st.newRefs, st.deletedRefs = nil, nil
+	clear(st.newRefs)
+	clear(st.deletedRefs)
+	st.newRefs, st.deletedRefs = st.newRefs[:0], st.deletedRefs[:0]
 	clear(st.newRefTree)
 	clear(st.deletedRefTree)
 }
@@ -102,6 +107,7 @@ func (s *sender) recordRefInTree(tree map[refKey][]*recordedRef, list *[]*record
 		return err
 	}
 	ref.setRefPath(full)
+	ref.nameKey = string(ref.name)
 	*list = append(*list, ref)
 	k := ref.key()
 	tree[k] = append(tree[k], ref)
@@ -270,8 +276,9 @@ func (s *sender) renameCurrentInode(current *[]byte, newPath []byte) error {
 	if err := s.sendRename(*current, newPath); err != nil {
 		return err
 	}
-	s.inodes.curInodePath = clonePath(newPath)
-	*current = clonePath(newPath)
+	// Paths are never changed in place, so the two can share one copy.
+	p := clonePath(newPath)
+	s.inodes.curInodePath, *current = p, p
 	return nil
 }
 
@@ -288,7 +295,7 @@ func (s *sender) updateRefPath(ref *recordedRef) error {
 	if err != nil {
 		return err
 	}
-	full, err := pathAdd(p, clonePath(ref.name))
+	full, err := pathAdd(p, ref.name)
 	if err != nil {
 		return err
 	}
@@ -306,7 +313,7 @@ func (s *sender) refreshRefPath(ref *recordedRef) error {
 // rbtree_check_dirs index: each (dir, dir_gen) once, in first-insertion
 // order.
 type checkDirs struct {
-	list []*recordedRef
+	list []lruKey
 	seen map[lruKey]bool
 }
 
@@ -323,20 +330,18 @@ func (c *checkDirs) record(ref *recordedRef) {
 		}
 		c.seen[k] = true
 	} else {
-		for _, r := range c.list {
-			if r.dir == k.key && r.dirGen == k.gen {
-				return
-			}
+		if slices.Contains(c.list, k) {
+			return
 		}
 		if len(c.list) == checkDirsScan {
 			c.seen = make(map[lruKey]bool, 2*checkDirsScan)
 			for _, r := range c.list {
-				c.seen[lruKey{r.dir, r.dirGen}] = true
+				c.seen[r] = true
 			}
 			c.seen[k] = true
 		}
 	}
-	c.list = append(c.list, &recordedRef{dir: ref.dir, dirGen: ref.dirGen})
+	c.list = append(c.list, k)
 }
 
 // processRecordedRefs mirrors process_recorded_refs: the renames, links,
@@ -351,7 +356,9 @@ func (s *sender) processRecordedRefs() (pendingMove bool, err error) {
 		return false, corruptf("refs recorded for inode %d, which is not one the send processes (the root directory or a deleted inode)", s.cur.ino)
 	}
 
-	var check checkDirs
+	// The list's array is reused from one inode to the next.
+	check := checkDirs{list: st.checkDirsList[:0]}
+	defer func() { st.checkDirsList = check.list[:0] }()
 	var validPath []byte
 	didOverwrite, isOrphan, canRename := false, false, true
 	orphanizedDir, orphanizedAncestor := false, false
@@ -563,25 +570,25 @@ func (s *sender) processRecordedRefs() (pendingMove bool, err error) {
 	// Every directory the inode was or is in gets new times, and those
 	// waiting for removal are removed once empty.
 	for _, cur := range check.list {
-		if cur.dir > s.cur.ino {
+		if cur.key > s.cur.ino {
 			continue
 		}
-		state, _, _, err := s.getCurInodeState(cur.dir, cur.dirGen)
+		state, _, _, err := s.getCurInodeState(cur.key, cur.gen)
 		if err != nil {
 			return false, err
 		}
 		switch state {
 		case inodeStateDidCreate, inodeStateNoChange:
-			if err := s.cacheDirUtimes(cur.dir, cur.dirGen); err != nil {
+			if err := s.cacheDirUtimes(cur.key, cur.gen); err != nil {
 				return false, err
 			}
 		case inodeStateDidDelete:
-			ok, err := s.canRmdir(cur.dir, cur.dirGen)
+			ok, err := s.canRmdir(cur.key, cur.gen)
 			if err != nil {
 				return false, err
 			}
 			if ok {
-				if validPath, err = s.getCurPath(cur.dir, cur.dirGen); err != nil {
+				if validPath, err = s.getCurPath(cur.key, cur.gen); err != nil {
 					return false, err
 				}
 				if err := s.sendRmdir(validPath); err != nil {
