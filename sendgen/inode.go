@@ -278,11 +278,11 @@ func (s *sender) didCreateDir(dir uint64) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		items, err := item.ParseDirItems(it.Data)
+		di, err := item.FirstDirItem(it.Data)
 		if err != nil {
 			return false, fmt.Errorf("send root, key %v: %w", it.Key, err)
 		}
-		loc := items[0].Location
+		loc := di.Location
 		if loc.Type != ondisk.RootItemKey && loc.ObjectID < s.sendProgress {
 			s.cacheDirCreated(dir)
 			return true, nil

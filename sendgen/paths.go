@@ -328,11 +328,11 @@ func getFirstRef(root *fstree.Subvol, ino uint64, wantGen bool) (dir, dirGen uin
 		return 0, 0, nil, fmt.Errorf("inode %d has no reference: %w", ino, errNoEnt)
 	}
 	if k.Type == ondisk.InodeRefKey {
-		refs, err := item.ParseInodeRefs(c.Data())
+		ref, err := item.FirstInodeRef(c.Data())
 		if err != nil {
 			return 0, 0, nil, fmt.Errorf("inode %d, key %v: %w", ino, k, err)
 		}
-		dir, name = k.Offset, clonePath(refs[0].Name)
+		dir, name = k.Offset, clonePath(ref.Name)
 	} else {
 		refs, err := item.ParseInodeExtrefs(c.Data())
 		if err != nil {

@@ -71,11 +71,10 @@ func (st *inodeState) freeRecordedRefs() {
 // item order, with the name's parent directory.
 func iterateInodeRef(k ondisk.Key, data []byte, fn func(dir uint64, name []byte) error) error {
 	if k.Type == ondisk.InodeRefKey {
-		refs, err := item.ParseInodeRefs(data)
-		if err != nil {
-			return fmt.Errorf("key %v: %w", k, err)
-		}
-		for _, r := range refs {
+		for r, err := range item.InodeRefs(data) {
+			if err != nil {
+				return fmt.Errorf("key %v: %w", k, err)
+			}
 			if err := fn(k.Offset, r.Name); err != nil {
 				return err
 			}
@@ -669,11 +668,11 @@ func (s *sender) canRmdir(dir, dirGen uint64) (bool, error) {
 			if k.ObjectID != dir || k.Type != ondisk.DirIndexKey {
 				return true, nil
 			}
-			items, err := item.ParseDirItems(c.Data())
+			di, err := item.FirstDirItem(c.Data())
 			if err != nil {
 				return false, fmt.Errorf("parent root, key %v: %w", k, err)
 			}
-			dirHighSeqIno = items[0].Location.ObjectID
+			dirHighSeqIno = di.Location.ObjectID
 			if s.cur.ino < dirHighSeqIno {
 				return false, nil
 			}
@@ -686,11 +685,11 @@ func (s *sender) canRmdir(dir, dirGen uint64) (bool, error) {
 			if err != nil {
 				return false, err
 			}
-			items, err := item.ParseDirItems(it.Data)
+			di, err := item.FirstDirItem(it.Data)
 			if err != nil {
 				return false, fmt.Errorf("parent root, key %v: %w", it.Key, err)
 			}
-			loc := items[0].Location
+			loc := di.Location
 			dirHighSeqIno = max(dirHighSeqIno, loc.ObjectID)
 			lastDirIndexOffset = it.Key.Offset
 			if dm := st.getWaitingDirMove(loc.ObjectID); dm != nil {

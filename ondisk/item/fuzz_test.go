@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/coldsend/coldsend/ondisk"
@@ -50,8 +51,15 @@ func FuzzInodeRefs(f *testing.F) {
 	addItemSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		refs, err := ParseInodeRefs(b)
+		first, ferr := FirstInodeRef(b)
+		if (err == nil) != (ferr == nil) || err != nil && err.Error() != ferr.Error() {
+			t.Fatalf("ParseInodeRefs err %v, FirstInodeRef err %v", err, ferr)
+		}
 		if !checkErr(t, err) {
 			return
+		}
+		if !reflect.DeepEqual(first, refs[0]) {
+			t.Fatalf("FirstInodeRef %+v, ParseInodeRefs starts with %+v", first, refs[0])
 		}
 		n := 0
 		for _, r := range refs {
@@ -84,8 +92,15 @@ func FuzzDirItems(f *testing.F) {
 	addItemSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		items, err := ParseDirItems(b)
+		first, ferr := FirstDirItem(b)
+		if (err == nil) != (ferr == nil) || err != nil && err.Error() != ferr.Error() {
+			t.Fatalf("ParseDirItems err %v, FirstDirItem err %v", err, ferr)
+		}
 		if !checkErr(t, err) {
 			return
+		}
+		if !reflect.DeepEqual(first, items[0]) {
+			t.Fatalf("FirstDirItem %+v, ParseDirItems starts with %+v", first, items[0])
 		}
 		n := 0
 		for _, d := range items {

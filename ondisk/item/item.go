@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"iter"
 
 	"github.com/coldsend/coldsend/ondisk"
 )
@@ -148,21 +149,53 @@ const inodeRefHdr = 10
 
 // ParseInodeRefs decodes the packed records of an INODE_REF payload.
 func ParseInodeRefs(b []byte) ([]InodeRef, error) {
-	if len(b) <= inodeRefHdr {
-		return nil, corruptf("inode ref item is %d bytes, want more than %d", len(b), inodeRefHdr)
-	}
-	n, err := countRecords(b, inodeRefHdr, 8, "inode ref")
-	if err != nil {
-		return nil, err
-	}
-	refs := make([]InodeRef, 0, n)
-	for off := 0; off < len(b); {
-		nl := int(binary.LittleEndian.Uint16(b[off+8:]))
-		end := off + inodeRefHdr + nl
-		refs = append(refs, InodeRef{Index: binary.LittleEndian.Uint64(b[off:]), Name: b[off+inodeRefHdr : end : end]})
-		off = end
+	var refs []InodeRef
+	for r, err := range InodeRefs(b) {
+		if err != nil {
+			return nil, err
+		}
+		refs = append(refs, r)
 	}
 	return refs, nil
+}
+
+// InodeRefs yields the records of an INODE_REF payload in order, without
+// building a list. Every record is checked before the first is yielded;
+// on damage it yields only the error ParseInodeRefs returns.
+func InodeRefs(b []byte) iter.Seq2[InodeRef, error] {
+	return func(yield func(InodeRef, error) bool) {
+		if _, err := FirstInodeRef(b); err != nil {
+			yield(InodeRef{}, err)
+			return
+		}
+		for off := 0; off < len(b); {
+			r, end := decodeInodeRef(b, off)
+			if !yield(r, nil) {
+				return
+			}
+			off = end
+		}
+	}
+}
+
+// FirstInodeRef is the first record of ParseInodeRefs(b), every record
+// checked, without building the list.
+func FirstInodeRef(b []byte) (InodeRef, error) {
+	if len(b) <= inodeRefHdr {
+		return InodeRef{}, corruptf("inode ref item is %d bytes, want more than %d", len(b), inodeRefHdr)
+	}
+	if _, err := countRecords(b, inodeRefHdr, 8, "inode ref"); err != nil {
+		return InodeRef{}, err
+	}
+	r, _ := decodeInodeRef(b, 0)
+	return r, nil
+}
+
+// decodeInodeRef decodes the checked record at off and returns where the
+// next one starts.
+func decodeInodeRef(b []byte, off int) (InodeRef, int) {
+	end := off + inodeRefHdr + int(binary.LittleEndian.Uint16(b[off+8:]))
+	return InodeRef{Index: binary.LittleEndian.Uint64(b[off:]), Name: b[off+inodeRefHdr : end : end]}, end
 }
 
 // countRecords walks packed {header, name} records whose le16 name length
@@ -316,38 +349,79 @@ const (
 // XATTR_ITEM payload. DIR_INDEX items hold exactly one entry; checking that
 // is left to the caller, which knows the key.
 func ParseDirItems(b []byte) ([]Dir, error) {
-	if len(b) == 0 {
-		return nil, corruptf("dir item is empty")
+	var items []Dir
+	for d, err := range DirItems(b) {
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, d)
 	}
-	n := 0
-	for off := 0; off < len(b); n++ {
+	return items, nil
+}
+
+// DirItems yields the entries of a DIR_ITEM, DIR_INDEX or XATTR_ITEM
+// payload in order, without building a list. Every entry is checked before
+// the first is yielded; on damage it yields only the error ParseDirItems
+// returns.
+func DirItems(b []byte) iter.Seq2[Dir, error] {
+	return func(yield func(Dir, error) bool) {
+		if err := checkDirItems(b); err != nil {
+			yield(Dir{}, err)
+			return
+		}
+		for off := 0; off < len(b); {
+			d, end := decodeDirItem(b, off)
+			if !yield(d, nil) {
+				return
+			}
+			off = end
+		}
+	}
+}
+
+// FirstDirItem is the first entry of ParseDirItems(b) (a DIR_INDEX item's
+// only one), every entry checked, without building the list.
+func FirstDirItem(b []byte) (Dir, error) {
+	if err := checkDirItems(b); err != nil {
+		return Dir{}, err
+	}
+	d, _ := decodeDirItem(b, 0)
+	return d, nil
+}
+
+// decodeDirItem decodes the checked entry at off and returns where the
+// next one starts.
+func decodeDirItem(b []byte, off int) (Dir, int) {
+	nameEnd := off + dirItemHdr + int(binary.LittleEndian.Uint16(b[off+27:]))
+	end := nameEnd + int(binary.LittleEndian.Uint16(b[off+25:]))
+	return Dir{
+		Location: ondisk.DecodeKey(b[off:]),
+		Transid:  binary.LittleEndian.Uint64(b[off+17:]),
+		Type:     FileType(b[off+29]),
+		Name:     b[off+dirItemHdr : nameEnd : nameEnd],
+		Data:     b[nameEnd:end:end],
+	}, end
+}
+
+// checkDirItems checks that the entries of a dir item payload tile it.
+func checkDirItems(b []byte) error {
+	if len(b) == 0 {
+		return corruptf("dir item is empty")
+	}
+	for off, n := 0, 0; off < len(b); n++ {
 		if len(b)-off < dirItemHdr {
-			return nil, corruptf("dir item entry %d at byte %d: %d-byte header overruns the %d-byte item", n, off, dirItemHdr, len(b))
+			return corruptf("dir item entry %d at byte %d: %d-byte header overruns the %d-byte item", n, off, dirItemHdr, len(b))
 		}
 		if err := checkDirItemHeader(b[off:], n, off); err != nil {
-			return nil, err
+			return err
 		}
 		total := dirItemHdr + int(binary.LittleEndian.Uint16(b[off+25:])) + int(binary.LittleEndian.Uint16(b[off+27:]))
 		if len(b)-off < total {
-			return nil, corruptf("dir item entry %d at byte %d: name and data (%d bytes) overrun the %d-byte item", n, off, total-dirItemHdr, len(b))
+			return corruptf("dir item entry %d at byte %d: name and data (%d bytes) overrun the %d-byte item", n, off, total-dirItemHdr, len(b))
 		}
 		off += total
 	}
-	items := make([]Dir, 0, n)
-	for off := 0; off < len(b); {
-		dataLen := int(binary.LittleEndian.Uint16(b[off+25:]))
-		nameEnd := off + dirItemHdr + int(binary.LittleEndian.Uint16(b[off+27:]))
-		end := nameEnd + dataLen
-		items = append(items, Dir{
-			Location: ondisk.DecodeKey(b[off:]),
-			Transid:  binary.LittleEndian.Uint64(b[off+17:]),
-			Type:     FileType(b[off+29]),
-			Name:     b[off+dirItemHdr : nameEnd : nameEnd],
-			Data:     b[nameEnd:end:end],
-		})
-		off = end
-	}
-	return items, nil
+	return nil
 }
 
 // FindDirItem returns the entry named name among the packed entries of a
