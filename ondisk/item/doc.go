@@ -5,5 +5,5 @@
 // items. Each parser bounds-checks its input and applies the kernel
 // tree-checker's rules, reporting violations as ondisk.ErrCorrupt.
 //
-// It imports ondisk (keys, UUIDs, error kinds).
+// It imports ondisk (keys, UUIDs, error kinds) and internal/seq.
 package item

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 
+	"github.com/coldsend/coldsend/internal/seq"
 	"github.com/coldsend/coldsend/ondisk"
 )
 
@@ -148,16 +149,7 @@ type InodeRef struct {
 const inodeRefHdr = 10
 
 // ParseInodeRefs decodes the packed records of an INODE_REF payload.
-func ParseInodeRefs(b []byte) ([]InodeRef, error) {
-	var refs []InodeRef
-	for r, err := range InodeRefs(b) {
-		if err != nil {
-			return nil, err
-		}
-		refs = append(refs, r)
-	}
-	return refs, nil
-}
+func ParseInodeRefs(b []byte) ([]InodeRef, error) { return seq.Collect(InodeRefs(b)) }
 
 // InodeRefs yields the records of an INODE_REF payload in order, without
 // building a list. Every record is checked before the first is yielded;
@@ -348,16 +340,7 @@ const (
 // ParseDirItems decodes the packed entries of a DIR_ITEM, DIR_INDEX or
 // XATTR_ITEM payload. DIR_INDEX items hold exactly one entry; checking that
 // is left to the caller, which knows the key.
-func ParseDirItems(b []byte) ([]Dir, error) {
-	var items []Dir
-	for d, err := range DirItems(b) {
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, d)
-	}
-	return items, nil
-}
+func ParseDirItems(b []byte) ([]Dir, error) { return seq.Collect(DirItems(b)) }
 
 // DirItems yields the entries of a DIR_ITEM, DIR_INDEX or XATTR_ITEM
 // payload in order, without building a list. Every entry is checked before
