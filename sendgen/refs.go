@@ -56,8 +56,9 @@ func treeRemove(tree map[refKey][]*recordedRef, r *recordedRef) {
 	}
 }
 
-// freeRecordedRefs mirrors free_recorded_refs. The lists' arrays are kept for the next inode: nothing holds on to them
-// (a pending move copies what it needs).
+// freeRecordedRefs mirrors free_recorded_refs. The lists' arrays are
+// kept for the next inode: nothing holds on to them (a pending move copies
+// what it needs).
 func (st *inodeState) freeRecordedRefs() {
 	clear(st.newRefs)
 	clear(st.deletedRefs)

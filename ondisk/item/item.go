@@ -155,32 +155,22 @@ func ParseInodeRefs(b []byte) ([]InodeRef, error) { return seq.Collect(InodeRefs
 // building a list. Every record is checked before the first is yielded;
 // on damage it yields only the error ParseInodeRefs returns.
 func InodeRefs(b []byte) iter.Seq2[InodeRef, error] {
-	return func(yield func(InodeRef, error) bool) {
-		if _, err := FirstInodeRef(b); err != nil {
-			yield(InodeRef{}, err)
-			return
-		}
-		for off := 0; off < len(b); {
-			r, end := decodeInodeRef(b, off)
-			if !yield(r, nil) {
-				return
-			}
-			off = end
-		}
-	}
+	return packed(b, checkInodeRefs, decodeInodeRef)
 }
 
 // FirstInodeRef is the first record of ParseInodeRefs(b), every record
 // checked, without building the list.
 func FirstInodeRef(b []byte) (InodeRef, error) {
+	return first(b, checkInodeRefs, decodeInodeRef)
+}
+
+// checkInodeRefs checks that the records of an INODE_REF payload tile it.
+func checkInodeRefs(b []byte) error {
 	if len(b) <= inodeRefHdr {
-		return InodeRef{}, corruptf("inode ref item is %d bytes, want more than %d", len(b), inodeRefHdr)
+		return corruptf("inode ref item is %d bytes, want more than %d", len(b), inodeRefHdr)
 	}
-	if _, err := countRecords(b, inodeRefHdr, 8, "inode ref"); err != nil {
-		return InodeRef{}, err
-	}
-	r, _ := decodeInodeRef(b, 0)
-	return r, nil
+	_, err := countRecords(b, inodeRefHdr, 8, "inode ref")
+	return err
 }
 
 // decodeInodeRef decodes the checked record at off and returns where the
@@ -347,14 +337,28 @@ func ParseDirItems(b []byte) ([]Dir, error) { return seq.Collect(DirItems(b)) }
 // the first is yielded; on damage it yields only the error ParseDirItems
 // returns.
 func DirItems(b []byte) iter.Seq2[Dir, error] {
-	return func(yield func(Dir, error) bool) {
-		if err := checkDirItems(b); err != nil {
-			yield(Dir{}, err)
+	return packed(b, checkDirItems, decodeDirItem)
+}
+
+// FirstDirItem is the first entry of ParseDirItems(b) (a DIR_INDEX item's
+// only one), every entry checked, without building the list.
+func FirstDirItem(b []byte) (Dir, error) {
+	return first(b, checkDirItems, decodeDirItem)
+}
+
+// packed yields the records of an item payload that check accepts whole,
+// each decoded by decode from its offset, which also returns the next
+// record's.
+func packed[T any](b []byte, check func([]byte) error, decode func([]byte, int) (T, int)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		if err := check(b); err != nil {
+			var zero T
+			yield(zero, err)
 			return
 		}
 		for off := 0; off < len(b); {
-			d, end := decodeDirItem(b, off)
-			if !yield(d, nil) {
+			v, end := decode(b, off)
+			if !yield(v, nil) {
 				return
 			}
 			off = end
@@ -362,14 +366,14 @@ func DirItems(b []byte) iter.Seq2[Dir, error] {
 	}
 }
 
-// FirstDirItem is the first entry of ParseDirItems(b) (a DIR_INDEX item's
-// only one), every entry checked, without building the list.
-func FirstDirItem(b []byte) (Dir, error) {
-	if err := checkDirItems(b); err != nil {
-		return Dir{}, err
+// first is the first record packed would yield, or its error.
+func first[T any](b []byte, check func([]byte) error, decode func([]byte, int) (T, int)) (T, error) {
+	if err := check(b); err != nil {
+		var zero T
+		return zero, err
 	}
-	d, _ := decodeDirItem(b, 0)
-	return d, nil
+	v, _ := decode(b, 0)
+	return v, nil
 }
 
 // decodeDirItem decodes the checked entry at off and returns where the
@@ -410,36 +414,16 @@ func checkDirItems(b []byte) error {
 // FindDirItem returns the entry named name among the packed entries of a
 // DIR_ITEM or XATTR_ITEM payload, checked as ParseDirItems checks them,
 // without building the list: a name lookup needs only its match.
-func FindDirItem(b, name []byte) (d Dir, found bool, err error) {
-	if len(b) == 0 {
-		return Dir{}, false, corruptf("dir item is empty")
-	}
-	for off, n := 0, 0; off < len(b); n++ {
-		if len(b)-off < dirItemHdr {
-			return Dir{}, false, corruptf("dir item entry %d at byte %d: %d-byte header overruns the %d-byte item", n, off, dirItemHdr, len(b))
-		}
-		if err := checkDirItemHeader(b[off:], n, off); err != nil {
+func FindDirItem(b, name []byte) (Dir, bool, error) {
+	for d, err := range DirItems(b) {
+		if err != nil {
 			return Dir{}, false, err
 		}
-		dataLen := int(binary.LittleEndian.Uint16(b[off+25:]))
-		nameEnd := off + dirItemHdr + int(binary.LittleEndian.Uint16(b[off+27:]))
-		end := nameEnd + dataLen
-		if len(b) < end {
-			return Dir{}, false, corruptf("dir item entry %d at byte %d: name and data (%d bytes) overrun the %d-byte item", n, off, end-off-dirItemHdr, len(b))
+		if bytes.Equal(d.Name, name) {
+			return d, true, nil
 		}
-		if !found && bytes.Equal(b[off+dirItemHdr:nameEnd], name) {
-			d = Dir{
-				Location: ondisk.DecodeKey(b[off:]),
-				Transid:  binary.LittleEndian.Uint64(b[off+17:]),
-				Type:     FileType(b[off+29]),
-				Name:     b[off+dirItemHdr : nameEnd : nameEnd],
-				Data:     b[nameEnd:end:end],
-			}
-			found = true
-		}
-		off = end
 	}
-	return d, found, nil
+	return Dir{}, false, nil
 }
 
 // checkDirItemHeader applies the kernel tree checker's per-entry rules.
