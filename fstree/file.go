@@ -338,14 +338,13 @@ func (f *File) decode(alg item.Compression, src []byte, ramBytes int, addr uint6
 	f.zBuf = f.zBuf[:ramBytes]
 	// Decoders come from a pool rather than one per File: a zstd decoder
 	// allocates some 190 KiB on first use, a lot for a small file.
-	n, err := compression.Decompress(f.zBuf, alg, src, int(f.s.fs.vol.SectorSize()))
+	_, err := compression.Decompress(f.zBuf, alg, src, int(f.s.fs.vol.SectorSize()))
 	if err != nil {
 		if addr != 0 {
 			return fmt.Errorf("compressed extent at logical %d: %w", addr, err)
 		}
 		return fmt.Errorf("inline compressed extent: %w", err)
 	}
-	clear(f.zBuf[n:])
 	return nil
 }
 

@@ -39,10 +39,10 @@ func Decompress(dst []byte, alg item.Compression, src []byte, sectorSize int) (i
 // Decompress decodes the compressed extent src, compressed with alg
 // (item.CompressZlib, CompressLZO or CompressZstd), into dst, stopping
 // once len(dst) bytes are produced. It returns how many bytes it produced;
-// when the data ends early that is less than len(dst), and, as the kernel
-// does for regular extents, the caller should treat the rest as zeros (for
-// inline extents the kernel reports an I/O error instead). sectorSize is
-// the filesystem's; the LZO framing depends on it.
+// when the data ends early that is less than len(dst) and the rest of dst
+// is set to zeros, which is what the kernel reads there for regular
+// extents (for inline extents it reports an I/O error instead).
+// sectorSize is the filesystem's; the LZO framing depends on it.
 //
 // Corrupt input gives an error wrapping ondisk.ErrCorrupt that names the
 // algorithm and the byte offset in src where decoding failed. Bytes written
@@ -51,15 +51,23 @@ func (d *Decoder) Decompress(dst []byte, alg item.Compression, src []byte, secto
 	if sectorSize < 512 || sectorSize > 1<<16 || sectorSize&(sectorSize-1) != 0 {
 		return 0, fmt.Errorf("compression: bad sector size %d", sectorSize)
 	}
+	var n int
+	var err error
 	switch alg {
 	case item.CompressZlib:
-		return d.zlib(dst, src)
+		n, err = d.zlib(dst, src)
 	case item.CompressLZO:
-		return d.lzo(dst, src, sectorSize)
+		n, err = d.lzo(dst, src, sectorSize)
 	case item.CompressZstd:
-		return d.zstdDecode(dst, src)
+		n, err = d.zstdDecode(dst, src)
+	default:
+		return 0, fmt.Errorf("compression: unknown compression type %d", uint8(alg))
 	}
-	return 0, fmt.Errorf("compression: unknown compression type %d", uint8(alg))
+	if err == nil {
+		// Also wipes what the LZO decoder's wide copies left past n.
+		clear(dst[n:])
+	}
+	return n, err
 }
 
 // corrupt reports bad compressed data at byte off of the input.

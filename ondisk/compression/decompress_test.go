@@ -218,7 +218,7 @@ func TestDecompressErrors(t *testing.T) {
 }
 
 // lzoSegments splits kernel LZO data into its segment payloads.
-func lzoSegments(t *testing.T, src []byte, sectorSize int) [][]byte {
+func lzoSegments(tb testing.TB, src []byte, sectorSize int) [][]byte {
 	var segs [][]byte
 	total := int(binary.LittleEndian.Uint32(src))
 	for pos := 4; pos < total; {

@@ -10,8 +10,9 @@ import (
 )
 
 // FuzzDecompress checks that no input panics, that errors wrap
-// ErrCorrupt, and that a Decoder reused across inputs gives the same
-// result as a fresh one. An input damages one of the kernel's extents: a
+// ErrCorrupt, that a success leaves zeros in dst past what it produced,
+// and that a Decoder reused across inputs gives the same result as a
+// fresh one. An input damages one of the kernel's extents: a
 // few bytes overlaid somewhere, optionally cut short, decoded as any
 // algorithm into a buffer of any size. Small inputs keep the fuzzer's
 // minimisation (quadratic in the input's length) cheap.
@@ -33,7 +34,7 @@ func FuzzDecompress(f *testing.F) {
 		}
 		alg := item.Compression(1 + algPick%3)
 		sectorSize := 4096 << (sectorShift % 5)
-		dst := make([]byte, dstLen%(2*MaxUnit))
+		dst := bytes.Repeat([]byte{0xa5}, int(dstLen%(2*MaxUnit)))
 		n, err := reused.Decompress(dst, alg, src, sectorSize)
 		if err != nil && !errors.Is(err, ondisk.ErrCorrupt) {
 			t.Fatalf("error %v does not wrap ErrCorrupt", err)
@@ -43,6 +44,9 @@ func FuzzDecompress(f *testing.F) {
 		}
 		if err != nil {
 			return
+		}
+		if i := bytes.IndexFunc(dst[n:], func(r rune) bool { return r != 0 }); i >= 0 {
+			t.Fatalf("byte %d past the %d produced is not zero", i, n)
 		}
 		fresh := make([]byte, len(dst))
 		n2, err2 := new(Decoder).Decompress(fresh, alg, src, sectorSize)

@@ -3,8 +3,6 @@ package compression
 import (
 	"encoding/binary"
 	"fmt"
-
-	"github.com/anchore/go-lzo"
 )
 
 const lzoLen = 4 // the le32 total length and segment length headers
@@ -50,7 +48,7 @@ func (d *Decoder) lzo(dst, src []byte, sectorSize int) (int, error) {
 		// The kernel lets a segment decode to a full worst-case buffer and
 		// keeps what fits in the output; so do we.
 		out, direct := d.out(dst[n:], worst)
-		m, err := lzo.Decompress(src[pos:pos+segLen], out)
+		m, err := lzo1x(out, src[pos:pos+segLen])
 		if err != nil {
 			return n, corruptErr("lzo", pos, fmt.Errorf("segment of %d bytes: %w", segLen, err))
 		}
