@@ -1,12 +1,9 @@
 package compression
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"sync"
 
-	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/coldsend/coldsend/ondisk"
@@ -21,8 +18,7 @@ const MaxUnit = 128 << 10
 // buffers between calls. The zero value is ready to use. A Decoder must not
 // be used concurrently.
 type Decoder struct {
-	src     bytes.Reader
-	flate   io.ReadCloser // a flate.Resetter, made on first zlib use
+	inflate *inflater     // made on first zlib use
 	zstd    *zstd.Decoder // made on first zstd use
 	scratch []byte        // for output that does not fit in dst
 }
@@ -97,25 +93,16 @@ func (d *Decoder) zlib(dst, src []byte) (int, error) {
 		// The kernel's inflateInit2 rejects windows above 32 KiB.
 		return 0, corrupt("zlib", 0, "window size 2^%d exceeds 32 KiB", cmf>>4+8)
 	}
-	d.src.Reset(src[2:])
-	if d.flate == nil {
-		d.flate = flate.NewReader(&d.src)
-	} else if err := d.flate.(flate.Resetter).Reset(&d.src, nil); err != nil {
-		return 0, err
+	if d.inflate == nil {
+		d.inflate = new(inflater)
 	}
-	n := 0
-	for n < len(dst) {
-		m, err := d.flate.Read(dst[n:])
-		n += m
-		if err == io.EOF {
-			break
+	n, err := d.inflate.inflate(dst, src[2:])
+	if err != nil {
+		off := 2 + d.inflate.consumed()
+		if err == errInflateEOF {
+			off = len(src)
 		}
-		if err != nil {
-			// The reader takes input a byte at a time from a bytes.Reader,
-			// so what it has consumed is where it stopped, give or take
-			// the few bytes of its bit buffer.
-			return n, corruptErr("zlib", len(src)-d.src.Len(), err)
-		}
+		return n, corruptErr("zlib", off, err)
 	}
 	return n, nil
 }

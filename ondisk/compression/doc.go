@@ -9,8 +9,12 @@
 // trailing padding is ignored, and decoding stops as soon as the output is
 // full, so corruption after that point goes unnoticed, as in the kernel.
 //
-// LZO1X is decoded by the package's own port of the kernel's
-// lzo1x_decompress_safe (lzo1x.go), which copies 8 and 16 bytes at a time:
-// about 2.7 times the speed of github.com/anchore/go-lzo, the library it
-// replaced, which its fuzz target now checks it against.
+// LZO1X and DEFLATE are decoded by the package's own code, written for
+// speed where the libraries it replaced were the bottleneck of reading
+// compressed files (docs/PERFORMANCE.md, *Own decoders for LZO and zlib*):
+// lzo1x.go ports the kernel's lzo1x_decompress_safe with wide copies, and
+// inflate.go decodes a whole extent straight into its output. Fuzz targets
+// check each against an independent decoder (github.com/anchore/go-lzo,
+// the standard library's compress/flate). zstd stays with
+// github.com/klauspost/compress.
 package compression
