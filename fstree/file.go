@@ -332,8 +332,8 @@ func fileLen(fe *item.FileExtent) uint64 {
 // decode decompresses src into f.zBuf (ramBytes long, zero-filled past what
 // the data yields, as the kernel does).
 func (f *File) decode(alg item.Compression, src []byte, ramBytes int, addr uint64) error {
-	if cap(f.zBuf) < ramBytes {
-		f.zBuf = make([]byte, ramBytes)
+	if cap(f.zBuf) < ramBytes+compression.Slack {
+		f.zBuf = make([]byte, ramBytes, ramBytes+compression.Slack)
 	}
 	f.zBuf = f.zBuf[:ramBytes]
 	// Decoders come from a pool rather than one per File: a zstd decoder

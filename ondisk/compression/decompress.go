@@ -14,13 +14,19 @@ import (
 // and also the most it occupies on disk.
 const MaxUnit = 128 << 10
 
+// Slack is the spare capacity past len(dst) that lets Decompress decode
+// zstd straight into dst with the decoder's fast loops; it may overwrite
+// those bytes. Without it, zstd is decoded into a scratch buffer and
+// copied.
+const Slack = 16
+
 // Decoder decodes compressed extents, keeping its decompressors and
 // buffers between calls. The zero value is ready to use. A Decoder must not
 // be used concurrently.
 type Decoder struct {
 	inflate *inflater     // made on first zlib use
 	zstd    *zstd.Decoder // made on first zstd use
-	scratch []byte        // for output that does not fit in dst
+	scratch []byte        // for output that does not fit in dst, and Slack more
 }
 
 var pool = sync.Pool{New: func() any { return new(Decoder) }}

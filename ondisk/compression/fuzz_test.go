@@ -12,10 +12,11 @@ import (
 // FuzzDecompress checks that no input panics, that errors wrap
 // ErrCorrupt, that a success leaves zeros in dst past what it produced,
 // and that a Decoder reused across inputs gives the same result as a
-// fresh one. An input damages one of the kernel's extents: a
-// few bytes overlaid somewhere, optionally cut short, decoded as any
-// algorithm into a buffer of any size. Small inputs keep the fuzzer's
-// minimisation (quadratic in the input's length) cheap.
+// fresh one (into a buffer without Slack). An input damages one of the
+// kernel's extents: a few bytes overlaid somewhere, optionally cut short,
+// decoded as any algorithm into a buffer of any size, with or without
+// Slack. Small inputs keep the fuzzer's minimisation (quadratic in the
+// input's length) cheap.
 func FuzzDecompress(f *testing.F) {
 	exts := loadExtents(f)
 	for i, e := range exts {
@@ -35,6 +36,9 @@ func FuzzDecompress(f *testing.F) {
 		alg := item.Compression(1 + algPick%3)
 		sectorSize := 4096 << (sectorShift % 5)
 		dst := bytes.Repeat([]byte{0xa5}, int(dstLen%(2*MaxUnit)))
+		if sectorShift&0x80 != 0 {
+			dst = append(dst, make([]byte, Slack)...)[:len(dst)]
+		}
 		n, err := reused.Decompress(dst, alg, src, sectorSize)
 		if err != nil && !errors.Is(err, ondisk.ErrCorrupt) {
 			t.Fatalf("error %v does not wrap ErrCorrupt", err)
