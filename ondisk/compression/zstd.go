@@ -36,12 +36,12 @@ func (d *Decoder) zstdDecode(dst, src []byte) (int, error) {
 	var buf []byte
 	direct := len(dst) >= size && cap(dst)-size >= Slack
 	if direct {
-		buf = dst[:0:size+Slack]
+		buf = dst[: 0 : size+Slack]
 	} else {
 		if cap(d.scratch) < MaxUnit+Slack {
 			d.scratch = make([]byte, MaxUnit+Slack)
 		}
-		buf = d.scratch[:0 : size+Slack]
+		buf = d.scratch[: 0 : size+Slack]
 	}
 	// With the cap limit DecodeAll never reallocates buf: it fails instead.
 	out, err := d.zstd.DecodeAll(src[:end], buf)
