@@ -113,22 +113,24 @@ type inflater struct {
 // consumed is how many bytes of the input the decoder has used.
 func (f *inflater) consumed() int { return f.pos - int(f.nb>>3) }
 
-// refill makes at least 56 bits valid, or all that is left of the input.
-// Bits above nb are either zero or the input bytes that belong there, so
-// OR-ing a wider load over them is harmless.
-func (f *inflater) refill() {
-	if f.pos+8 <= len(f.in) {
-		f.bits |= binary.LittleEndian.Uint64(f.in[f.pos:]) << f.nb
-		f.pos += int(63-f.nb) >> 3
-		f.nb |= 56
-		return
+// fill makes at least 56 bits of the bit buffer valid, or all that is
+// left of the input, and returns the new pos, buffer and count. Bits above
+// nb are either zero or the input bytes that belong there, so OR-ing a
+// wider load over them is harmless.
+func fill(in []byte, pos int, bitBuf uint64, nb uint) (int, uint64, uint) {
+	if pos+8 <= len(in) {
+		bitBuf |= binary.LittleEndian.Uint64(in[pos:]) << nb
+		return pos + int(63-nb)>>3, bitBuf, nb | 56
 	}
-	for f.nb < 56 && f.pos < len(f.in) {
-		f.bits |= uint64(f.in[f.pos]) << f.nb
-		f.pos++
-		f.nb += 8
+	for nb < 56 && pos < len(in) {
+		bitBuf |= uint64(in[pos]) << nb
+		pos++
+		nb += 8
 	}
+	return pos, bitBuf, nb
 }
+
+func (f *inflater) refill() { f.pos, f.bits, f.nb = fill(f.in, f.pos, f.bits, f.nb) }
 
 // need reports whether n bits are valid (refilling if needed).
 func (f *inflater) need(n uint) bool {
@@ -317,17 +319,7 @@ func (f *inflater) codes(out []byte, op int) (int, error) {
 	var err error
 	for {
 		if nb < 48 {
-			if pos+8 <= len(in) {
-				bitBuf |= binary.LittleEndian.Uint64(in[pos:]) << nb
-				pos += int(63-nb) >> 3
-				nb |= 56
-			} else {
-				for nb < 56 && pos < len(in) {
-					bitBuf |= uint64(in[pos]) << nb
-					pos++
-					nb += 8
-				}
-			}
+			pos, bitBuf, nb = fill(in, pos, bitBuf, nb)
 		}
 		e := lit[bitBuf&(1<<litMainBits-1)]
 		if e&entSub != 0 {
@@ -362,11 +354,7 @@ func (f *inflater) codes(out []byte, op int) (int, error) {
 		bitBuf >>= extra
 		nb -= extra
 		if nb < 28 {
-			for nb < 56 && pos < len(in) {
-				bitBuf |= uint64(in[pos]) << nb
-				pos++
-				nb += 8
-			}
+			pos, bitBuf, nb = fill(in, pos, bitBuf, nb)
 		}
 		e = dist[bitBuf&(1<<distMainBits-1)]
 		if e&entSub != 0 {

@@ -137,12 +137,8 @@ func lzo1x(out, in []byte) (int, error) {
 			t = t&31 + 2
 			if t == 2 {
 				var err error
-				if t, ip, err = lzoLongLength(in, ip, 31); err != nil {
+				if t, ip, err = lzoLongMatch(in, ip, 31); err != nil {
 					return op, err
-				}
-				t += 2
-				if len(in)-ip < 2 {
-					return op, errLZOInputOverrun
 				}
 			}
 			next = int(binary.LittleEndian.Uint16(in[ip:]))
@@ -178,12 +174,8 @@ func lzo1x(out, in []byte) (int, error) {
 			t = t&7 + 2
 			if t == 2 {
 				var err error
-				if t, ip, err = lzoLongLength(in, ip, 7); err != nil {
+				if t, ip, err = lzoLongMatch(in, ip, 7); err != nil {
 					return op, err
-				}
-				t += 2
-				if len(in)-ip < 2 {
-					return op, errLZOInputOverrun
 				}
 				next = int(binary.LittleEndian.Uint16(in[ip:]))
 			}
@@ -252,6 +244,19 @@ func lzoTrailing(out, in []byte, ip, op, t int) (int, int, error) {
 	}
 	copy(out[op:op+t], in[ip:ip+t])
 	return ip + t, op + t, nil
+}
+
+// lzoLongMatch reads a long match length (lzoLongLength, plus 2) and
+// checks that the two distance bytes after it are there.
+func lzoLongMatch(in []byte, ip, base int) (int, int, error) {
+	t, ip, err := lzoLongLength(in, ip, base)
+	if err != nil {
+		return 0, ip, err
+	}
+	if len(in)-ip < 2 {
+		return 0, ip, errLZOInputOverrun
+	}
+	return t + 2, ip, nil
 }
 
 // lzoLongLength reads a length coded as zero bytes (255 each) and a final
