@@ -35,7 +35,7 @@ const (
 	entEnd     = 1 << 6
 	entSub     = 1 << 7 // in a main table: look the rest up in a subtable
 	entInvalid = 1 << 12
-	// entMatch is a length or a distance: no flag bit set.
+	// A length or distance entry has none of these flags.
 
 	litMainBits  = 10
 	distMainBits = 8
