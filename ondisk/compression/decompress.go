@@ -26,7 +26,7 @@ const Slack = 16
 type Decoder struct {
 	inflate *inflater     // made on first zlib use
 	zstd    *zstd.Decoder // made on first zstd use
-	scratch []byte        // for output that does not fit in dst, and Slack more
+	scratch []byte        // for output that does not fit in dst
 }
 
 var pool = sync.Pool{New: func() any { return new(Decoder) }}
@@ -113,15 +113,16 @@ func (d *Decoder) zlib(dst, src []byte) (int, error) {
 	return n, nil
 }
 
-// out returns where to decode up to size bytes meant for dst: dst itself
-// when it has room (direct), else the Decoder's scratch buffer, from which
-// the caller copies what fits.
-func (d *Decoder) out(dst []byte, size int) (buf []byte, direct bool) {
-	if len(dst) >= size {
-		return dst[:size:size], true
+// out returns where to decode up to size bytes meant for dst, with slack
+// bytes of spare capacity after them: dst itself when it has the room
+// (direct), else the Decoder's scratch buffer, from which the caller
+// copies what fits.
+func (d *Decoder) out(dst []byte, size, slack int) (buf []byte, direct bool) {
+	if len(dst) >= size && cap(dst)-size >= slack {
+		return dst[: size : size+slack], true
 	}
-	if cap(d.scratch) < size {
-		d.scratch = make([]byte, size)
+	if cap(d.scratch) < size+slack {
+		d.scratch = make([]byte, max(size, MaxUnit)+slack)
 	}
-	return d.scratch[:size], false
+	return d.scratch[: size : size+slack], false
 }

@@ -321,10 +321,7 @@ func (f *inflater) codes(out []byte, op int) (int, error) {
 		if nb < 48 {
 			pos, bitBuf, nb = fill(in, pos, bitBuf, nb)
 		}
-		e := lit[bitBuf&(1<<litMainBits-1)]
-		if e&entSub != 0 {
-			e = lit[e>>16+uint32(bitBuf>>litMainBits)&(1<<((e>>8)&15)-1)]
-		}
+		e := lookup(lit[:], bitBuf, litMainBits)
 		n := uint(e & 31)
 		if e&entInvalid != 0 || n > nb {
 			err = badEntry(e, nb, pos == len(in))
@@ -356,10 +353,7 @@ func (f *inflater) codes(out []byte, op int) (int, error) {
 		if nb < 28 {
 			pos, bitBuf, nb = fill(in, pos, bitBuf, nb)
 		}
-		e = dist[bitBuf&(1<<distMainBits-1)]
-		if e&entSub != 0 {
-			e = dist[e>>16+uint32(bitBuf>>distMainBits)&(1<<((e>>8)&15)-1)]
-		}
+		e = lookup(dist[:], bitBuf, distMainBits)
 		n = uint(e & 31)
 		if e&entInvalid != 0 || n > nb {
 			err = badEntry(e, nb, pos == len(in))

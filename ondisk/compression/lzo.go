@@ -47,7 +47,7 @@ func (d *Decoder) lzo(dst, src []byte, sectorSize int) (int, error) {
 		}
 		// The kernel lets a segment decode to a full worst-case buffer and
 		// keeps what fits in the output; so do we.
-		out, direct := d.out(dst[n:], worst)
+		out, direct := d.out(dst[n:], worst, 0)
 		m, err := lzo1x(out, src[pos:pos+segLen])
 		if err != nil {
 			return n, corruptErr("lzo", pos, fmt.Errorf("segment of %d bytes: %w", segLen, err))

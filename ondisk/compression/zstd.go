@@ -33,18 +33,9 @@ func (d *Decoder) zstdDecode(dst, src []byte) (int, error) {
 	}
 	// The decoder's fast loops write up to Slack bytes past what they
 	// produce; without that room it takes its slower safe loops.
-	var buf []byte
-	direct := len(dst) >= size && cap(dst)-size >= Slack
-	if direct {
-		buf = dst[: 0 : size+Slack]
-	} else {
-		if cap(d.scratch) < MaxUnit+Slack {
-			d.scratch = make([]byte, MaxUnit+Slack)
-		}
-		buf = d.scratch[: 0 : size+Slack]
-	}
+	buf, direct := d.out(dst, size, Slack)
 	// With the cap limit DecodeAll never reallocates buf: it fails instead.
-	out, err := d.zstd.DecodeAll(src[:end], buf)
+	out, err := d.zstd.DecodeAll(src[:end], buf[:0])
 	if err != nil {
 		return 0, corruptErr("zstd", 0, fmt.Errorf("frame of %d bytes: %w", end, err))
 	}
