@@ -6,9 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -299,4 +302,86 @@ func TestGenerationsDir(t *testing.T) {
 		t.Fatal("no recorded commit is readable")
 	}
 	t.Logf("%d recorded commits under %s equal to their records", compared, fusefs.GenerationsDir)
+}
+
+// TestSignalsDoNotInterrupt reads and seeks through the mount with raw
+// system calls (no EINTR retry, unlike package os) while the process is
+// flooded with signals, each of which makes the kernel send FUSE_INTERRUPT
+// for a request in flight. As on the kernel's btrfs, lseek and pread of a
+// regular file must complete, never fail with EINTR.
+func TestSignalsDoNotInterrupt(t *testing.T) {
+	mountFixture(t, "compress-zstd", fusefs.Options{}, func(mnt string, _ *fstree.FS, sc *manifest.Scenario) {
+		var files []string
+		for _, msv := range sc.Subvolumes {
+			for _, e := range msv.Entries {
+				if e.Type == manifest.TypeFile && e.Size > 0 {
+					files = append(files, filepath.Join(mnt, msv.Path, string(e.Path)))
+				}
+			}
+		}
+		if len(files) == 0 {
+			t.Fatal("no regular files")
+		}
+		stop := make(chan struct{})
+		var signals sync.WaitGroup
+		signals.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// SIGURG is the Go runtime's own preemption signal: it has a
+				// handler (SA_RESTART) and is otherwise ignored. Every
+				// thread gets it, so those blocked in the mount do.
+				tasks, _ := os.ReadDir("/proc/self/task")
+				for _, task := range tasks {
+					if tid, err := strconv.Atoi(task.Name()); err == nil {
+						unix.Tgkill(os.Getpid(), tid, unix.SIGURG)
+					}
+				}
+				time.Sleep(50 * time.Microsecond)
+			}
+		})
+		var readers sync.WaitGroup
+		var mu sync.Mutex
+		var failures []string
+		calls := 0
+		for r := range 8 {
+			readers.Go(func() {
+				buf := make([]byte, 256<<10)
+				n, errs := 0, []string(nil)
+				for i := range 400 {
+					p := files[(r*7+i)%len(files)]
+					fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+					if err != nil {
+						errs = append(errs, fmt.Sprintf("open %s: %v", p, err))
+						continue
+					}
+					off := int64(i*4096) % 65536
+					if _, err := unix.Seek(fd, off, unix.SEEK_DATA); err != nil && !errors.Is(err, unix.ENXIO) {
+						errs = append(errs, fmt.Sprintf("lseek SEEK_DATA %s at %d: %v", p, off, err))
+					}
+					if _, err := unix.Seek(fd, off, unix.SEEK_HOLE); err != nil && !errors.Is(err, unix.ENXIO) {
+						errs = append(errs, fmt.Sprintf("lseek SEEK_HOLE %s at %d: %v", p, off, err))
+					}
+					if _, err := unix.Pread(fd, buf, off); err != nil {
+						errs = append(errs, fmt.Sprintf("pread %s at %d: %v", p, off, err))
+					}
+					unix.Close(fd)
+					n += 3
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				calls += n
+				failures = append(failures, errs...)
+			})
+		}
+		readers.Wait()
+		close(stop)
+		signals.Wait()
+		if len(failures) > 0 {
+			t.Errorf("%d of %d calls failed, the first:\n%s", len(failures), calls, strings.Join(failures[:min(len(failures), 10)], "\n"))
+		}
+	})
 }

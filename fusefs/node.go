@@ -214,13 +214,12 @@ var readersPerHandle = min(runtime.GOMAXPROCS(0), 4)
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno { return 0 }
 
 // get returns a File no other read is using, waiting for one when
-// readersPerHandle are busy.
-func (h *fileHandle) get(ctx context.Context) (*fstree.File, error) {
-	select {
-	case h.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+// readersPerHandle are busy. The wait is not cut short by FUSE_INTERRUPT:
+// it lasts one read of another request, and on btrfs a signal never makes
+// pread or lseek of a regular file fail with EINTR, which few programs
+// retry (package os does; golang.org/x/sys/unix and most C do not).
+func (h *fileHandle) get() (*fstree.File, error) {
+	h.slots <- struct{}{}
 	h.mu.Lock()
 	if k := len(h.idle); k > 0 {
 		f := h.idle[k-1]
@@ -265,7 +264,7 @@ func (n *node) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int6
 	if !ok {
 		return nil, syscall.EBADF
 	}
-	f, err := h.get(ctx)
+	f, err := h.get()
 	if err != nil {
 		return nil, n.readErrno(err, off)
 	}
@@ -277,12 +276,8 @@ func (n *node) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int6
 	return fuse.ReadResultData(dest[:got]), 0
 }
 
-// readErrno is what a read that failed returns: EINTR when the kernel
-// gave up on it (the reader was interrupted), or what the image says.
+// readErrno is what a read or seek that failed on the image returns.
 func (n *node) readErrno(err error, off int64) syscall.Errno {
-	if errors.Is(err, context.Canceled) {
-		return syscall.EINTR
-	}
 	return n.m.errno(err, "reading inode %d of subvolume %d at %d", n.ino, n.sv.ID, off)
 }
 
@@ -296,7 +291,7 @@ func (n *node) Lseek(ctx context.Context, fh fs.FileHandle, off uint64, whence u
 	if off >= uint64(h.size) {
 		return 0, syscall.ENXIO
 	}
-	f, err := h.get(ctx)
+	f, err := h.get()
 	if err != nil {
 		return 0, n.readErrno(err, int64(off))
 	}

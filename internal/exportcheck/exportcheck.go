@@ -335,11 +335,11 @@ func SeekMap(p string) ([]fstree.Range, error) {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("lseek SEEK_DATA %s at %d: %w", p, pos, err)
 		}
 		h, err := unix.Seek(int(f.Fd()), d, unix.SEEK_HOLE)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("lseek SEEK_HOLE %s at %d: %w", p, d, err)
 		}
 		out = append(out, fstree.Range{Off: d, Len: h - d})
 		pos = h

@@ -58,6 +58,12 @@ func Mounted(fsys *fstree.FS, tmp string, opts fusefs.Options, fn func(mnt strin
 	}
 	defer func() {
 		uerr := srv.Unmount()
+		if uerr != nil {
+			uerr = fmt.Errorf("unmounting %s: %w", mnt, uerr)
+			// Detached, the mount ends when its last file closes, and
+			// the server's loops with it, so Wait returns.
+			unix.Unmount(mnt, unix.MNT_DETACH)
+		}
 		srv.Wait()
 		err = errors.Join(err, uerr, srv.Close())
 		if len(errs) > 0 {
