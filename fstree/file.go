@@ -290,6 +290,16 @@ func (f *File) emitExtent(c *btree.Cursor, fe *item.FileExtent, rel, n int64, em
 			if err := f.readVerified(raw, fe.DiskBytenr); err != nil {
 				return err
 			}
+			// A ReadAt that takes the whole extent gets it decoded in
+			// place, saving a copy through zBuf (capacity capped at the
+			// caller's length: past it is not ours to write).
+			if fe.Offset == 0 && rel == 0 && uint64(n) == fe.RAMBytes && int64(len(f.direct)) >= n {
+				dst := f.direct[:n:len(f.direct)]
+				if err := f.decodeInto(dst, fe.Compression, raw, fe.DiskBytenr); err != nil {
+					return itemError(c, f.s.ID, err)
+				}
+				return emit(dst, 0)
+			}
 			if err := f.decode(fe.Compression, raw, int(fe.RAMBytes), fe.DiskBytenr); err != nil {
 				return itemError(c, f.s.ID, err)
 			}
@@ -336,9 +346,15 @@ func (f *File) decode(alg item.Compression, src []byte, ramBytes int, addr uint6
 		f.zBuf = make([]byte, ramBytes, ramBytes+compression.Slack)
 	}
 	f.zBuf = f.zBuf[:ramBytes]
+	return f.decodeInto(f.zBuf, alg, src, addr)
+}
+
+// decodeInto decompresses src into all of dst, zero-filled past what the
+// data yields; addr is the extent's logical address, 0 for inline data.
+func (f *File) decodeInto(dst []byte, alg item.Compression, src []byte, addr uint64) error {
 	// Decoders come from a pool rather than one per File: a zstd decoder
 	// allocates some 190 KiB on first use, a lot for a small file.
-	_, err := compression.Decompress(f.zBuf, alg, src, int(f.s.fs.vol.SectorSize()))
+	_, err := compression.Decompress(dst, alg, src, int(f.s.fs.vol.SectorSize()))
 	if err != nil {
 		if addr != 0 {
 			return fmt.Errorf("compressed extent at logical %d: %w", addr, err)

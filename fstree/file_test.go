@@ -25,10 +25,19 @@ func readAtAll(f *fstree.File) ([]byte, error) {
 	return readAtChunks(f, 7919)
 }
 
-// readAtChunks reads f through ReadAt in chunks of n bytes.
+// readAtChunks reads f through ReadAt in chunks of n bytes, into a buffer
+// whose capacity goes past n: what is past it must stay untouched.
 func readAtChunks(f *fstree.File, n int) ([]byte, error) {
 	var b bytes.Buffer
-	_, err := io.CopyBuffer(struct{ io.Writer }{&b}, io.NewSectionReader(f, 0, f.Size()), make([]byte, n))
+	buf := make([]byte, n, n+64)
+	tail := buf[n : n+64]
+	for i := range tail {
+		tail[i] = 0xa5
+	}
+	_, err := io.CopyBuffer(struct{ io.Writer }{&b}, io.NewSectionReader(f, 0, f.Size()), buf)
+	if err == nil && bytes.Count(tail, []byte{0xa5}) != len(tail) {
+		err = fmt.Errorf("ReadAt wrote past the length of its %d-byte buffer", n)
+	}
 	return b.Bytes(), err
 }
 
@@ -92,8 +101,9 @@ func TestWriteToMatchesReadAt(t *testing.T) {
 					errs++
 				}
 				// Sector-sized and larger aligned reads go straight into
-				// the caller's buffer.
-				for _, chunk := range []int{4096, 3 * 4096, 1<<20 + 8192} {
+				// the caller's buffer, and so do whole compressed extents
+				// (128 KiB).
+				for _, chunk := range []int{4096, 3 * 4096, 128 << 10, 1<<20 + 8192} {
 					b, err := readAtChunks(f, chunk)
 					switch {
 					case fmt.Sprint(err) != fmt.Sprint(werr):
