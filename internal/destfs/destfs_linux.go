@@ -17,21 +17,21 @@ import (
 // number dev.
 func Mknod(root *os.Root, p string, mode uint32, dev uint64) error {
 	return InParent(root, p, func(d *os.File, base string) error {
-		return unix.Mknodat(int(d.Fd()), base, mode&unix.S_IFMT, int(dev))
+		return retry(func() error { return unix.Mknodat(int(d.Fd()), base, mode&unix.S_IFMT, int(dev)) })
 	})
 }
 
 // Mkfifo makes fifo p.
 func Mkfifo(root *os.Root, p string) error {
 	return InParent(root, p, func(d *os.File, base string) error {
-		return unix.Mkfifoat(int(d.Fd()), base, 0o600)
+		return retry(func() error { return unix.Mkfifoat(int(d.Fd()), base, 0o600) })
 	})
 }
 
 // Mksock makes a socket inode at p (not bound, as mknod makes it).
 func Mksock(root *os.Root, p string) error {
 	return InParent(root, p, func(d *os.File, base string) error {
-		return unix.Mknodat(int(d.Fd()), base, unix.S_IFSOCK|0o600, 0)
+		return retry(func() error { return unix.Mknodat(int(d.Fd()), base, unix.S_IFSOCK|0o600, 0) })
 	})
 }
 
@@ -40,7 +40,7 @@ func Mksock(root *os.Root, p string) error {
 func Mkspecial(root *os.Root, dst string, fi fs.FileInfo) error {
 	st := fi.Sys().(*syscall.Stat_t)
 	err := InParent(root, dst, func(d *os.File, base string) error {
-		return unix.Mknodat(int(d.Fd()), base, st.Mode&unix.S_IFMT|0o600, int(st.Rdev))
+		return retry(func() error { return unix.Mknodat(int(d.Fd()), base, st.Mode&unix.S_IFMT|0o600, int(st.Rdev)) })
 	})
 	if IsPermission(err) {
 		f, cerr := root.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -57,7 +57,9 @@ func Mkspecial(root *os.Root, dst string, fi fs.FileInfo) error {
 // file type.
 func WithPathFD(root *os.Root, p string, fn func(procName string, fd int) error) error {
 	return InParent(root, p, func(d *os.File, base string) error {
-		fd, err := unix.Openat(int(d.Fd()), base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		fd, err := retryValue(func() (int, error) {
+			return unix.Openat(int(d.Fd()), base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		})
 		if err != nil {
 			return &os.PathError{Op: "open", Path: p, Err: err}
 		}
@@ -69,7 +71,7 @@ func WithPathFD(root *os.Root, p string, fn func(procName string, fd int) error)
 // SetXattr sets xattr name of p itself (a symlink is not followed).
 func SetXattr(root *os.Root, p, name string, value []byte) error {
 	return WithPathFD(root, p, func(proc string, _ int) error {
-		if err := unix.Setxattr(proc, name, value, 0); err != nil {
+		if err := retry(func() error { return unix.Setxattr(proc, name, value, 0) }); err != nil {
 			return &os.PathError{Op: "setxattr " + name, Path: p, Err: err}
 		}
 		return nil
@@ -82,7 +84,7 @@ const ErrNoXattr = unix.ENODATA
 // RemoveXattr removes xattr name of p itself.
 func RemoveXattr(root *os.Root, p, name string) error {
 	return WithPathFD(root, p, func(proc string, _ int) error {
-		if err := unix.Removexattr(proc, name); err != nil {
+		if err := retry(func() error { return unix.Removexattr(proc, name) }); err != nil {
 			return &os.PathError{Op: "removexattr " + name, Path: p, Err: err}
 		}
 		return nil
@@ -123,7 +125,7 @@ func CopyXattrs(root *os.Root, src, dst string) error {
 func XattrList(proc string) ([]string, error) {
 	for size := 4096; ; size *= 4 {
 		buf := make([]byte, size)
-		n, err := unix.Listxattr(proc, buf)
+		n, err := retryValue(func() (int, error) { return unix.Listxattr(proc, buf) })
 		if errors.Is(err, unix.ERANGE) && size < 1<<20 {
 			continue
 		}
@@ -144,7 +146,7 @@ func XattrList(proc string) ([]string, error) {
 func XattrGet(proc, name string) ([]byte, error) {
 	for size := 4096; ; size *= 4 {
 		buf := make([]byte, size)
-		n, err := unix.Getxattr(proc, name, buf)
+		n, err := retryValue(func() (int, error) { return unix.Getxattr(proc, name, buf) })
 		if errors.Is(err, unix.ERANGE) && size < 1<<20 {
 			continue
 		}
@@ -159,7 +161,7 @@ func XattrGet(proc, name string) ([]byte, error) {
 func Utimes(root *os.Root, p string, atime, mtime time.Time) error {
 	ts := []unix.Timespec{{Sec: atime.Unix(), Nsec: int64(atime.Nanosecond())}, {Sec: mtime.Unix(), Nsec: int64(mtime.Nanosecond())}}
 	return InParent(root, p, func(d *os.File, base string) error {
-		if err := unix.UtimesNanoAt(int(d.Fd()), base, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := retry(func() error { return unix.UtimesNanoAt(int(d.Fd()), base, ts, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
 			return &os.PathError{Op: "utimensat", Path: p, Err: err}
 		}
 		return nil
@@ -169,7 +171,7 @@ func Utimes(root *os.Root, p string, atime, mtime time.Time) error {
 // Fallocate is fallocate(2) with the stream's mode bits, emulated where
 // the filesystem lacks it.
 func Fallocate(f *os.File, mode uint32, off, n int64) error {
-	err := unix.Fallocate(int(f.Fd()), mode, off, n)
+	err := retry(func() error { return unix.Fallocate(int(f.Fd()), mode, off, n) })
 	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
 		return emulateFallocate(f, mode, off, n)
 	}
@@ -196,12 +198,12 @@ func CloneRange(dst *os.File, off int64, src *os.File, srcOff, n int64) error {
 		return nil
 	}
 	r := unix.FileCloneRange{Src_fd: int64(src.Fd()), Src_offset: uint64(srcOff), Src_length: uint64(n), Dest_offset: uint64(off)}
-	return reflinkErr(unix.IoctlFileCloneRange(int(dst.Fd()), &r))
+	return reflinkErr(retry(func() error { return unix.IoctlFileCloneRange(int(dst.Fd()), &r) }))
 }
 
 // CloneFile reflinks all of src into dst (FICLONE).
 func CloneFile(dst, src *os.File) error {
-	return reflinkErr(unix.IoctlFileClone(int(dst.Fd()), int(src.Fd())))
+	return reflinkErr(retry(func() error { return unix.IoctlFileClone(int(dst.Fd()), int(src.Fd())) }))
 }
 
 // ONoatime keeps reads from updating access times; it needs ownership
@@ -262,7 +264,7 @@ func TimesOf(fi fs.FileInfo) (atime, mtime time.Time) {
 // both are end.
 func DataExtent(f *os.File, pos, end int64) (data, hole int64) {
 	fd := int(f.Fd())
-	d, err := unix.Seek(fd, pos, unix.SEEK_DATA)
+	d, err := retryValue(func() (int64, error) { return unix.Seek(fd, pos, unix.SEEK_DATA) })
 	if errors.Is(err, unix.ENXIO) {
 		return end, end
 	}
@@ -272,7 +274,7 @@ func DataExtent(f *os.File, pos, end int64) (data, hole int64) {
 	if d >= end {
 		return end, end
 	}
-	h, err := unix.Seek(fd, d, unix.SEEK_HOLE)
+	h, err := retryValue(func() (int64, error) { return unix.Seek(fd, d, unix.SEEK_HOLE) })
 	if err != nil {
 		return d, end
 	}
@@ -281,7 +283,7 @@ func DataExtent(f *os.File, pos, end int64) (data, hole int64) {
 
 // PunchHole deallocates [off, off+n) of f, keeping its size.
 func PunchHole(f *os.File, off, n int64) error {
-	err := unix.Fallocate(int(f.Fd()), FallocPunchHole|FallocKeepSize, off, n)
+	err := retry(func() error { return unix.Fallocate(int(f.Fd()), FallocPunchHole|FallocKeepSize, off, n) })
 	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {
 		return ErrUnsupported
 	}
@@ -290,7 +292,7 @@ func PunchHole(f *os.File, off, n int64) error {
 
 // FSetXattr sets xattr name of the open file f.
 func FSetXattr(f *os.File, name string, value []byte) error {
-	if err := unix.Fsetxattr(int(f.Fd()), name, value, 0); err != nil {
+	if err := retry(func() error { return unix.Fsetxattr(int(f.Fd()), name, value, 0) }); err != nil {
 		return &os.PathError{Op: "fsetxattr " + name, Path: f.Name(), Err: err}
 	}
 	return nil
@@ -300,9 +302,32 @@ func FSetXattr(f *os.File, name string, value []byte) error {
 // with nanoseconds (utimensat on the descriptor itself).
 func Futimens(f *os.File, atime, mtime time.Time) error {
 	ts := [2]unix.Timespec{{Sec: atime.Unix(), Nsec: int64(atime.Nanosecond())}, {Sec: mtime.Unix(), Nsec: int64(mtime.Nanosecond())}}
-	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, f.Fd(), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
-	if e != 0 {
-		return &os.PathError{Op: "futimens", Path: f.Name(), Err: e}
+	err := retry(func() error {
+		if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, f.Fd(), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
+			return e
+		}
+		return nil
+	})
+	if err != nil {
+		return &os.PathError{Op: "futimens", Path: f.Name(), Err: err}
 	}
 	return nil
+}
+
+// retry calls fn again for as long as it fails with EINTR, as package os
+// does for its own calls: on FUSE and network filesystems a signal (the
+// Go runtime's preemption signal, for one) can interrupt these calls.
+func retry(fn func() error) error {
+	_, err := retryValue(func() (struct{}, error) { return struct{}{}, fn() })
+	return err
+}
+
+// retryValue is retry for a call that returns a value.
+func retryValue[T any](fn func() (T, error)) (T, error) {
+	for {
+		v, err := fn()
+		if !errors.Is(err, unix.EINTR) {
+			return v, err
+		}
+	}
 }
