@@ -86,7 +86,9 @@ func readEverything(fs *FS) {
 		return
 	}
 	budget := 100000
-	buf := make([]byte, 64<<10)
+	// 192 KiB reads take some compressed extents whole (decoded in
+	// place) and some in part (through the File's extent buffer).
+	buf := make([]byte, 192<<10)
 	for _, sv := range svs {
 		s, err := fs.OpenSubvol(sv.ID)
 		if err != nil {
