@@ -500,7 +500,8 @@ const (
 const fsIocGetflags = 0x80086601
 
 // Ioctl answers FS_IOC_GETFLAGS (lsattr) with the inode's flags as
-// btrfs reports them; every other ioctl is not supported.
+// btrfs reports them (fstree's FSFlags); every other ioctl is not
+// supported.
 func (n *node) Ioctl(ctx context.Context, f fs.FileHandle, cmd uint32, arg uint64, input []byte, output []byte) (int32, syscall.Errno) {
 	if cmd != fsIocGetflags || n.placeholder {
 		return 0, syscall.ENOTTY
@@ -508,13 +509,13 @@ func (n *node) Ioctl(ctx context.Context, f fs.FileHandle, cmd uint32, arg uint6
 	if errno := n.ensure(); errno != 0 {
 		return 0, errno
 	}
-	ii, errno := n.inode()
-	if errno != 0 {
-		return 0, errno
-	}
 	if len(output) < 4 {
 		return 0, syscall.EINVAL
 	}
-	binary.NativeEndian.PutUint32(output, item.FSFlags(ii.Flags))
+	flags, err := n.sv.FSFlags(n.ino)
+	if err != nil {
+		return 0, n.m.errno(err, "flags of inode %d of subvolume %d", n.ino, n.sv.ID)
+	}
+	binary.NativeEndian.PutUint32(output, flags)
 	return 0, 0
 }

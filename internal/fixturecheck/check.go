@@ -411,7 +411,12 @@ func (c *comparer) entry(s *fstree.Subvol, name string, path []byte, e *fstree.D
 		check("atime", nanos(ii.Atime), w.Atime)
 	}
 	if w.Type == manifest.TypeFile || w.Type == manifest.TypeDir {
-		check("flags", fmt.Sprintf("%#x", item.FSFlags(ii.Flags)), fmt.Sprintf("%#x", w.Flags))
+		flags, err := s.FSFlags(ino)
+		if err != nil {
+			c.addf("%s: %v", where, err)
+			return
+		}
+		check("flags", fmt.Sprintf("%#x", flags), fmt.Sprintf("%#x", w.Flags))
 	}
 	if e != nil {
 		c.names(s, where, ino, &ii, e)
