@@ -41,7 +41,9 @@ func (s *Subvol) FSFlags(ino uint64) (uint32, error) {
 				if err != nil {
 					return 0, itemError(c, s.ID, err)
 				}
-				if bytes.Equal(d.Name, compressionProp) {
+				// The kernel compares names as C strings.
+				name, _, _ := bytes.Cut(d.Name, []byte{0})
+				if bytes.Equal(name, compressionProp) {
 					flags = applyCompressionProp(flags, d.Data)
 				}
 			}
