@@ -16,12 +16,12 @@ import (
 // item finds where they start (acls_after_inode_item), so an inode with
 // many hard links can keep its stored flags.
 func (s *Subvol) FSFlags(ino uint64) (uint32, error) {
-	ii, err := s.Inode(ino)
+	ii, leaf, err := s.inodeAt(ino)
 	if err != nil {
 		return 0, err
 	}
 	flags := ii.Flags
-	start, ok, err := s.propsStart(ino)
+	start, ok, err := s.propsStart(leaf, ino)
 	if err != nil || !ok {
 		return item.FSFlags(flags), err
 	}
@@ -71,11 +71,8 @@ func propBucket(hash uint64) uint64 { return hash * 0x61c8864680b583eb >> 56 }
 // whether it loads them at all. It mirrors acls_after_inode_item as
 // btrfs_read_locked_inode calls it: from the second item after the inode
 // item, at most 8 items, within the inode item's leaf.
-func (s *Subvol) propsStart(ino uint64) (ondisk.Key, bool, error) {
-	leaf, slot, found, err := s.Tree.Find(ondisk.Key{ObjectID: ino, Type: ondisk.InodeItemKey})
-	if err != nil || !found {
-		return ondisk.Key{}, false, err
-	}
+func (s *Subvol) propsStart(leaf *ondisk.Node, ino uint64) (ondisk.Key, bool, error) {
+	slot, _ := leaf.Search(ondisk.Key{ObjectID: ino, Type: ondisk.InodeItemKey})
 	n := leaf.NumItems()
 	first := -1
 	i, scanned := slot+2, 0
